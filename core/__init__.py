@@ -1,0 +1,1 @@
+"""Mouthpiece core: engines, media I/O, weights and jobs. Nothing here imports Gradio."""

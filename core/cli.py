@@ -1,0 +1,57 @@
+"""`python -m core`: one subcommand per engine, all calling the same core functions as the UI.
+
+Exit codes: 0 success, 2 bad input (one line on stderr), 3 missing weights (names the files and the download command).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from typing import Callable, Sequence
+
+from core.errors import MouthpieceError
+
+CLI_MODULES = [
+    "core.weights.cli",
+    "core.engines.lipdub.cli",
+    "core.engines.portrait.cli",
+    "core.audio.cli",
+]
+
+
+def _present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Mouthpiece: audio-driven talking video.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in CLI_MODULES:
+        if _present(name):
+            importlib.import_module(name).add_parser(subparsers)
+    return parser
+
+
+def guarded(fn: Callable[..., int], *args) -> int:
+    """Run a command; creator-facing errors become one stderr line and their exit code, never a traceback."""
+    try:
+        return fn(*args) or 0
+    except MouthpieceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return guarded(args.func, args)

@@ -1,0 +1,197 @@
+"""Weights manager: per-engine manifests of the official files, presence checks, downloads and safe loading.
+
+Each engine owns a manifest module (see ``ENGINE_MANIFESTS``) defining ``ENGINE``, ``TITLE``, ``FILES`` and
+``make_test_checkpoints(root)``; this package only knows how to check, fetch and load what they list.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import pickle
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from core import paths
+from core.errors import BadInputError, MissingWeightsError, MouthpieceError
+
+ProgressFn = Callable[[float, str], None]
+
+ENGINE_MANIFESTS = {
+    "lipdub": "core.engines.lipdub.weights",
+    "portrait": "core.engines.portrait.weights",
+    "audio": "core.audio.weights",
+}
+TEST_MARKER = "TEST_WEIGHTS.txt"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One official file: where it lives under checkpoints/ and where it comes from."""
+
+    local: str
+    repo_id: str | None = None
+    filename: str | None = None
+    url: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        return f"hf://{self.repo_id}/{self.filename}" if self.repo_id else (self.url or "?")
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def engines() -> list[str]:
+    """Engines whose manifest has landed in this checkout."""
+    return [name for name, module in ENGINE_MANIFESTS.items() if _module_exists(module)]
+
+
+def manifest(engine: str) -> ModuleType:
+    if engine not in ENGINE_MANIFESTS:
+        raise BadInputError(f"unknown engine {engine!r}: choose from {', '.join(ENGINE_MANIFESTS)}")
+    if not _module_exists(ENGINE_MANIFESTS[engine]):
+        raise BadInputError(f"the {engine} engine is not part of this version of Mouthpiece yet")
+    return importlib.import_module(ENGINE_MANIFESTS[engine])
+
+
+def files(engine: str) -> list[WeightFile]:
+    return list(manifest(engine).FILES)
+
+
+def root_dir(root: str | os.PathLike | None = None) -> Path:
+    return Path(root).expanduser().resolve() if root else paths.checkpoints_dir()
+
+
+def missing(engine: str, root: str | os.PathLike | None = None) -> list[WeightFile]:
+    base = root_dir(root)
+    return [f for f in files(engine) if not (base / f.local).is_file()]
+
+
+def require(engine: str, root: str | os.PathLike | None = None) -> Path:
+    """Fail before any work, naming every missing file and the command that fetches them."""
+    gone = missing(engine, root)
+    if gone:
+        raise MissingWeightsError(engine, [f.local for f in gone])
+    return root_dir(root)
+
+
+def is_test_checkpoints(root: str | os.PathLike | None = None) -> bool:
+    return (root_dir(root) / TEST_MARKER).is_file()
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def _fetch_url(url: str, target: Path, on_bytes: Callable[[int], None]) -> None:
+    """Download with resume: bytes land in ``target.part`` and continue from there after an interruption."""
+    part = target.with_name(target.name + ".part")
+    done = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        if done and response.status != 206:  # server ignored the range: start over
+            done = 0
+            part.unlink(missing_ok=True)
+        on_bytes(done)
+        with open(part, "ab") as fh:
+            while chunk := response.read(1 << 20):
+                fh.write(chunk)
+                on_bytes(len(chunk))
+    os.replace(part, target)
+
+
+def _fetch_hf(item: WeightFile, target: Path, base: Path) -> None:
+    from huggingface_hub import hf_hub_download
+
+    staging = base / ".downloads" / item.repo_id.replace("/", "--")
+    got = Path(hf_hub_download(repo_id=item.repo_id, filename=item.filename, local_dir=staging))
+    os.replace(got, target)
+
+
+def download(engine: str, root: str | os.PathLike | None = None, progress: ProgressFn | None = None) -> list[Path]:
+    """Fetch the engine's missing files (resumable, skipping what is present, sizes checked)."""
+    base = root_dir(root)
+    todo = missing(engine, base)
+    report = progress or (lambda fraction, message: None)
+    if not todo:
+        report(1.0, f"{engine}: all files present")
+        return []
+    if _offline():
+        raise MissingWeightsError(engine, [f.local for f in todo])
+    total = sum(f.size or 0 for f in todo) or len(todo)
+    fetched: list[Path] = []
+    done_bytes = 0
+    for index, item in enumerate(todo):
+        target = base / item.local
+        target.parent.mkdir(parents=True, exist_ok=True)
+        report(done_bytes / total, f"downloading {item.local} ({index + 1}/{len(todo)})")
+
+        def on_bytes(n: int, item: WeightFile = item) -> None:
+            nonlocal done_bytes
+            done_bytes += n
+            report(min(done_bytes / total, 1.0), f"downloading {item.local}")
+
+        try:
+            if item.repo_id:
+                _fetch_hf(item, target, base)
+                done_bytes += item.size or 1
+            else:
+                _fetch_url(item.url, target, on_bytes)
+        except Exception as exc:  # network, auth, 404: one line for the creator, partial bytes kept for resume
+            raise MouthpieceError(f"could not download {item.local} from {item.source}: {exc}") from exc
+        if item.size and target.stat().st_size != item.size:
+            size = target.stat().st_size
+            target.unlink()
+            raise MouthpieceError(f"{item.local}: downloaded {size} bytes, expected {item.size}; run the download again")
+        fetched.append(target)
+    shutil.rmtree(base / ".downloads", ignore_errors=True)
+    report(1.0, f"{engine}: downloaded {len(fetched)} file(s)")
+    return fetched
+
+
+def load_state_dict(path: str | os.PathLike) -> dict:
+    """Tensors only: safetensors, or a torch pickle restricted to ``weights_only=True``."""
+    import torch
+
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except pickle.UnpicklingError as exc:
+        raise BadInputError(f"{path} holds more than tensors; refusing to unpickle it (safe loading only)") from exc
+    except Exception as exc:
+        raise BadInputError(
+            f"{path} is corrupt or not a weights file ({type(exc).__name__}); delete it and run python download_weights.py"
+        ) from exc
+
+
+def make_test_checkpoints(root: str | os.PathLike, only: list[str] | None = None) -> Path:
+    """Write tiny random weights for every engine in the official names and layouts, and mark the folder as test weights."""
+    base = Path(root).expanduser().resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    for engine in only or engines():
+        manifest(engine).make_test_checkpoints(base)
+        gone = missing(engine, base)
+        if gone:
+            raise MouthpieceError(f"test checkpoints for {engine} lack {', '.join(f.local for f in gone)}")
+    (base / TEST_MARKER).write_text(
+        "Tiny random weights written by `python -m core weights --make-test-checkpoints`.\n"
+        "They load through the real loaders but produce noise; never use them for real work.\n", encoding="utf-8")
+    return base

@@ -1,0 +1,75 @@
+"""`python -m core weights`: list, download, or write tiny test checkpoints."""
+from __future__ import annotations
+
+import argparse
+
+from tqdm import tqdm
+
+from core import paths, weights
+
+
+def _human(size: int | None) -> str:
+    if not size:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return "?"
+
+
+def list_files(engine_names: list[str]) -> int:
+    """Print each engine's files and whether each is present."""
+    base = paths.checkpoints_dir()
+    print(f"checkpoints: {base}" + ("  (tiny TEST weights)" if weights.is_test_checkpoints() else ""))
+    for engine in engine_names:
+        module = weights.manifest(engine)
+        gone = {f.local for f in weights.missing(engine)}
+        print(f"\n{engine} — {module.TITLE}: {'ready' if not gone else f'{len(gone)} missing'}")
+        for item in module.FILES:
+            mark = "missing" if item.local in gone else "present"
+            print(f"  [{mark:7}] {item.local:60} {_human(item.size):>9}  {item.source}")
+    return 0
+
+
+def download_with_bar(engine_names: list[str]) -> int:
+    for engine in engine_names:
+        with tqdm(total=1000, desc=engine, unit="‰") as bar:
+            def report(fraction: float, message: str) -> None:
+                bar.set_postfix_str(message[-50:])
+                bar.update(int(fraction * 1000) - bar.n)
+
+            weights.download(engine, progress=report)
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", action="append", help="only this engine (repeatable); default: all")
+    parser.add_argument("--list", action="store_true", help="list files and whether each is present")
+    parser.add_argument("--checkpoints", help="checkpoints folder (default ./checkpoints or $MOUTHPIECE_CHECKPOINTS)")
+
+
+def selected(args: argparse.Namespace) -> list[str]:
+    if args.checkpoints:
+        paths.set_checkpoints_dir(args.checkpoints)
+    return args.engine or weights.engines()
+
+
+def _run(args: argparse.Namespace) -> int:
+    names = selected(args)
+    if args.make_test_checkpoints:
+        root = weights.make_test_checkpoints(args.make_test_checkpoints, args.engine)
+        print(f"wrote tiny random test checkpoints for {', '.join(names)} to {root}")
+        return 0
+    if args.download:
+        return download_with_bar(names)
+    return list_files(names)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("weights", help="list or download model weights; write tiny test checkpoints")
+    add_arguments(parser)
+    parser.add_argument("--download", action="store_true", help="download missing files")
+    parser.add_argument("--make-test-checkpoints", metavar="DIR",
+                        help="write tiny random weights in the official layouts to DIR (offline smoke runs)")
+    parser.set_defaults(func=_run)
