@@ -210,10 +210,8 @@ class JobQueue:
         return job
 
     def cancel(self, job_id: str) -> None:
-        job = self._jobs[job_id]
-        job.cancel_event.set()
-        if job.state == "queued" and job.future.cancel():
-            job.state = "cancelled"
+        """Stop the job at its next batch boundary (a queued job is cancelled as soon as it starts)."""
+        self._jobs[job_id].cancel_event.set()
 
     def jobs(self) -> list[Job]:
         return list(self._jobs.values())
@@ -221,8 +219,7 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             job, fn, request, progress = self._queue.get()
-            if not job.future.set_running_or_notify_cancel():
-                continue
+            job.future.set_running_or_notify_cancel()
             job.state = "running"
 
             def report(fraction: float, message: str, job: Job = job) -> None:
