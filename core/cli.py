@@ -8,7 +8,8 @@ import argparse
 import importlib
 import importlib.util
 import sys
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from core.errors import MouthpieceError
 
@@ -46,6 +47,25 @@ def guarded(fn: Callable[..., int], *args) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def run_engine(engine: str, fn: Callable, request: Any, out: str | Path | None = None) -> int:
+    """Run an engine job with a tqdm bar, copy its output to ``out``, print warnings and timings. Engine CLIs call this."""
+    from tqdm import tqdm
+
+    from core import jobs
+
+    with tqdm(total=1000, desc=engine, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}") as bar:
+        def report(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message[-60:])
+            bar.update(max(int(fraction * 1000) - bar.n, 0))
+
+        result = jobs.run_job(engine, fn, request, progress=report)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    target = jobs.deliver(result, out) if out and result.output else result.output
+    print(f"{target}\n{result.summary()}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
