@@ -1,0 +1,33 @@
+"""Start the Mouthpiece studio: python app.py [--host H] [--port P] [--share] [--checkpoints DIR]."""
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Mouthpiece studio (Gradio web UI)")
+    # Hugging Face Spaces set GRADIO_SERVER_NAME/PORT; honour them as defaults.
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="interface to listen on (0.0.0.0 for the whole network)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="also open a public *.gradio.live link")
+    parser.add_argument("--checkpoints", metavar="DIR", help="model weights folder (default: ./checkpoints)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    from core.paths import outputs_dir, set_checkpoints_dir
+    from ui.app import THEME, build_app
+
+    set_checkpoints_dir(args.checkpoints)
+    demo = build_app()
+    # One job at a time: every engine shares the single accelerator (core.jobs holds the GPU lock too).
+    demo.queue(default_concurrency_limit=1).launch(
+        server_name=args.host, server_port=args.port, share=args.share, theme=THEME,
+        allowed_paths=[str(outputs_dir())])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Pieces every tab shares: error mapping, progress, ZeroGPU wrapping, the weights banner, presets, studio settings."""
+from __future__ import annotations
+
+import functools
+import html
+import importlib
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gradio as gr
+import torch
+
+from core import weights
+from core.errors import JobCancelled, MouthpieceError
+from core.jobs import JobResult, ProgressFn
+from ui import presets
+
+log = logging.getLogger("mouthpiece.ui")
+
+
+@dataclass
+class StudioSettings:
+    """Device and dtype chosen on the Models & settings tab; engine tabs copy them into their requests."""
+
+    device: str = "auto"
+    dtype: str = field(default_factory=lambda: "fp16" if torch.cuda.is_available() else "fp32")
+
+
+# One creator, one machine: the studio's settings are process-wide, like the model cache they steer.
+SETTINGS = StudioSettings()
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return html.escape(lines[0] if lines else "", quote=False)  # gr.Error renders HTML; API clients read it raw
+
+
+def run_action(fn: Callable) -> Callable:
+    """Show a failed action as a one-line gr.Error (no traceback for creator errors); the app keeps serving."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except JobCancelled as exc:
+            raise gr.Error(_one_line(str(exc) or "cancelled"), title="Cancelled", print_exception=False) from None
+        except MouthpieceError as exc:
+            raise gr.Error(_one_line(str(exc)), print_exception=False) from None
+        except Exception as exc:
+            log.exception("unexpected failure in %s", getattr(fn, "__name__", fn))
+            raise gr.Error(f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (details in the console)",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+def progress_adapter(gr_progress: gr.Progress) -> ProgressFn:
+    """Turn core's (fraction, message) callbacks into gr.Progress updates."""
+
+    def report(fraction: float, message: str) -> None:
+        gr_progress(min(max(float(fraction), 0.0), 1.0), desc=message)
+
+    return report
+
+
+gradio_progress = progress_adapter  # the name docs/architecture.md uses
+
+
+def gpu(fn: Callable, duration: int | None = None) -> Callable:
+    """Wrap GPU work with spaces.GPU when running on a Hugging Face Space (the `spaces` package is present)."""
+    if importlib.util.find_spec("spaces") is None:
+        return fn
+    spaces = importlib.import_module("spaces")
+    return spaces.GPU(duration=duration)(fn) if duration else spaces.GPU(fn)
+
+
+def report_warnings(result: JobResult) -> None:
+    """Show a finished job's warnings (e.g. test weights, no face in some frames) as gr.Warning toasts."""
+    for message in result.warnings:
+        gr.Warning(_one_line(message))
+
+
+# ---------------------------------------------------------------- weights
+
+def engine_title(engine: str) -> str:
+    return getattr(weights.manifest(engine), "TITLE", engine)
+
+
+def missing_markdown(engine: str) -> str:
+    """What the banner says: every missing file of the engine, or an empty string when all are present."""
+    gone = weights.missing(engine)
+    if not gone:
+        return ""
+    shown = "\n".join(f"- `{f.local}`" for f in gone[:12])
+    more = f"\n- … and {len(gone) - 12} more" if len(gone) > 12 else ""
+    return (f"### {engine_title(engine)}: model files needed\n"
+            f"{len(gone)} file(s) are missing from `{weights.root_dir()}`:\n{shown}{more}\n\n"
+            "Download them here (progress is shown), or run "
+            f"`python download_weights.py --engine {engine}`.")
+
+
+def download_weights(engine: str, gr_progress: gr.Progress) -> str:
+    """Fetch the engine's missing files with progress; returns a one-line status."""
+    fetched = weights.download(engine, progress=progress_adapter(gr_progress))
+    return f"{engine_title(engine)}: " + (f"downloaded {len(fetched)} file(s)." if fetched else "all files present.")
+
+
+def weights_banner(engine: str) -> None:
+    """A notice naming the engine's missing files with a one-click Download; hidden once everything is present."""
+    with gr.Group(visible=bool(weights.missing(engine))) as group:
+        text = gr.Markdown(missing_markdown(engine))
+        button = gr.Button(f"Download {engine_title(engine)} weights", variant="primary")
+    status = gr.Markdown()
+
+    def refresh():
+        body = missing_markdown(engine)
+        return gr.update(visible=bool(body)), body
+
+    def download(progress=gr.Progress()):
+        message = download_weights(engine, progress)
+        return (*refresh(), message)
+
+    # The Models & settings tab carries the public download_<engine> endpoint; these stay private.
+    button.click(run_action(download), None, [group, text, status], api_visibility="private")
+    gr.on(triggers=None, fn=refresh, inputs=None, outputs=[group, text], api_visibility="private")
+
+
+# ---------------------------------------------------------------- presets
+
+def preset_panel(tab: str, request_cls: type, fields: dict[str, gr.components.Component]) -> None:
+    """Save/load the tab's parameters (``fields``: request field name -> component) as presets/<tab>/<name>.yaml.
+
+    Endpoints: ``<tab>_save_preset(name, *values)`` and ``<tab>_load_preset(name)``.
+    """
+    names, components = list(fields), list(fields.values())
+    with gr.Accordion("Presets", open=False):
+        with gr.Row():
+            choice = gr.Dropdown(presets.list_presets(tab), value=None, label="Preset name",
+                                 allow_custom_value=True, scale=3)
+            load = gr.Button("Load preset", scale=1)
+            save = gr.Button("Save preset", scale=1)
+
+    def save_fn(name: str, *values: Any):
+        path = presets.save_preset(tab, name, dict(zip(names, values)), request_cls)
+        gr.Info(f"saved {path.name}")
+        return gr.update(choices=presets.list_presets(tab), value=path.stem)
+
+    def load_fn(name: str):
+        values = presets.load_preset(tab, name, request_cls)
+        updates = [values[n] if n in values else gr.skip() for n in names]
+        return updates[0] if len(updates) == 1 else updates
+
+    save.click(run_action(save_fn), [choice, *components], choice, api_name=f"{tab}_save_preset")
+    load.click(run_action(load_fn), choice, components, api_name=f"{tab}_load_preset")

@@ -1,0 +1,1 @@
+"""One module per tab; each exposes build() called inside its gr.Tab (see ui.app.TAB_MODULES)."""

@@ -1,0 +1,98 @@
+"""Models & settings: which model files are present (with downloads), device, dtype, memory budget, unload."""
+from __future__ import annotations
+
+import gradio as gr
+import torch
+
+from core import weights
+from core.cache import default_cache
+from core.device import resolve_device, resolve_dtype
+from core.errors import BadInputError
+from ui.components import SETTINGS, download_weights, engine_title, run_action
+
+GIB = 2**30
+TABLE_HEADERS = ["engine", "file", "present", "size (MB)", "source"]
+
+
+def weights_rows() -> list[list]:
+    root = weights.root_dir()
+    rows = []
+    for engine in weights.engines():
+        for item in weights.files(engine):
+            path = root / item.local
+            present = path.is_file()
+            size = (path.stat().st_size if present else item.size) or 0
+            rows.append([engine, item.local, "yes" if present else "MISSING", round(size / 1e6, 1), item.source])
+    return rows
+
+
+def _device_line(name: str) -> str:
+    device = resolve_device(name)
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{name} → cuda ({props.name}, {props.total_memory / GIB:.0f} GiB)"
+    return f"{name} → {device.type}"
+
+
+def status_markdown() -> str:
+    cache = default_cache()
+    budget = f"{cache.budget_bytes / GIB:.1f} GiB" if cache.budget_bytes else "unlimited"
+    test = " — **tiny random TEST weights: output is noise**" if weights.is_test_checkpoints() else ""
+    return (f"- Checkpoints folder: `{weights.root_dir()}`{test}\n"
+            f"- Device: {_device_line(SETTINGS.device)}; dtype: {SETTINGS.dtype}\n"
+            f"- Loaded models: {len(cache.keys())} using {cache.total_bytes() / GIB:.2f} GiB; memory budget {budget}")
+
+
+def apply_settings(device: str, dtype: str, budget_gb: float | None) -> str:
+    """Validate before applying, so a bad choice (fp16 on CPU, cuda without a GPU) changes nothing."""
+    resolve_dtype(dtype, resolve_device(device))
+    if budget_gb is None or budget_gb < 0:
+        raise BadInputError("memory budget must be 0 (unlimited) or a positive number of GB")
+    default_cache().set_budget(int(budget_gb * GIB) if budget_gb else None)
+    SETTINGS.device, SETTINGS.dtype = device, dtype
+    return status_markdown()
+
+
+def unload_models() -> str:
+    count = len(default_cache().keys())
+    default_cache().unload_all()
+    gr.Info(f"unloaded {count} model(s)")
+    return status_markdown()
+
+
+def _download_action(engine: str):
+    def download(progress=gr.Progress()):
+        return download_weights(engine, progress), weights_rows(), status_markdown()
+
+    return download
+
+
+def build() -> None:
+    status = gr.Markdown(status_markdown())
+    with gr.Row():
+        device = gr.Dropdown(["auto", "cpu", "cuda"], value=SETTINGS.device, label="Device")
+        dtype = gr.Dropdown(["fp32", "fp16", "bf16"], value=SETTINGS.dtype, label="Precision (dtype)",
+                            info="fp16/bf16 need a CUDA GPU")
+        budget = gr.Number(value=(default_cache().budget_bytes or 0) / GIB, minimum=0, label="Model memory budget (GB)",
+                           info="0 = unlimited; least recently used models are unloaded past it")
+    with gr.Row():
+        apply = gr.Button("Apply settings", variant="primary")
+        unload = gr.Button("Unload all models")
+    apply.click(run_action(apply_settings), [device, dtype, budget], status, api_name="apply_settings")
+    unload.click(run_action(unload_models), None, status, api_name="unload_models")
+
+    gr.Markdown("### Model files")
+    table = gr.Dataframe(weights_rows(), headers=TABLE_HEADERS, interactive=False, wrap=True)
+    download_status = gr.Markdown()
+    with gr.Row():
+        for engine in weights.engines():
+            button = gr.Button(f"Download {engine_title(engine)}")
+            button.click(run_action(_download_action(engine)), None, [download_status, table, status],
+                         api_name=f"download_{engine}")
+        refresh = gr.Button("Refresh")
+
+    def refresh_all():
+        return weights_rows(), status_markdown()
+
+    refresh.click(run_action(refresh_all), None, [table, status], api_name="weights_status")
+    gr.on(triggers=None, fn=refresh_all, inputs=None, outputs=[table, status], api_visibility="private")
