@@ -1,0 +1,232 @@
+"""Streaming H.264 + AAC writer: one encode, audio muxed as the video advances, atomic rename on success."""
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from core.errors import BadInputError
+from core.media._common import temp_path_for
+
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+_AAC_FRAME = 1024  # samples per AAC frame
+
+
+def frames_needed(audio_seconds: float, fps: float) -> int:
+    """Video frames an engine should produce so the output lasts as long as the audio (within one frame)."""
+    return int(math.floor(float(audio_seconds) * float(fps) + 0.5))
+
+
+def _as_rate(fps) -> Fraction:
+    rate = fps if isinstance(fps, Fraction) else Fraction(str(float(fps))).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    return rate
+
+
+class _AudioFeed:
+    """Pulls audio lazily (file or array) and encodes it to AAC in step with the video frames written so far."""
+
+    def __init__(self, audio):
+        if isinstance(audio, (str, os.PathLike)):
+            from core.media.audio import iter_audio
+            from core.media.probe import probe
+
+            info = probe(audio)
+            if not info.has_audio:
+                raise BadInputError(f"{Path(audio).name} has no audio stream")
+            self.rate = info.audio_rate if info.audio_rate in AAC_RATES else 48000
+            self.layout = "mono" if info.audio_channels == 1 else "stereo"
+            self._source = iter_audio(audio, self.rate, self.layout)
+        else:
+            samples, sr = audio
+            samples = np.asarray(samples, dtype=np.float32)
+            if samples.ndim != 1 or samples.size == 0:
+                raise ValueError("audio samples must be a non-empty 1-D (mono) array")
+            self.rate, self.layout = int(sr), "mono"
+            if self.rate not in AAC_RATES:
+                self.rate = 48000
+                self._source = _resample_array(samples, int(sr), self.rate)
+            else:
+                self._source = iter(np.array_split(samples[None, :], max(1, samples.size // 65536), axis=1))
+        self.channels = len(av.AudioLayout(self.layout).channels)
+        self._pending = np.zeros((self.channels, 0), dtype=np.float32)
+        self.pulled = 0  # samples taken from the source
+        self.encoded = 0  # samples given to the encoder
+        self.exhausted = False
+        self.stream = None
+
+    def add_stream(self, container) -> None:
+        self.stream = container.add_stream("aac", rate=self.rate)
+        self.stream.codec_context.layout = self.layout
+        self.stream.codec_context.bit_rate = 64000 * self.channels
+
+    @property
+    def seconds(self) -> float:
+        """Total length; exact once `exhausted`."""
+        return self.pulled / self.rate
+
+    def fill_to(self, seconds: float) -> None:
+        want = int(math.ceil(seconds * self.rate))
+        while not self.exhausted and self.pulled < want:
+            chunk = next(self._source, None)
+            if chunk is None:
+                self.exhausted = True
+                break
+            self._pending = np.concatenate([self._pending, chunk.astype(np.float32, copy=False)], axis=1)
+            self.pulled += chunk.shape[1]
+
+    def encode_until(self, seconds: float, final: bool = False) -> list:
+        """Encode whole AAC frames up to `seconds` (with `final`, the remainder too, then flush)."""
+        target = min(int(round(seconds * self.rate)), self.pulled)
+        packets = []
+        while target - self.encoded >= _AAC_FRAME or (final and target > self.encoded):
+            n = min(_AAC_FRAME, target - self.encoded)
+            packets += self.stream.encode(self._frame(self._pending[:, :n]))
+            self._pending = self._pending[:, n:]
+            self.encoded += n
+        if final:
+            packets += self.stream.encode(None)
+        return packets
+
+    def _frame(self, block: np.ndarray) -> av.AudioFrame:
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=self.layout)
+        frame.sample_rate = self.rate
+        frame.pts = self.encoded
+        frame.time_base = Fraction(1, self.rate)
+        return frame
+
+
+def _resample_array(samples: np.ndarray, sr: int, rate: int) -> Iterator[np.ndarray]:
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+    for block in [*np.array_split(samples, max(1, samples.size // 65536)), None]:
+        frame = None
+        if block is not None:
+            frame = av.AudioFrame.from_ndarray(block[None, :], format="flt", layout="mono")
+            frame.sample_rate = sr
+        for out in resampler.resample(frame):
+            yield out.to_ndarray()
+
+
+class VideoWriter:
+    """Write RGB frames to an H.264 (yuv420p, BT.709) MP4 with optional AAC audio, atomically.
+
+    `audio` is None, a path to any audio/video file, or (float32 mono samples, sample rate). With audio the
+    output lasts as long as the audio (within one frame): frames past its end are dropped (`frames_dropped`),
+    and audio past the last written frame is cut. Nothing appears at `path` unless the writer closes cleanly.
+    """
+
+    def __init__(self, path, fps: float = 25.0, size: tuple[int, int] | None = None, audio=None, crf: int = 18,
+                 preset: str = "medium"):
+        self.path = Path(path)
+        self.rate = _as_rate(fps)
+        self.fps = float(self.rate)
+        self.size = tuple(size) if size is not None else None  # (W, H) expected of every frame
+        self.crf, self.preset = int(crf), preset
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self._audio = _AudioFeed(audio) if audio is not None else None
+        self._tmp = temp_path_for(self.path)
+        self._container = None
+        self._stream = None
+        self._closed = False
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append one HxWx3 RGB uint8 frame or a [B,H,W,3] batch."""
+        arr = np.asarray(frames)
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+            raise ValueError(f"expected uint8 HxWx3 or BxHxWx3 RGB frames, got {arr.dtype} {arr.shape}")
+        for frame in arr:
+            self._write_one(frame)
+
+    def _write_one(self, rgb: np.ndarray) -> None:
+        if self._closed:
+            raise ValueError("VideoWriter is closed")
+        h, w = rgb.shape[:2]
+        if self.size is None:
+            self.size = (w, h)
+        if (w, h) != self.size:
+            raise ValueError(f"frame size {w}x{h} differs from the video size {self.size[0]}x{self.size[1]}")
+        if self._container is None:
+            self._open()
+        n = self.frames_written
+        if self._audio is not None:
+            self._audio.fill_to((n + 1) / self.fps)
+            if self._audio.exhausted and n >= frames_needed(self._audio.seconds, self.fps):
+                self.frames_dropped += 1
+                return
+        pad_h, pad_w = h % 2, w % 2  # yuv420p needs even sizes: repeat the last row/column
+        if pad_h or pad_w:
+            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG")
+        frame.pts = n
+        frame.time_base = 1 / self.rate
+        self._container.mux(self._stream.encode(frame))
+        self.frames_written += 1
+        if self._audio is not None:
+            self._container.mux(self._audio.encode_until(self.frames_written / self.fps))
+
+    def _open(self) -> None:
+        w, h = self.size
+        options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(self._tmp), mode="w", options=options)
+        stream = self._container.add_stream("libx264", rate=self.rate)
+        stream.width, stream.height = w + w % 2, h + h % 2
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        cc = stream.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1  # BT.709, limited range
+        self._stream = stream
+        if self._audio is not None:
+            self._audio.add_stream(self._container)
+
+    def close(self) -> Path:
+        """Flush encoders, finish the file and rename it to `path`."""
+        if self._closed:
+            return self.path
+        if self.frames_written == 0:
+            self.abort()
+            raise ValueError(f"no frames were written to {self.path.name}")
+        try:
+            if self._audio is not None:
+                end = self.frames_written / self.fps
+                self._audio.fill_to(end)
+                self._container.mux(self._audio.encode_until(end, final=True))
+            self._container.mux(self._stream.encode(None))
+            self._container.close()
+            self._container = None
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return self.path
+
+    def abort(self) -> None:
+        """Drop everything written so far; nothing is left at `path` or in the temp file."""
+        self._closed = True
+        if self._container is not None:
+            try:
+                self._container.close()
+            except av.FFmpegError:
+                pass
+            self._container = None
+        self._tmp.unlink(missing_ok=True)
