@@ -1,0 +1,1 @@
+"""Generation engines; each subpackage exposes a request dataclass, ``run`` / ``preview``, a CLI and a weights manifest."""

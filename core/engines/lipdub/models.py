@@ -1,0 +1,154 @@
+"""Strict loaders for every network the lip-dub engine runs, all through the shared model cache.
+
+Each loader builds the real class from the official config, reads tensors with the safe loader and calls
+``load_state_dict(strict=True)``: a missing or unexpected key is a corrupt or wrong file, reported in one line.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from core.cache import default_cache
+from core.errors import BadInputError
+from core.weights import load_state_dict
+
+from . import weights as W
+
+VAE_SCALE = 0.18215  # sd-vae-ft-mse's config has no scaling_factor; diffusers' default applies (as in MuseTalk)
+
+
+def _strict(module: torch.nn.Module, state: dict, path: Path) -> None:
+    result = module.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise BadInputError(
+            f"{path} does not match the expected model: {len(result.missing_keys)} missing key(s) "
+            f"(e.g. {result.missing_keys[:2]}), {len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:2]})")
+
+
+def _key(name: str, path: Path, device, dtype) -> tuple:
+    stat = path.stat()
+    return (f"lipdub.{name}", str(device), str(dtype), str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _finish(module: torch.nn.Module, device, dtype) -> torch.nn.Module:
+    module = module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    if device.type == "cuda":
+        module = module.to(memory_format=torch.channels_last)
+    return module
+
+
+def unet_paths(root: Path, version: str) -> tuple[Path, Path]:
+    cfg, weights = W.UNET_V15 if version == "v15" else W.UNET_V1
+    return root / cfg, root / weights
+
+
+def load_unet(root: Path, version: str, device, dtype):
+    from diffusers import UNet2DConditionModel
+
+    cfg_path, path = unet_paths(root, version)
+
+    def build():
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        unet = UNet2DConditionModel.from_config(config)
+        _strict(unet, load_state_dict(path), path)
+        return _finish(unet, device, dtype)
+
+    return default_cache().get(_key(f"unet-{version}", path, device, dtype), build)
+
+
+def load_vae(root: Path, device, dtype):
+    from diffusers import AutoencoderKL
+
+    folder = root / W.VAE_DIR
+    path = folder / "diffusion_pytorch_model.safetensors"
+    if not path.is_file() and (folder / "diffusion_pytorch_model.bin").is_file():
+        path = folder / "diffusion_pytorch_model.bin"
+
+    def build():
+        vae = AutoencoderKL.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        _strict(vae, W._legacy_vae_keys(load_state_dict(path)), path)
+        return _finish(vae, device, dtype)
+
+    return default_cache().get(_key("vae", path, device, dtype), build)
+
+
+def load_whisper_encoder(root: Path, device, dtype):
+    """whisper-tiny's encoder only; decoder keys in the file are expected and skipped, anything else fails."""
+    from transformers import WhisperConfig
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    folder = root / W.WHISPER_DIR
+    path = folder / "model.safetensors"
+    if not path.is_file() and (folder / "pytorch_model.bin").is_file():
+        path = folder / "pytorch_model.bin"
+
+    def build():
+        config = WhisperConfig.from_json_file(str(folder / "config.json"))
+        config._attn_implementation = "sdpa"
+        encoder = WhisperEncoder(config)
+        state, other = {}, []
+        for key, value in load_state_dict(path).items():
+            bare = key[len("model."):] if key.startswith("model.") else key
+            if bare.startswith("encoder."):
+                state[bare[len("encoder."):]] = value
+            elif not (bare.startswith("decoder.") or bare.startswith("proj_out.")):
+                other.append(key)
+        if other:
+            raise BadInputError(f"{path} does not match whisper: unexpected key(s) {other[:2]}")
+        _strict(encoder, state, path)
+        return encoder.to(device=device, dtype=dtype).eval().requires_grad_(False)
+
+    return default_cache().get(_key("whisper", path, device, dtype), build)
+
+
+def load_feature_extractor(root: Path):
+    from transformers import WhisperFeatureExtractor
+
+    folder = root / W.WHISPER_DIR
+    return default_cache().get(("lipdub.whisper-features", str(folder)),
+                               lambda: WhisperFeatureExtractor.from_pretrained(str(folder)))
+
+
+def load_parser(root: Path, device, dtype):
+    from core.face.bisenet import BiSeNet
+
+    path = root / W.PARSER
+
+    def build():
+        state = load_state_dict(path)
+        width = int(state["cp.resnet.conv1.weight"].shape[0]) if "cp.resnet.conv1.weight" in state else 64
+        net = BiSeNet(19, width=width)
+        _strict(net, state, path)
+        return _finish(net, device, dtype)
+
+    return default_cache().get(_key("parser", path, device, dtype), build)
+
+
+def load_detector(root: Path, device):
+    from facexlib.detection.retinaface import RetinaFace
+
+    path = root / W.DETECTOR
+
+    def build():
+        net = RetinaFace(network_name="mobile0.25", device=device)
+        state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in load_state_dict(path).items()}
+        _strict(net, state, path)
+        return net.to(device).eval().requires_grad_(False)
+
+    return default_cache().get(_key("detector", path, device, torch.float32), build)
+
+
+def load_landmarker(root: Path, device):
+    from facexlib.alignment.awing_arch import FAN
+
+    path = root / W.LANDMARKS
+
+    def build():
+        net = FAN(num_modules=4, num_landmarks=98, device=device)
+        raw = load_state_dict(path)
+        _strict(net, raw.get("state_dict", raw), path)
+        return net.to(device).float().eval().requires_grad_(False)
+
+    return default_cache().get(_key("landmarks", path, device, torch.float32), build)
