@@ -1,0 +1,190 @@
+"""The studio as a creator meets it: `python app.py` serves the page, the API names are stable, errors do not kill it,
+and a headless Chromium sees the five tabs."""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ui.app import TAB_MODULES
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+TABS = ["Lip-dub a video", "Animate a photo", "Infinite avatar", "Expression control", "Models & settings"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` on a free port with an empty checkpoints folder, as a fresh machine would have."""
+    base = tmp_path_factory.mktemp("ui_server")
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", MOUTHPIECE_OUTPUTS=str(base / "out"),
+               MOUTHPIECE_CACHE=str(base / "cache"), MOUTHPIECE_PRESETS=str(base / "presets"))
+    log = open(base / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints", str(base / "ckpt")],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{(base / 'server.log').read_text()}")
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(f"app.py did not serve {url} in 180 s:\n{(base / 'server.log').read_text()}")
+                time.sleep(0.5)
+        yield {"url": url, "ckpt": base / "ckpt"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_serves_page_and_config_lists_api_names(server):
+    with urllib.request.urlopen(server["url"], timeout=10) as response:
+        assert response.status == 200
+        assert "<html" in response.read().decode("utf-8", "replace").lower()
+    with urllib.request.urlopen(server["url"] + "config", timeout=10) as response:
+        config = json.load(response)
+    public = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility", "public") == "public"}
+    from core import weights
+
+    expected = {"apply_settings", "unload_models", "weights_status"} | {f"download_{e}" for e in weights.engines()}
+    assert expected <= public
+    labels = {c.get("props", {}).get("label") for c in config["components"] if c.get("type") == "tabitem"}
+    assert set(TABS) <= labels
+    assert list(TAB_MODULES) == TABS
+
+
+def test_api_errors_are_one_line_and_the_app_keeps_serving(server):
+    from gradio_client import Client
+
+    client = Client(server["url"], verbose=False)
+    with pytest.raises(Exception) as failure:  # fp16 on a CPU-only machine is refused, nothing changes
+        client.predict("cpu", "fp16", 1.0, api_name="/apply_settings")
+    assert str(failure.value) == "fp16 needs a CUDA GPU; on cpu use fp32"
+    with pytest.raises(Exception) as failure:  # offline download names the missing files
+        client.predict(api_name="/download_lipdub")
+    assert str(failure.value).startswith("missing model files for lipdub: ") and "\n" not in str(failure.value)
+
+    status = client.predict("cpu", "fp32", 1.5, api_name="/apply_settings")
+    assert f"Checkpoints folder: `{server['ckpt']}`" in status
+    assert "Device: cpu → cpu; dtype: fp32" in status and "memory budget 1.5 GiB" in status
+    table, status = client.predict(api_name="/weights_status")
+    rows = table["data"]
+    assert rows and all(row[2] == "MISSING" for row in rows)  # the checkpoints folder is empty
+    assert {row[0] for row in rows} == set(__import__("core.weights", fromlist=["engines"]).engines())
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install -y chromium)")
+def test_chromium_sees_the_five_tabs(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(server["url"], wait_until="domcontentloaded", timeout=60_000)
+            for title in TABS:
+                expect(page.get_by_role("tab", name=title)).to_be_visible(timeout=60_000)
+            page.get_by_role("tab", name="Models & settings").click()
+            expect(page.get_by_text(str(server["ckpt"])).first).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("gridcell", name="MISSING").first).to_be_visible(timeout=30_000)
+            page.get_by_role("tab", name="Infinite avatar").click()
+            expect(page.get_by_role("heading", name="Infinite avatar is coming")).to_be_visible(timeout=30_000)
+            # A fresh machine: the lip-dub tab names its missing files next to a Download button, or, before the
+            # tab has landed, says politely that it is on its way.
+            page.get_by_role("tab", name="Lip-dub a video").click()
+            if importlib.util.find_spec("ui.tabs.lipdub"):
+                expect(page.get_by_role("heading", name="Lip-dub (MuseTalk): model files needed")).to_be_visible()
+                expect(page.get_by_role("button", name="Download Lip-dub (MuseTalk) weights")).to_be_visible()
+            else:
+                expect(page.get_by_role("heading", name="Lip-dub a video is on its way")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+            assert (tmp_path / "studio.png").stat().st_size > 10_000
+        finally:
+            browser.close()
+
+
+def test_one_click_download_with_progress(tmp_path, monkeypatch):
+    """The Models & settings Download button fetches an engine's files (here from a local HTTP server) and reports
+    progress through gr.Progress while it runs."""
+    import http.server
+    import threading
+    import types
+
+    from gradio_client import Client
+
+    from core import weights
+    from core.weights import WeightFile
+    from ui.app import THEME, build_app
+
+    payload = bytes(range(256)) * 12_000  # 3 MB: several 1 MiB chunks, so several progress updates
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "tiny.bin").write_bytes(payload)
+
+    class SlowHandler(http.server.SimpleHTTPRequestHandler):
+        """Serves in 512 KiB steps 0.1 s apart, like a real connection, so progress can be watched."""
+
+        def __init__(self, *args):
+            super().__init__(*args, directory=str(tmp_path / "site"))
+
+        def copyfile(self, source, outputfile):
+            while chunk := source.read(1 << 19):
+                outputfile.write(chunk)
+                outputfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, *args):
+            pass
+
+    http_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
+
+    manifest = types.ModuleType("tiny_manifest")
+    manifest.__spec__ = importlib.machinery.ModuleSpec("tiny_manifest", None)
+    manifest.ENGINE, manifest.TITLE = "tiny", "Tiny test engine"
+    manifest.FILES = [WeightFile("tiny/tiny.bin", url=f"http://127.0.0.1:{http_server.server_port}/tiny.bin",
+                                 size=len(payload))]
+    monkeypatch.setitem(sys.modules, "tiny_manifest", manifest)
+    monkeypatch.setitem(weights.ENGINE_MANIFESTS, "tiny", "tiny_manifest")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    demo = build_app(checkpoints=tmp_path / "ckpt")
+    port = _free_port()
+    demo.queue(default_concurrency_limit=1).launch(server_name="127.0.0.1", server_port=port, theme=THEME,
+                                                   prevent_thread_lock=True, quiet=True)
+    try:
+        job = Client(f"http://127.0.0.1:{port}/", verbose=False).submit(api_name="/download_tiny")
+        progress = set()
+        while not job.done():
+            for unit in (job.status().progress_data or []):
+                progress.add((unit.desc, round(unit.progress, 2)))
+            time.sleep(0.02)
+        message, table, _status = job.result()
+    finally:
+        demo.close()
+        http_server.shutdown()
+    assert message == "Tiny test engine: downloaded 1 file(s)."
+    assert (tmp_path / "ckpt" / "tiny" / "tiny.bin").read_bytes() == payload
+    assert ["tiny", "tiny/tiny.bin", "yes", 3.1] == table["data"][-1][:4]
+    assert {desc for desc, _ in progress} <= {"downloading tiny/tiny.bin (1/1)", "downloading tiny/tiny.bin"}
+    assert any(0 < fraction < 1 for _, fraction in progress), progress  # the bar moved while bytes arrived
