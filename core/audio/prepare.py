@@ -27,48 +27,14 @@ import soundfile as sf
 from core import paths
 from core.audio import dsp, silence
 from core.audio.decode import Decoded, decode_audio
+from core.audio.options import KEEP_CHOICES, AudioOptions
 from core.errors import BadInputError
 
 DRIVING_RATE = 16000
 FPS = silence.FPS
 SILENT_PEAK_DBFS = -60.0
 OUTPUT_RATES = (44100, 48000)
-KEEP_CHOICES = ("mix", "vocals")
-NORMALIZE_CHOICES = ("none", "peak", "loudness")
 ProgressFn = Callable[[float, str], None]
-
-
-@dataclass
-class AudioOptions:
-    """How to turn a creator's file into the driving signal and the output track (plain types: JSON/YAML friendly)."""
-
-    audio: str                      # an audio file, or a video whose sound track is used
-    start: float | None = None      # seconds; None = from the beginning
-    end: float | None = None        # seconds; None = to the end
-    separate_vocals: bool = False   # drive the engine with the separated vocals (MDX-Net Kim_Vocal_2)
-    keep_audio: str = "mix"         # output track: "mix" (original, music stays), "vocals", or a path to another file
-    normalize: str = "none"         # driving signal level: "none" | "peak" | "loudness"
-    peak_dbfs: float = -1.0         # target for "peak"
-    loudness_lufs: float = -20.0    # target for "loudness" (BS.1770 integrated, capped at -1 dBFS peak)
-    device: str = "auto"            # where the separator runs (ONNX Runtime CUDA when onnxruntime-gpu is present)
-
-    def validate(self) -> None:
-        if not self.audio:
-            raise BadInputError("no audio given: choose an audio file or a video with sound")
-        if not Path(self.audio).is_file():
-            raise BadInputError(f"audio file not found: {self.audio}")
-        if self.keep_audio not in KEEP_CHOICES and not Path(self.keep_audio).is_file():
-            raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; {self.keep_audio!r} is none")
-        if self.normalize not in NORMALIZE_CHOICES:
-            raise BadInputError(f"normalize must be one of {', '.join(NORMALIZE_CHOICES)}, not {self.normalize!r}")
-        if self.start is not None and self.start < 0:
-            raise BadInputError(f"start {self.start} s is negative")
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise BadInputError(f"end {self.end} s must be after start {self.start} s")
-
-    @property
-    def needs_separation(self) -> bool:
-        return self.separate_vocals or self.keep_audio == "vocals"
 
 
 @dataclass
@@ -346,6 +312,7 @@ def separate_file(audio: str | os.PathLike, out_dir: str | os.PathLike, start: f
     """Write ``out_dir/vocals.wav`` and ``out_dir/accompaniment.wav`` (44.1 kHz); returns them and the cache-hit flag."""
     reporter = _Reporter(ctx)
     AudioOptions(audio=str(audio), start=start, end=end).validate()
+    _separator_model()  # fail on missing weights before any decoding
     reporter.progress(0.0, f"decoding audio from {Path(audio).name}")
     decoded = decode_audio(audio, start, end)
     _check_not_silent(decoded.samples, f"the audio of {Path(audio).name}")

@@ -58,7 +58,10 @@ def _chunk_count(n_samples: int, chunk_size: int, trim: int, overlap: float) -> 
 def _mdx_class():
     with warnings.catch_warnings():  # pydub warns at import that ffmpeg is absent; we never use pydub
         warnings.simplefilter("ignore", RuntimeWarning)
-        from audio_separator.separator.architectures.mdx_separator import MDXSeparator
+        from audio_separator.separator.architectures import mdx_separator
+    # demix() draws its own tqdm bar per pass; our window count already reports progress through the job.
+    mdx_separator.tqdm = lambda iterable, *args, **kwargs: iterable
+    MDXSeparator = mdx_separator.MDXSeparator
 
     class ProgressMDX(MDXSeparator):
         """MDXSeparator that reports each model window, so long tracks show progress and can be cancelled."""
@@ -95,7 +98,7 @@ class VocalSeparator:
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         self.providers = providers
         logger = logging.getLogger("mouthpiece.audio_separator")
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(logging.ERROR)  # the package logs each stem write as a warning
         self._workdir = Path(tempfile.mkdtemp(prefix="mouthpiece-sep-"))
         common = {
             "logger": logger, "log_level": logging.WARNING,

@@ -1,0 +1,66 @@
+"""`python -m core separate` and the audio flags every engine subcommand shares.
+
+Engine CLIs call ``add_audio_args(parser)`` and build their audio choice with ``audio_options_from_args(args)``, so the
+flags are spelled and defaulted identically everywhere (``--separate-vocals --keep-audio mix|vocals|PATH --start S
+--end S --normalize none|peak|loudness``).
+"""
+from __future__ import annotations
+
+import argparse
+
+from core.audio.options import NORMALIZE_CHOICES, AudioOptions
+
+
+def add_audio_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("audio preparation")
+    group.add_argument("--start", type=float, default=None, metavar="S", help="use the audio from S seconds")
+    group.add_argument("--end", type=float, default=None, metavar="S", help="use the audio up to S seconds")
+    group.add_argument("--separate-vocals", action="store_true",
+                       help="drive the engine with vocals separated from music/noise (MDX-Net Kim_Vocal_2)")
+    group.add_argument("--keep-audio", default="mix", metavar="mix|vocals|PATH",
+                       help="sound of the output video: the original mix (default, music stays), the separated "
+                            "vocals, or another audio file")
+    group.add_argument("--normalize", choices=NORMALIZE_CHOICES, default="none",
+                       help="level the driving signal: peak (to --peak-dbfs) or loudness (to --loudness-lufs)")
+    group.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak target for --normalize peak (dBFS)")
+    group.add_argument("--loudness-lufs", type=float, default=-20.0,
+                       help="integrated loudness target for --normalize loudness (LUFS)")
+
+
+def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) -> AudioOptions:
+    """The AudioOptions these flags describe; ``audio`` defaults to ``args.audio``."""
+    return AudioOptions(
+        audio=audio if audio is not None else args.audio,
+        start=args.start, end=args.end, separate_vocals=args.separate_vocals, keep_audio=args.keep_audio,
+        normalize=args.normalize, peak_dbfs=args.peak_dbfs, loudness_lufs=args.loudness_lufs,
+        device=getattr(args, "device", None) or "auto",
+    )
+
+
+def _separate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core import paths
+    from core.audio.prepare import separate_file
+
+    if args.checkpoints:
+        paths.set_checkpoints_dir(args.checkpoints)
+    with tqdm(total=1000, desc="separate", unit="‰") as bar:
+        def report(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message[-50:])
+            bar.update(int(fraction * 1000) - bar.n)
+
+        vocals, accompaniment, hit = separate_file(args.audio, args.out_dir, args.start, args.end, args.device, report)
+    print(f"vocals: {vocals}\naccompaniment: {accompaniment}" + ("\n(from the separation cache)" if hit else ""))
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("separate", help="split a track (or a video's sound) into vocals and accompaniment")
+    parser.add_argument("--audio", required=True, help="audio file, or a video whose sound track is used")
+    parser.add_argument("--out-dir", required=True, help="folder for vocals.wav and accompaniment.wav (44.1 kHz)")
+    parser.add_argument("--start", type=float, default=None, metavar="S", help="from S seconds")
+    parser.add_argument("--end", type=float, default=None, metavar="S", help="up to S seconds")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (ONNX Runtime CUDA needs onnxruntime-gpu)")
+    parser.add_argument("--checkpoints", help="checkpoints folder (default ./checkpoints or $MOUTHPIECE_CHECKPOINTS)")
+    parser.set_defaults(func=_separate)

@@ -1,0 +1,43 @@
+"""What a creator chooses about the driving audio; plain types so engine requests and presets serialise it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import BadInputError
+
+KEEP_CHOICES = ("mix", "vocals")
+NORMALIZE_CHOICES = ("none", "peak", "loudness")
+
+
+@dataclass
+class AudioOptions:
+    """How to turn a creator's file into the driving signal and the output track (plain types: JSON/YAML friendly)."""
+
+    audio: str                      # an audio file, or a video whose sound track is used
+    start: float | None = None      # seconds; None = from the beginning
+    end: float | None = None        # seconds; None = to the end
+    separate_vocals: bool = False   # drive the engine with the separated vocals (MDX-Net Kim_Vocal_2)
+    keep_audio: str = "mix"         # output track: "mix" (original, music stays), "vocals", or a path to another file
+    normalize: str = "none"         # driving signal level: "none" | "peak" | "loudness"
+    peak_dbfs: float = -1.0         # target for "peak"
+    loudness_lufs: float = -20.0    # target for "loudness" (BS.1770 integrated, capped at -1 dBFS peak)
+    device: str = "auto"            # where the separator runs (ONNX Runtime CUDA when onnxruntime-gpu is present)
+
+    def validate(self) -> None:
+        if not self.audio:
+            raise BadInputError("no audio given: choose an audio file or a video with sound")
+        if not Path(self.audio).is_file():
+            raise BadInputError(f"audio file not found: {self.audio}")
+        if self.keep_audio not in KEEP_CHOICES and not Path(self.keep_audio).is_file():
+            raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; {self.keep_audio!r} is none")
+        if self.normalize not in NORMALIZE_CHOICES:
+            raise BadInputError(f"normalize must be one of {', '.join(NORMALIZE_CHOICES)}, not {self.normalize!r}")
+        if self.start is not None and self.start < 0:
+            raise BadInputError(f"start {self.start} s is negative")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise BadInputError(f"end {self.end} s must be after start {self.start} s")
+
+    @property
+    def needs_separation(self) -> bool:
+        return self.separate_vocals or self.keep_audio == "vocals"
