@@ -79,6 +79,38 @@ def test_probe_audio_only_mp4_is_audio(tmp_path):
     assert info.audio_duration == pytest.approx(1.0, abs=0.03) and info.audio_rate == 16000
 
 
+def _mp3_with_cover_art(path):
+    """An MP3 whose cover picture FFmpeg exposes as a one-packet 'video' stream."""
+    import io
+    from fractions import Fraction
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(buf, "PNG")
+    y = (0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    with av.open(str(path), "w") as out:
+        audio = out.add_stream("libmp3lame", rate=16000)
+        audio.codec_context.layout = "mono"
+        cover = out.add_stream("png")
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "rgb24"
+        cover.disposition = av.stream.Disposition.attached_pic
+        packet = av.Packet(buf.getvalue())
+        packet.stream, packet.pts, packet.dts = cover, 0, 0
+        out.mux(packet)
+        for pos in range(0, y.size, 1152):
+            frame = av.AudioFrame.from_ndarray(y[None, pos : pos + 1152].copy(), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 16000, pos, Fraction(1, 16000)
+            out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+    return path
+
+
+def test_music_with_cover_art_is_audio(tmp_path):
+    path = _mp3_with_cover_art(tmp_path / "song.mp3")
+    info = probe(path)
+    assert info.kind == "audio" and [s.attached_pic for s in info.streams] == [False, True]
+    assert load_audio(path).size == pytest.approx(16000, abs=160)
+
+
 def test_mkv_video_end_comes_from_packets(media):
     info = probe(media["mkv"])  # Matroska has no per-stream duration; AAC padding makes the file longer
     assert info.video_duration == pytest.approx(2.0, abs=1e-3)
@@ -197,6 +229,7 @@ def test_bad_inputs_raise_one_line_errors(tmp_path, media):
         (lambda: list(iter_video_frames(media["video"], start=4.0)), "clip.mp4"),
         (lambda: count_output_frames(probe(make_tone(tmp_path / "a.wav", 0.5)), 25.0), "a.wav"),
         (lambda: load_image(tmp_path / "junk.mp4"), "junk.mp4"),
+        (lambda: VideoWriter(tmp_path / "out.mp4", audio=media["silent"]), "has no audio stream"),
     ]
     for call, needle in cases:
         with pytest.raises(BadInputError) as err:

@@ -88,10 +88,10 @@ def load_audio(
         if wanted is not None and have >= wanted:
             break
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if wanted is None and duration:
-        wanted = int(round((duration - begin) * sr))
-        if samples.size - wanted > _MAX_PADDING_S * sr:  # a duration the container only estimated: keep all
-            wanted = None
+    if duration:
+        declared = int(round((duration - begin) * sr))
+        if samples.size - declared <= _MAX_PADDING_S * sr:  # codec padding, not an underestimated duration
+            wanted = declared if wanted is None else min(wanted, declared)
     if wanted is not None:
         samples = samples[:wanted]
     if samples.size == 0:
