@@ -3,9 +3,9 @@
 Stable helpers, shared by every engine's tests:
 
 - make_video(path, seconds=3.0, fps=30, size=(160, 120), tone_hz=440.0, rotation=0, vfr=False, pattern="counter") -> Path
-    H.264 video (container from the suffix: .mp4/.mkv/.mov). Each frame shows its index as 12 binary cells in the
+    H.264 video (container from the suffix: .mp4/.mkv/.mov; .webm gives VP9 + Opus). Each frame shows its index as 12 binary cells in the
     top third (read it back with read_counter(frame)), a red block bottom-left and a moving white bar.
-    tone_hz: a sine track (AAC, 44.1 kHz mono, amplitude 0.5) or None for no audio. rotation: 0/90/180/270 degrees
+    tone_hz: a sine track (AAC 44.1 kHz or Opus 48 kHz, mono, amplitude 0.5) or None for no audio. rotation: 0/90/180/270 degrees
     clockwise a player must turn the stored picture (display matrix, like a phone's portrait video); the
     displayed picture is the upright pattern of `size`. vfr: irregular frame durations (frame_times()).
     pattern: "counter", or "noise" (counter + deterministic texture, realistic for codec benchmarks).
@@ -105,17 +105,21 @@ def _write_av(
 ) -> Path:
     """Encode stored frames at `times` (+ mono audio) as H.264/AAC, interleaved, with an optional display matrix."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    webm = path.suffix.lower() == ".webm"
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=Fraction(str(fps)).limit_denominator(1001))
+        vs = out.add_stream("libvpx-vp9" if webm else "libx264", rate=Fraction(str(fps)).limit_denominator(1001))
         vs.codec_context.time_base = _VIDEO_TB
         vs.pix_fmt = "yuv420p"
-        vs.options = {"crf": "18", "preset": "veryfast"}
+        if webm:
+            vs.options = {"crf": "20", "b": "0", "deadline": "realtime", "cpu-used": "8"}
+        else:
+            vs.options = {"crf": "18", "preset": "veryfast"}
         if rotation:
             vs.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
         aus = None
         if audio is not None:
             samples, sr = audio
-            aus = out.add_stream("aac", rate=sr)
+            aus = out.add_stream("libopus" if webm else "aac", rate=sr)
             aus.codec_context.layout = "mono"
         a_pos = 0
         for i, (img, t) in enumerate(zip(frames, times)):
@@ -163,7 +167,8 @@ def make_video(
     times = frame_times(seconds, fps, vfr)
     quarter_turns = (rotation // 90) % 4
     frames = (np.rot90(counter_frame(i, size, pattern), k=quarter_turns) for i in range(len(times)))
-    audio = (_tone(seconds, 44100, tone_hz), 44100) if tone_hz else None
+    rate = 48000 if Path(path).suffix.lower() == ".webm" else 44100
+    audio = (_tone(seconds, rate, tone_hz), rate) if tone_hz else None
     return _write_av(Path(path), frames, times, fps, audio, rotation=quarter_turns * 90)
 
 

@@ -120,6 +120,17 @@ def test_mkv_video_end_comes_from_packets(media):
 # ---------------------------------------------------------------- video decode
 
 
+def test_webm_vp9_opus(tmp_path):
+    path = make_video(tmp_path / "screen.webm", seconds=1.0, fps=30, tone_hz=1000.0)
+    info = probe(path)
+    assert (info.video_codec, info.audio_codec, info.audio_rate) == ("vp9", "opus", 48000)
+    assert info.video_duration == pytest.approx(1.0, abs=1e-3)
+    frames = list(iter_video_frames(path, fps=25.0))
+    assert [read_counter(f) for f in frames] == [math.floor(k * 30 / 25 + 1e-9) for k in range(25)]
+    y = load_audio(path, sr=16000)
+    assert abs(y.size - 16000) <= 160 and dominant_hz(y, 16000) == pytest.approx(1000.0, abs=2.0)
+
+
 def test_30fps_decodes_to_25fps_by_timestamp(media):
     info = probe(media["video"])
     frames = list(iter_video_frames(media["video"], fps=25.0))
