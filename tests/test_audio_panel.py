@@ -1,0 +1,78 @@
+"""The shared Audio panel: layout in any tab, its endpoints, and its handlers calling core.audio."""
+import gradio as gr
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.audio.options import AudioOptions
+from core.audio.preview import SILENT, WAVE, waveform_image
+from core.errors import BadInputError
+from ui import audio_panel as ap
+
+
+class _Progress:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, fraction, desc=None):
+        self.calls.append((fraction, desc))
+
+
+def _bursts(path, sr=16000):
+    t = np.arange(2 * sr) / sr
+    x = np.where((t > 0.6) & (t < 1.4), 0.3 * np.sin(2 * np.pi * 250 * t), 0.0).astype(np.float32)
+    sf.write(path, x, sr)
+    return path
+
+
+def test_two_tabs_share_one_separate_endpoint():
+    with gr.Blocks() as demo:
+        with gr.Tab("A"):
+            first = ap.audio_panel("lipdub")
+        with gr.Tab("B"):
+            ap.audio_panel("portrait")
+    names = [d.get("api_name") for d in demo.config["dependencies"]
+             if d.get("api_visibility", "public") == "public"]
+    assert names.count("separate") == 1
+    assert {"lipdub_prepare_audio", "portrait_prepare_audio"} <= set(names)
+    assert len(first.inputs) == 7 and set(first.fields) <= set(AudioOptions.__dataclass_fields__)
+
+
+def test_options_from_values():
+    opts = ap.options_from_values("a.wav", 0, None, True, "vocals", None, "peak")
+    assert opts == AudioOptions(audio="a.wav", separate_vocals=True, keep_audio="vocals", normalize="peak",
+                                device=opts.device)
+    assert ap.options_from_values("a.wav", 1.5, 3, False, "file", "m.wav", "none").keep_audio == "m.wav"
+    with pytest.raises(BadInputError, match="no driving audio"):
+        ap.options_from_values(None, 0, None, False, "mix", None, "none")
+    with pytest.raises(BadInputError, match="no file was given"):
+        ap.options_from_values("a.wav", 0, None, False, "file", None, "none")
+
+
+def test_preview_shows_driving_audio_and_silent_spans(tmp_path):
+    path = _bursts(tmp_path / "v.wav")
+    progress = _Progress()
+    wav, picture, summary = ap.preview(str(path), 0, None, False, "mix", None, "none", progress=progress)
+    assert sf.info(wav).samplerate == 16000 and picture.shape == (120, 800, 3)
+    assert "Silent: 0.00–0.60 s, 1.40–2.00 s" in summary
+    assert progress.calls[-1][0] == 1.0
+    assert ap._fill_end(str(path)) == pytest.approx(2.0, abs=0.01)
+
+
+def test_waveform_image_shades_silence():
+    silence = np.array([True] * 25 + [False] * 25)
+    samples = np.concatenate([np.zeros(16000), 0.5 * np.sin(np.arange(16000) * 0.3)]).astype(np.float32)
+    img = waveform_image(samples, silence, width=100, height=40)
+    assert tuple(img[2, 10]) == SILENT and tuple(img[2, 90]) != SILENT
+    assert (img[:, 90] == WAVE).all(axis=1).sum() > 20  # a loud column draws a tall stroke
+
+
+def test_separate_endpoint_writes_stems(tmp_path, test_checkpoints):
+    from core import paths
+
+    paths.set_checkpoints_dir(test_checkpoints)
+    path = _bursts(tmp_path / "v.wav")
+    vocals, accompaniment = ap.separate(str(path), 0, None, progress=_Progress())
+    for stem in (vocals, accompaniment):
+        info = sf.info(stem)
+        assert info.samplerate == 44100 and abs(info.duration - 2.0) < 1e-3

@@ -1,0 +1,161 @@
+"""The shared "Audio" panel every tab embeds: file, trim range, vocal separation, output track, normalisation, and a
+preview of the prepared driving audio (waveform with silent spans shaded). It lays out controls and calls core.audio.
+
+Usage in a tab::
+
+    panel = audio_panel("lipdub")
+    run.click(fn, [video, *panel.inputs, ...], ...)   # then panel.options(*values) -> AudioOptions
+
+``panel.fields`` maps AudioOptions field names to components for ``ui.components.preset_panel``. The first panel in an
+app also carries the public ``separate`` endpoint (audio in; vocals.wav and accompaniment.wav out).
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+from gradio.context import Context
+
+from core.audio.options import AudioOptions
+from core.errors import BadInputError
+from ui.components import SETTINGS, progress_adapter, run_action
+
+KEEP_LABELS = {"mix": "Original mix (music stays)", "vocals": "Separated vocals only", "file": "Another audio file"}
+NORMALIZE_LABELS = {"none": "Off", "peak": "Peak (-1 dBFS)", "loudness": "Loudness (-20 LUFS)"}
+_separate_registered: "weakref.WeakSet[gr.Blocks]" = weakref.WeakSet()
+
+
+def _path(value) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(getattr(value, "name", value))
+
+
+def options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize) -> AudioOptions:
+    """The AudioOptions the panel's values describe (0 start = beginning, empty or 0 end = to the end)."""
+    path = _path(audio)
+    if path is None:
+        raise BadInputError("no driving audio: drop an audio file, or a video whose sound should drive the face")
+    if keep == "file":
+        keep_audio = _path(keep_file)
+        if keep_audio is None:
+            raise BadInputError("'Another audio file' is selected for the output track, but no file was given")
+    else:
+        keep_audio = keep or "mix"
+    return AudioOptions(audio=path, start=float(start) if start else None, end=float(end) if end else None,
+                        separate_vocals=bool(separate_vocals), keep_audio=keep_audio, normalize=normalize or "none",
+                        device=SETTINGS.device)
+
+
+def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, progress=gr.Progress()):
+    """Prepare the audio (cached) and return the driving wav, its waveform picture and a one-line summary."""
+    from core.audio.preview import waveform_image
+    from core.audio.prepare import prepare_audio
+
+    options = options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize)
+    prepared = prepare_audio(options, progress_adapter(progress))
+    for message in prepared.warnings:
+        gr.Warning(message)
+    picture = waveform_image(prepared.driving_samples(), prepared.silence, prepared.fps, prepared.sample_rate)
+    spans = prepared.silent_spans()
+    silent = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in spans[:8]) + (" …" if len(spans) > 8 else "")
+    summary = f"**Driving audio:** {prepared.summary()}." + (f" Silent: {silent}." if spans else "")
+    return str(prepared.driving_wav), picture, summary
+
+
+def separate(audio, start, end, progress=gr.Progress()):
+    """The `separate` endpoint: vocals.wav and accompaniment.wav (44.1 kHz) for the file and range."""
+    import tempfile
+
+    from core.audio.prepare import separate_file
+
+    path = _path(audio)
+    if path is None:
+        raise BadInputError("no audio to separate: drop an audio file or a video with sound")
+    out = Path(tempfile.mkdtemp(prefix="mouthpiece-stems-"))
+    vocals, accompaniment, _ = separate_file(path, out, float(start) if start else None, float(end) if end else None,
+                                             SETTINGS.device, progress_adapter(progress))
+    return str(vocals), str(accompaniment)
+
+
+def _fill_end(audio):
+    """Show the file's duration as the default end of the range."""
+    from core.audio.decode import duration_of
+
+    path = _path(audio)
+    return round(duration_of(path), 2) if path else None
+
+
+@dataclass
+class AudioPanel:
+    audio: gr.File
+    start: gr.Number
+    end: gr.Number
+    separate_vocals: gr.Checkbox
+    keep: gr.Radio
+    keep_file: gr.File
+    normalize: gr.Radio
+    player: gr.Audio
+    waveform: gr.Image
+    summary: gr.Markdown
+
+    @property
+    def inputs(self) -> list:
+        """Components, in the order ``options`` takes their values."""
+        return [self.audio, self.start, self.end, self.separate_vocals, self.keep, self.keep_file, self.normalize]
+
+    @property
+    def fields(self) -> dict:
+        """AudioOptions field -> component, for presets (the output-track file itself is not saved)."""
+        return {"start": self.start, "end": self.end, "separate_vocals": self.separate_vocals,
+                "normalize": self.normalize}
+
+    @staticmethod
+    def options(*values) -> AudioOptions:
+        return options_from_values(*values)
+
+
+def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
+    """Lay out the panel inside the current Blocks context; ``tab`` names its preview endpoint ``<tab>_prepare_audio``."""
+    with gr.Accordion("Audio", open=True):
+        with gr.Row():
+            audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
+                            file_types=["audio", "video"], scale=3)
+            with gr.Column(scale=2):
+                with gr.Row():
+                    start = gr.Number(value=0, minimum=0, label="Start (s)", precision=2)
+                    end = gr.Number(value=None, minimum=0, label="End (s)", precision=2, info="empty = to the end")
+                separate_vocals = gr.Checkbox(
+                    value=False, label="Separate vocals (drive with the voice only)",
+                    info="removes music and noise with MDX-Net Kim_Vocal_2 so lips don't move to drums")
+        with gr.Row():
+            keep = gr.Radio([(v, k) for k, v in KEEP_LABELS.items()], value="mix", label="Output video's sound")
+            keep_file = gr.File(label="Output sound file", type="filepath", file_types=["audio", "video"],
+                                visible=False)
+            normalize = gr.Radio([(v, k) for k, v in NORMALIZE_LABELS.items()], value="none",
+                                 label="Normalise the driving signal")
+        with gr.Row():
+            prepare = gr.Button("Prepare & preview audio", scale=1)
+            summary = gr.Markdown(scale=3)
+        with gr.Row():
+            player = gr.Audio(label="Prepared driving audio (16 kHz)", type="filepath", interactive=False)
+            waveform = gr.Image(label="Waveform (shaded = silent frames)", type="numpy", interactive=False)
+        with gr.Accordion("Vocal stems", open=False):
+            with gr.Row():
+                stems_button = gr.Button("Separate & download stems")
+                vocals_file = gr.File(label="vocals.wav", interactive=False)
+                accompaniment_file = gr.File(label="accompaniment.wav", interactive=False)
+
+    panel = AudioPanel(audio, start, end, separate_vocals, keep, keep_file, normalize, player, waveform, summary)
+    audio.change(_fill_end, audio, end, api_visibility="private")
+    keep.change(lambda k: gr.update(visible=k == "file"), keep, keep_file, api_visibility="private")
+    prepare.click(run_action(preview), panel.inputs, [player, waveform, summary], api_name=f"{tab}_prepare_audio")
+    root = Context.root_block
+    first = root is not None and root not in _separate_registered
+    if first:
+        _separate_registered.add(root)
+    stems_button.click(run_action(separate), [audio, start, end], [vocals_file, accompaniment_file],
+                       **({"api_name": "separate"} if first else {"api_visibility": "private"}))
+    return panel
