@@ -1,0 +1,8 @@
+"""Face detection (SCRFD), 106/203-point landmarks and LivePortrait's source crop, on onnxruntime directly."""
+from .cropper import CropInfo, FaceCropper
+from .detector import Detections
+from .geometry import resize_to_limit, transform_points
+from .landmarks import eye_close_ratios, lip_close_ratio
+
+__all__ = ["CropInfo", "FaceCropper", "Detections", "resize_to_limit", "transform_points", "eye_close_ratios",
+           "lip_close_ratio"]
