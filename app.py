@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+
+if importlib.util.find_spec("spaces") is not None:  # Hugging Face ZeroGPU: spaces must patch torch before it loads
+    import spaces  # noqa: F401
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,8 +21,9 @@ def weights_rows() -> list[list]:
         for item in weights.files(engine):
             path = root / item.local
             present = path.is_file()
-            size = (path.stat().st_size if present else item.size) or 0
-            rows.append([engine, item.local, "yes" if present else "MISSING", round(size / 1e6, 1), item.source])
+            size = path.stat().st_size if present else item.size
+            rows.append([engine, item.local, "yes" if present else "MISSING",
+                         round(size / 1e6, 1) if size else None, item.source])
     return rows
 
 
