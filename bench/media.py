@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.media import VideoWriter, iter_video_frames, probe  # noqa: E402
-from tests.samples import talking_clip  # noqa: E402
+from core.media import VideoWriter, iter_video_frames, probe
+from tests.samples import talking_clip
 
 
 def main() -> None:

@@ -1,18 +1,22 @@
 """Synthetic test media, written with PyAV directly (independent of core.media, which the tests check).
 
+Import as `from tests.samples import make_video, ...` (tests run with `python -m pytest` from the repo root).
 Stable helpers, shared by every engine's tests:
 
-- make_video(path, seconds=3.0, fps=30, size=(160, 120), tone_hz=440.0, rotation=0, vfr=False, pattern="counter") -> Path
-    H.264 video (container from the suffix: .mp4/.mkv/.mov; .webm gives VP9 + Opus). Each frame shows its index as 12 binary cells in the
-    top third (read it back with read_counter(frame)), a red block bottom-left and a moving white bar.
-    tone_hz: a sine track (AAC 44.1 kHz or Opus 48 kHz, mono, amplitude 0.5) or None for no audio. rotation: 0/90/180/270 degrees
-    clockwise a player must turn the stored picture (display matrix, like a phone's portrait video); the
-    displayed picture is the upright pattern of `size`. vfr: irregular frame durations (frame_times()).
-    pattern: "counter", or "noise" (counter + deterministic texture, realistic for codec benchmarks).
+- make_video(path, seconds=3.0, fps=30, size=(160, 120), tone_hz=440.0, rotation=0, vfr=False,
+             pattern="counter") -> Path
+    H.264 video (container from the suffix: .mp4/.mkv/.mov; .webm gives VP9 + Opus). Each frame shows its
+    index as 12 binary cells in the top third (read it back with read_counter(frame)), a red block
+    bottom-left and a moving white bar. tone_hz: a sine track (AAC 44.1 kHz or Opus 48 kHz, mono,
+    amplitude 0.5), or None for no audio. rotation: 0/90/180/270 degrees clockwise a player must turn the
+    stored picture (display matrix, like a phone's portrait video); the displayed picture is the upright
+    pattern of `size`. vfr: irregular frame durations (see frame_times()). pattern: "counter", or "noise"
+    (counter + deterministic texture, a hard case for codecs).
 - frame_times(seconds, fps, vfr=False) -> list[float]: presentation times (s) of make_video's frames.
+- counter_frame(index, size, pattern="counter") -> np.ndarray: the upright RGB picture of frame `index`.
 - read_counter(frame) -> int: the frame index drawn by make_video on an upright RGB frame of the original size.
-- make_tone(path, seconds, sr=16000, hz=440.0, amplitude=0.5, onset=0.0) -> Path: a sine (silent before `onset`
-    s); format from the suffix: .wav .mp3 .m4a .ogg (Opus) .flac.
+- make_tone(path, seconds, sr=16000, hz=440.0, amplitude=0.5, onset=0.0) -> Path: a sine (silent before
+    `onset` s); format from the suffix: .wav .mp3 .m4a .ogg (Opus) .flac.
 - speech_wav(path, text=...) -> Path: English speech from espeak-ng (22.05 kHz mono WAV); pytest.skip if missing.
 - portrait_path() -> Path: scikit-image's astronaut.png (512x512 RGB, public domain).
 - talking_clip(path, seconds=2.0, fps=25, size=(256, 256), audio="tone") -> Path: the astronaut with a slight
@@ -26,7 +30,7 @@ import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 import av
 import numpy as np
@@ -206,7 +210,7 @@ def make_tone(path, seconds: float, sr: int = 16000, hz: float = 440.0, amplitud
     return path
 
 
-def speech_wav(path, text: str = "Hello there. This is Mouthpiece, making a talking video from a single photo.") -> Path:
+def speech_wav(path, text: str = "Hello there. This is Mouthpiece, making a talking video from one photo.") -> Path:
     """See the module docstring."""
     import pytest
 

@@ -294,13 +294,11 @@ def test_writer_cuts_audio_to_the_video(tmp_path, media):
 
 
 def test_writer_failure_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError):
-        with VideoWriter(tmp_path / "broken.mp4", fps=25) as w:
-            w.write(counter_frame(0, (160, 120)))
-            raise RuntimeError("engine crashed")
-    with pytest.raises(ValueError):
-        with VideoWriter(tmp_path / "empty.mp4", fps=25):
-            pass
+    with pytest.raises(RuntimeError), VideoWriter(tmp_path / "broken.mp4", fps=25) as w:
+        w.write(counter_frame(0, (160, 120)))
+        raise RuntimeError("engine crashed")
+    with pytest.raises(ValueError), VideoWriter(tmp_path / "empty.mp4", fps=25):
+        pass
     assert list(tmp_path.iterdir()) == []
 
 

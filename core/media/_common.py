@@ -5,7 +5,7 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 import numpy as np
@@ -58,8 +58,7 @@ def iter_audio(
 
 def _frames_then_flush(container, stream):
     """Decoded audio frames; the resampler's held-back tail is emitted by a final `None` frame."""
-    for frame in container.decode(stream):
-        yield frame
+    yield from container.decode(stream)
     yield None
 
 

@@ -5,7 +5,7 @@ import math
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 import numpy as np
@@ -136,7 +136,7 @@ class VideoWriter:
         self._stream = None
         self._closed = False
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
