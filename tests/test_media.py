@@ -293,6 +293,21 @@ def test_writer_cuts_audio_to_the_video(tmp_path, media):
     assert _decode_all(tmp_path / "short.mp4")[0] == 30
 
 
+def test_writer_stereo_array_at_a_rate_aac_lacks(tmp_path):
+    sr = 20000  # not an AAC rate: resampled to 48 kHz
+    t = np.arange(sr) / sr
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 300 * t), 0.5 * np.sin(2 * np.pi * 700 * t)], axis=1)
+    with VideoWriter(tmp_path / "st.mp4", fps=25, audio=(stereo.astype(np.float32), sr)) as w:
+        w.write(np.zeros((30, 32, 32, 3), np.uint8))
+    info = probe(tmp_path / "st.mp4")
+    assert (info.audio_rate, info.audio_channels, w.frames_written) == (48000, 2, 25)
+    with av.open(str(tmp_path / "st.mp4")) as c:
+        planes = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    assert abs(planes.shape[1] - 48000) <= 2048
+    assert dominant_hz(planes[0], 48000) == pytest.approx(300, abs=3)
+    assert dominant_hz(planes[1], 48000) == pytest.approx(700, abs=3)
+
+
 def test_writer_failure_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError), VideoWriter(tmp_path / "broken.mp4", fps=25) as w:
         w.write(counter_frame(0, (160, 120)))

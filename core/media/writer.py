@@ -46,14 +46,16 @@ class _AudioFeed:
         else:
             samples, sr = audio
             samples = np.asarray(samples, dtype=np.float32)
-            if samples.ndim != 1 or samples.size == 0:
-                raise ValueError("audio samples must be a non-empty 1-D (mono) array")
-            self.rate, self.layout = int(sr), "mono"
+            if samples.ndim == 1:
+                samples = samples[:, None]
+            if samples.ndim != 2 or samples.shape[1] not in (1, 2) or samples.shape[0] == 0:
+                raise ValueError(f"audio samples must be [n] mono or [n, 2] stereo, got shape {samples.shape}")
+            self.rate, self.layout = int(sr), ("mono" if samples.shape[1] == 1 else "stereo")
             if self.rate not in AAC_RATES:
                 self.rate = 48000
-                self._source = _resample_array(samples, int(sr), self.rate)
+                self._source = _resample_array(samples, int(sr), self.rate, self.layout)
             else:
-                self._source = iter(np.array_split(samples[None, :], max(1, samples.size // 65536), axis=1))
+                self._source = (block.T for block in _blocks(samples))
         self.channels = len(av.AudioLayout(self.layout).channels)
         self._pending = np.zeros((self.channels, 0), dtype=np.float32)
         self.pulled = 0  # samples taken from the source
@@ -102,12 +104,19 @@ class _AudioFeed:
         return frame
 
 
-def _resample_array(samples: np.ndarray, sr: int, rate: int) -> Iterator[np.ndarray]:
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-    for block in [*np.array_split(samples, max(1, samples.size // 65536)), None]:
+def _blocks(samples: np.ndarray, size: int = 65536) -> Iterator[np.ndarray]:
+    """[n, C] samples in row blocks (views, so a long track is never copied whole)."""
+    for i in range(0, samples.shape[0], size):
+        yield samples[i : i + size]
+
+
+def _resample_array(samples: np.ndarray, sr: int, rate: int, layout: str) -> Iterator[np.ndarray]:
+    """[n, C] samples at a rate AAC lacks -> [C, m] chunks at `rate`."""
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    for block in [*_blocks(samples), None]:
         frame = None
-        if block is not None:
-            frame = av.AudioFrame.from_ndarray(block[None, :], format="flt", layout="mono")
+        if block is not None:  # packed float: one row of interleaved samples
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block).reshape(1, -1), format="flt", layout=layout)
             frame.sample_rate = sr
         for out in resampler.resample(frame):
             yield out.to_ndarray()
@@ -116,7 +125,9 @@ def _resample_array(samples: np.ndarray, sr: int, rate: int) -> Iterator[np.ndar
 class VideoWriter:
     """Write RGB frames to an H.264 (yuv420p, BT.709) MP4 with optional AAC audio, atomically.
 
-    `audio` is None, a path to any audio/video file, or (float32 mono samples, sample rate). With audio the
+    `audio` is None, a path to any audio/video file (its first audio track, mono or stereo kept), or
+    (float32 samples [n] mono or [n, 2] stereo, sample rate). Odd frame sizes get one repeated edge row/column
+    (yuv420p needs even sizes). With audio the
     output lasts as long as the audio (within one frame): frames past its end are dropped (`frames_dropped`),
     and audio past the last written frame is cut. Nothing appears at `path` unless the writer closes cleanly.
     """
