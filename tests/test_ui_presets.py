@@ -71,3 +71,17 @@ def test_broken_files_give_one_line_errors(_presets_dir):
     assert "\n" not in str(failure.value)
     with pytest.raises(BadInputError, match="no preset named 'nope'"):
         presets.load_preset("lipdub", "nope", FakeTabRequest)
+
+
+def test_shipped_example_presets_make_valid_requests(monkeypatch):
+    """Every YAML under presets/ loads against its tab's request dataclass and passes the engine's validation."""
+    from core.engines.lipdub.request import LipdubRequest
+
+    requests = {"lipdub": LipdubRequest}
+    monkeypatch.setenv("MOUTHPIECE_PRESETS", str(presets.paths.REPO_ROOT / "presets"))
+    shipped = sorted(presets.presets_dir().glob("*/*.yaml"))
+    assert shipped, "presets/ ships at least one example"
+    for path in shipped:
+        values = presets.load_preset(path.parent.name, path.stem, requests[path.parent.name])
+        request = requests[path.parent.name](video="clip.mp4", audio="speech.wav", **values).validate()
+        assert values and all(getattr(request, key) == value for key, value in values.items())
