@@ -55,7 +55,7 @@ def test_loudness_of_a_reference_sine_and_normalisation():
     sine = np.sin(2 * np.pi * 997 * t).astype(np.float32)
     assert dsp.integrated_loudness(sine, SR) == pytest.approx(-3.01, abs=0.15)
     quiet = 0.01 * sine
-    out, gain = dsp.loudness_normalize(quiet, SR, -23.0)
+    out, _ = dsp.loudness_normalize(quiet, SR, -23.0)
     assert dsp.integrated_loudness(out, SR) == pytest.approx(-23.0, abs=0.05)
     assert np.max(np.abs(out)) == pytest.approx(10 ** ((-23 + 3.01) / 20), rel=0.02)  # sine amplitude for -23 LUFS
     loud, _ = dsp.loudness_normalize(sine, SR, -3.0)  # would clip: capped at the -1 dBFS ceiling

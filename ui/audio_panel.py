@@ -24,7 +24,7 @@ from ui.components import SETTINGS, progress_adapter, run_action
 
 KEEP_LABELS = {"mix": "Original mix (music stays)", "vocals": "Separated vocals only", "file": "Another audio file"}
 NORMALIZE_LABELS = {"none": "Off", "peak": "Peak (-1 dBFS)", "loudness": "Loudness (-20 LUFS)"}
-_separate_registered: "weakref.WeakSet[gr.Blocks]" = weakref.WeakSet()
+_separate_registered: weakref.WeakSet[gr.Blocks] = weakref.WeakSet()
 
 
 def _path(value) -> str | None:
@@ -51,8 +51,8 @@ def options_from_values(audio, start, end, separate_vocals, keep, keep_file, nor
 
 def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, progress=gr.Progress()):
     """Prepare the audio (cached) and return the driving wav, its waveform picture and a one-line summary."""
-    from core.audio.preview import waveform_image
     from core.audio.prepare import prepare_audio
+    from core.audio.preview import waveform_image
 
     options = options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize)
     prepared = prepare_audio(options, progress_adapter(progress))
@@ -142,11 +142,10 @@ def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
         with gr.Row():
             player = gr.Audio(label="Prepared driving audio (16 kHz)", type="filepath", interactive=False)
             waveform = gr.Image(label="Waveform (shaded = silent frames)", type="numpy", interactive=False)
-        with gr.Accordion("Vocal stems", open=False):
-            with gr.Row():
-                stems_button = gr.Button("Separate & download stems")
-                vocals_file = gr.File(label="vocals.wav", interactive=False)
-                accompaniment_file = gr.File(label="accompaniment.wav", interactive=False)
+        with gr.Accordion("Vocal stems", open=False), gr.Row():
+            stems_button = gr.Button("Separate & download stems")
+            vocals_file = gr.File(label="vocals.wav", interactive=False)
+            accompaniment_file = gr.File(label="accompaniment.wav", interactive=False)
 
     panel = AudioPanel(audio, start, end, separate_vocals, keep, keep_file, normalize, player, waveform, summary)
     audio.change(_fill_end, audio, end, api_visibility="private")

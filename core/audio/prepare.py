@@ -17,9 +17,10 @@ import shutil
 import threading
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -153,7 +154,6 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 
 def _separator_model() -> Path:
     from core import weights
-
     from core.audio import weights as manifest
 
     return weights.require(manifest.ENGINE) / manifest.KIM_VOCAL_2
@@ -264,7 +264,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None) -> PreparedAudio:
     if options.normalize == "peak":
         driving = dsp.peak_normalize(driving, options.peak_dbfs)
     elif options.normalize == "loudness":
-        driving, gain = dsp.loudness_normalize(driving, DRIVING_RATE, options.loudness_lufs)
+        driving, _ = dsp.loudness_normalize(driving, DRIVING_RATE, options.loudness_lufs)
         achieved = dsp.integrated_loudness(driving, DRIVING_RATE)
         if achieved < options.loudness_lufs - 0.5:
             reporter.warn(f"loudness reached {achieved:.1f} LUFS, not {options.loudness_lufs:.1f}: "

@@ -18,9 +18,9 @@ import shutil
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import soundfile as sf
@@ -99,13 +99,12 @@ class VocalSeparator:
         self.providers = providers
         logger = logging.getLogger("mouthpiece.audio_separator")
         logger.setLevel(logging.ERROR)  # the package logs each stem write as a warning
-        self._workdir = Path(tempfile.mkdtemp(prefix="mouthpiece-sep-"))
         common = {
             "logger": logger, "log_level": logging.WARNING,
             "torch_device": torch_device, "torch_device_cpu": torch.device("cpu"), "torch_device_mps": None,
             "onnx_execution_provider": providers,
             "model_name": self.model_path.stem, "model_path": str(self.model_path), "model_data": dict(manifest.MDX_PARAMS),
-            "output_format": "WAV", "output_bitrate": None, "output_dir": str(self._workdir),
+            "output_format": "WAV", "output_bitrate": None, "output_dir": tempfile.gettempdir(),
             # The input is pre-scaled to peak 1.0, so the package's own peak handling is the identity (see separate()).
             "normalization_threshold": 1.0, "amplification_threshold": 0.0,
             "output_single_stem": None, "invert_using_spec": False, "sample_rate": SEPARATION_RATE,
@@ -142,7 +141,7 @@ class VocalSeparator:
                 on_chunk(min(done, total), total)
 
         with self._lock:
-            job = Path(tempfile.mkdtemp(prefix="job-", dir=self._workdir))
+            job = Path(tempfile.mkdtemp(prefix="mouthpiece-sep-"))
             try:
                 source = job / "mix.wav"
                 sf.write(source, (mix / peak).astype(np.float32), SEPARATION_RATE, subtype="FLOAT")
@@ -160,15 +159,6 @@ class VocalSeparator:
             finally:
                 shutil.rmtree(job, ignore_errors=True)
         return Stems(vocals * peak, accompaniment * peak)
-
-    def close(self) -> None:
-        shutil.rmtree(self._workdir, ignore_errors=True)
-
-    def __del__(self):  # the temp folder only holds in-flight files; remove it with the model
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def get_separator(model_path: Path, device: str | None = "auto") -> VocalSeparator:
