@@ -35,6 +35,21 @@ def test_round_trip_writes_plain_yaml(_presets_dir):
     assert [p.name for p in path.parent.iterdir()] == ["Close-up v2.yaml"]  # no temporary file left behind
 
 
+@dataclass
+class FakeAudioOptions:
+    separate_vocals: bool = False
+
+
+def test_a_preset_may_span_several_request_classes():
+    both = (FakeTabRequest, FakeAudioOptions)
+    presets.save_preset("lipdub", "both", {"batch_size": 2, "separate_vocals": True}, both)
+    assert presets.load_preset("lipdub", "both", both) == {"batch_size": 2, "separate_vocals": True}
+    with pytest.raises(BadInputError, match="unknown parameter\\(s\\) separate_vocals for FakeTabRequest$"):
+        presets.load_preset("lipdub", "both", FakeTabRequest)
+    with pytest.raises(BadInputError, match="unknown parameter\\(s\\) gain for FakeTabRequest/FakeAudioOptions"):
+        presets.save_preset("lipdub", "x", {"gain": 2}, both)
+
+
 def test_list_is_per_tab_and_sorted():
     for name in ["wide", "Close", "b-roll"]:
         presets.save_preset("portrait", name, {"batch_size": 1}, FakeTabRequest)

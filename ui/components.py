@@ -131,8 +131,10 @@ def weights_banner(engine: str) -> None:
 
 # ---------------------------------------------------------------- presets
 
-def preset_panel(tab: str, request_cls: type, fields: dict[str, gr.components.Component]) -> None:
+def preset_panel(tab: str, request_cls: type | tuple[type, ...], fields: dict[str, gr.components.Component]) -> None:
     """Save/load the tab's parameters (``fields``: request field name -> component) as presets/<tab>/<name>.yaml.
+
+    ``request_cls`` may be a tuple, e.g. ``(LipdubRequest, AudioOptions)`` with ``{**own_fields, **panel.fields}``.
 
     Endpoints: ``<tab>_save_preset(name, *values)`` and ``<tab>_load_preset(name)``.
     """

@@ -37,16 +37,19 @@ def list_presets(tab: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def _check_fields(values: dict[str, Any], request_cls: type | None, where: str) -> None:
+def _check_fields(values: dict[str, Any], request_cls: type | tuple[type, ...] | None, where: str) -> None:
+    """Keys must be fields of the request dataclass(es); a tab may combine several, e.g. its request + AudioOptions."""
     if request_cls is None:
         return
-    known = {f.name for f in dataclasses.fields(request_cls)}
+    classes = request_cls if isinstance(request_cls, tuple) else (request_cls,)
+    known = {f.name for cls in classes for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise BadInputError(f"{where}: unknown parameter(s) {', '.join(unknown)} for {request_cls.__name__}")
+        names = "/".join(cls.__name__ for cls in classes)
+        raise BadInputError(f"{where}: unknown parameter(s) {', '.join(unknown)} for {names}")
 
 
-def save_preset(tab: str, name: str, values: dict[str, Any], request_cls: type | None = None) -> Path:
+def save_preset(tab: str, name: str, values: dict[str, Any], request_cls: type | tuple[type, ...] | None = None) -> Path:
     """Write atomically; keys must be fields of ``request_cls`` so the preset maps straight onto a request."""
     target = preset_path(tab, name)
     _check_fields(values, request_cls, f"preset {name!r}")
@@ -58,7 +61,7 @@ def save_preset(tab: str, name: str, values: dict[str, Any], request_cls: type |
     return target
 
 
-def load_preset(tab: str, name: str, request_cls: type | None = None) -> dict[str, Any]:
+def load_preset(tab: str, name: str, request_cls: type | tuple[type, ...] | None = None) -> dict[str, Any]:
     path = preset_path(tab, name)
     if not path.is_file():
         raise BadInputError(f"no preset named {name!r} for this tab (looked in {path.parent})")
