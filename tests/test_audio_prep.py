@@ -1,4 +1,5 @@
 """Audio preparation without the separator: decoding and trimming, normalisation, the silence map, and the errors."""
+import dataclasses
 import json
 
 import numpy as np
@@ -150,8 +151,28 @@ def test_clear_messages(tmp_path, case, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+def test_options_from_an_engine_request():
+    @dataclasses.dataclass
+    class Request:
+        video: str
+        audio: str
+        start: float | None = 1.0
+        end: float | None = None
+        separate_vocals: bool = True
+        device: str = "cpu"
+
+    opts = AudioOptions.from_request(Request("v.mp4", "a.wav"))
+    assert opts == AudioOptions(audio="a.wav", start=1.0, separate_vocals=True, device="cpu")
+
+
+def test_progress_fills_the_given_span(tmp_path):
+    make_tone(tmp_path / "t.wav", 1.0)
+    seen = []
+    prepare_audio(AudioOptions(audio=str(tmp_path / "t.wav")), lambda f, m: seen.append(f), span=(0.2, 0.4))
+    assert min(seen) == pytest.approx(0.2) and max(seen) == pytest.approx(0.4)
+
+
 def test_options_serialise_as_plain_json():
     opts = AudioOptions(audio="a.wav", start=1.0, separate_vocals=True, keep_audio="vocals", normalize="loudness")
-    import dataclasses
 
     assert AudioOptions(**json.loads(json.dumps(dataclasses.asdict(opts)))) == opts

@@ -73,14 +73,18 @@ class PreparedAudio:
 # progress / context plumbing: ctx may be a JobContext, a ProgressFn, or None
 
 class _Reporter:
-    def __init__(self, ctx: Any):
+    """Progress mapped into ``span`` of the caller's bar, cancellation, stage timings and warnings, whatever ctx is."""
+
+    def __init__(self, ctx: Any, span: tuple[float, float] = (0.0, 1.0)):
         self.ctx = ctx
+        self.span = span
         self.warnings: list[str] = []
 
     def progress(self, fraction: float, message: str) -> None:
         if self.ctx is None:
             return
-        (self.ctx.progress if hasattr(self.ctx, "progress") else self.ctx)(fraction, message)
+        lo, hi = self.span
+        (self.ctx.progress if hasattr(self.ctx, "progress") else self.ctx)(lo + (hi - lo) * fraction, message)
 
     def check_cancelled(self) -> None:
         if hasattr(self.ctx, "check_cancelled"):
@@ -224,9 +228,13 @@ def _load_prepared(folder: Path, reporter: _Reporter) -> PreparedAudio:
         warnings=list(reporter.warnings))
 
 
-def prepare_audio(options: AudioOptions, ctx: Any = None) -> PreparedAudio:
-    """Driving signal, output track and silence map for ``options``; ``ctx`` is a JobContext, a ProgressFn or None."""
-    reporter = _Reporter(ctx)
+def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, float] = (0.0, 1.0)) -> PreparedAudio:
+    """Driving signal, output track and silence map for ``options``.
+
+    ``ctx`` is a JobContext (progress, cancellation between separator windows, stage timings, warnings), a ProgressFn,
+    or None; ``span`` is the part of the caller's progress bar this step fills, e.g. (0.0, 0.1) inside an engine run.
+    """
+    reporter = _Reporter(ctx, span)
     options.validate()
     name = Path(options.audio).name
     source_key = content_hash(options.audio)
