@@ -65,7 +65,7 @@ LEGACY_VAE_ATTENTION = {"query": "to_q", "key": "to_k", "value": "to_v", "proj_a
 
 def tiny_unet_config() -> dict:
     """Same keys and block structure as the official JSON, with small widths (cross-attention stays 384)."""
-    return {**OFFICIAL_UNET_CONFIG, "attention_head_dim": 2, "block_out_channels": [16, 16, 32, 32],
+    return {**OFFICIAL_UNET_CONFIG, "attention_head_dim": 1, "block_out_channels": [16, 16, 32, 32],
             "layers_per_block": 1, "norm_num_groups": 8}
 
 

@@ -1,0 +1,258 @@
+"""Lip-dub a video or image with MuseTalk: ``run`` (the whole video) and ``preview`` (frame 0 only).
+
+Streaming: prepare (face track, crops -> VAE posteriors, parsing masks; cached) then, per batch of output frames,
+audio prompts -> UNet at t=0 -> VAE decode -> blend on the device -> H.264 encode on a writer thread. Output frame i
+uses source frame ``pingpong(i, N)``; the output lasts as long as the driving audio (25 fps).
+"""
+from __future__ import annotations
+
+import queue
+import shutil
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from core import weights
+from core.device import oom_guard, resolve_device, resolve_dtype
+from core.errors import BadInputError
+from core.face import crop as C
+from core.face import landmarks as L
+from core.face.track import left_to_right, pick
+from core.jobs import JobContext, JobResult
+from core.media import VideoWriter, frames_needed, load_audio, probe
+
+from . import blend as B
+from . import models as M
+from .audio import SR, WhisperFeatures, positional_encoding
+from .prepare import Prepared, materials, prepare
+from .request import LipdubRequest
+from .source import FPS, FrameSource, pingpong
+
+ENGINE = "lipdub"
+_OUT_AUDIO_RATE = 48000
+
+
+def _device_dtype(req: LipdubRequest):
+    device = resolve_device(req.device)
+    if (req.dtype or "auto") == "auto":
+        return device, torch.float16 if device.type == "cuda" else torch.float32
+    return device, resolve_dtype(req.dtype, device)
+
+
+def _root(req: LipdubRequest) -> Path:
+    return weights.require(ENGINE, req.checkpoints)
+
+
+def _driving_audio(req: LipdubRequest, sr: int) -> np.ndarray:
+    samples = load_audio(req.audio, sr=sr, start=req.start, end=req.end)
+    if len(samples) < sr / FPS:
+        raise BadInputError(f"the driving audio {Path(req.audio).name} is shorter than one frame (40 ms)")
+    return samples
+
+
+def frame_seed(seed: int, j: int) -> int:
+    """Generator seed for source frame j: each frame's VAE sample is fixed by (seed, j), whatever the batching."""
+    return (int(seed) * 1_000_003 + int(j)) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def sample_latents(moments: np.ndarray, sources, seed: int, device, dtype) -> torch.Tensor:
+    """[B, 8, 32, 32] UNet latents: masked and reference posterior samples, scaled by 0.18215."""
+    mom = torch.from_numpy(np.asarray(moments, dtype=np.float32))
+    eps = torch.stack([torch.randn(2, 4, 32, 32, generator=torch.Generator().manual_seed(frame_seed(seed, j)))
+                       for j in sources])
+    lat = torch.cat([mom[:, 0] + mom[:, 1] * eps[:, 0], mom[:, 2] + mom[:, 3] * eps[:, 1]], dim=1) * M.VAE_SCALE
+    lat = lat.to(device, dtype)
+    return lat.contiguous(memory_format=torch.channels_last) if lat.is_cuda else lat
+
+
+@torch.inference_mode()
+def dub_faces(latents: torch.Tensor, audio: torch.Tensor, unet, vae, ctx) -> torch.Tensor:
+    """UNet at t=0 then VAE decode: [B, 3, 256, 256] RGB faces in 0..255 (rounded like the reference's uint8)."""
+    with ctx.stage("unet"):
+        t = torch.zeros(latents.shape[0], dtype=torch.long, device=latents.device)
+        pred = unet(latents, t, encoder_hidden_states=audio).sample
+    with ctx.stage("vae_decode"):
+        img = vae.decode(pred / M.VAE_SCALE).sample.float()
+        return ((img / 2 + 0.5).clamp(0, 1) * 255).round()
+
+
+@torch.inference_mode()
+def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.ndarray:
+    """Paste faces[k] into frames[rows[k]] at boxes[k] with mask k; other frames are returned untouched."""
+    t = torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float()
+    for k, r in enumerate(rows):
+        box = tuple(int(v) for v in boxes[k])
+        alpha = B.box_alpha(B.unpack_mask(masks[k], device), box)
+        B.paste(t[r], faces[k], box, alpha)
+    return t.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class _WriterThread:
+    """Encodes on its own thread so the GPU keeps working; errors surface on the next put or at close."""
+
+    def __init__(self, writer: VideoWriter, ctx: JobContext):
+        self.writer, self.ctx = writer, ctx
+        self.q: queue.Queue = queue.Queue(maxsize=3)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="lipdub-encode", daemon=True)
+        self.thread.start()
+
+    def _work(self):
+        while (item := self.q.get()) is not None:
+            if self.error is None:
+                try:
+                    with self.ctx.stage("encode"):
+                        self.writer.write(item)
+                except BaseException as exc:  # reported to the producer
+                    self.error = exc
+
+    def put(self, frames: np.ndarray):
+        if self.error:
+            raise self.error
+        self.q.put(frames)
+
+    def close(self):
+        self.q.put(None)
+        self.thread.join()
+        if self.error:
+            raise self.error
+
+
+def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out: int, req, unet, vae, device,
+              dtype, ctx, report, sink) -> None:
+    pe = positional_encoding(device=device, dtype=dtype)
+    bs = int(req.batch_size)
+    for a in range(0, n_out, bs):
+        ctx.check_cancelled()
+        out_idx = list(range(a, min(a + bs, n_out)))
+        src = [pingpong(i, prep.n) for i in out_idx]
+        with ctx.stage("decode"):
+            frames = source.frames(src)
+        rows = [k for k, j in enumerate(src) if prep.valid[j]]
+        if rows:
+            js = [src[k] for k in rows]
+            with ctx.stage("audio_features"):
+                audio = feats([out_idx[k] for k in rows]) + pe
+            with ctx.stage("latents"):
+                order = np.argsort(js)  # memmap reads in ascending order
+                moments = np.empty((len(js), 4, 4, 32, 32), dtype=np.float32)
+                moments[order] = prep.moments[np.asarray(js)[order]]
+                latents = sample_latents(moments, js, req.seed, device, dtype)
+            faces = dub_faces(latents, audio, unet, vae, ctx)
+            with ctx.stage("blend"):
+                frames = blend_batch(frames, rows, faces, prep.masks[np.asarray(js)], prep.boxes[js], device)
+        sink(frames)
+        report(min(a + bs, n_out) / n_out, f"generating {min(a + bs, n_out)}/{n_out} frames")
+
+
+def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
+    req.validate()
+    root = _root(req)
+    device, dtype = _device_dtype(req)
+    ctx.progress(0.01, "reading inputs")
+    source = FrameSource(req.video, chunk=max(16, int(req.batch_size)))
+    samples = _driving_audio(req, SR)
+    seconds = len(samples) / SR
+    n_out = frames_needed(seconds, FPS)
+    with oom_guard():
+        prep = prepare(source, req, root, device, dtype, ctx, lambda f, m: ctx.progress(0.02 + 0.43 * f, m))
+        try:
+            ctx.progress(0.45, "prepared video loaded from cache: skipped face tracking, crops and masks"
+                         if prep.cache_hit else "video prepared")
+            faceless = int((~prep.valid).sum())
+            if faceless:
+                ctx.warn(f"no face in {faceless} of {prep.n} frames of {source.name}; those frames pass through unchanged")
+            with ctx.stage("load_models"):
+                unet = M.load_unet(root, req.version, device, dtype)
+                vae = M.load_vae(root, device, dtype)
+                feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype),
+                                        M.load_feature_extractor(root), device, dtype, FPS)
+            info = probe(req.audio)
+            rate = min(info.audio_rate or _OUT_AUDIO_RATE, _OUT_AUDIO_RATE)
+            out_audio = load_audio(req.audio, sr=rate, start=req.start, end=req.end)
+            out_path = ctx.job_dir / f"{Path(req.video).stem}_dubbed.mp4"
+            h, w = source.hw
+            with VideoWriter(out_path, fps=FPS, size=(w, h), audio=(out_audio, rate), crf=int(req.crf)) as writer:
+                sink = _WriterThread(writer, ctx)
+                try:
+                    _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx,
+                              lambda f, m: ctx.progress(0.45 + 0.54 * f, m), sink.put)
+                finally:
+                    sink.close()
+        finally:
+            if prep.temporary:
+                shutil.rmtree(prep.folder, ignore_errors=True)
+    return ctx.result(out_path, cache_hit=prep.cache_hit, frames=n_out, source_frames=prep.n,
+                      faceless_frames=faceless, bbox_range=prep.shift_range())
+
+
+def _draw_overlay(frame: np.ndarray, dets: np.ndarray, chosen, box, lm, alpha: np.ndarray) -> np.ndarray:
+    """Frame 0 with numbered face boxes (chosen one green), the crop box (blue), the mask edge (red), landmarks."""
+    img = np.ascontiguousarray(frame.copy())
+    thick = max(1, round(max(img.shape[:2]) / 400))
+    for n, d in enumerate(left_to_right(dets)):
+        x1, y1, x2, y2 = (int(v) for v in d[:4])
+        is_chosen = chosen is not None and np.allclose(d[:4], chosen[:4])
+        cv2.rectangle(img, (x1, y1), (x2, y2), (0, 200, 0) if is_chosen else (160, 160, 160), thick)
+        cv2.putText(img, str(n), (x1 + 2, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, (255, 255, 0), thick)
+    x1, y1, x2, y2 = box
+    edge = cv2.Canny((alpha > 0.5).astype(np.uint8) * 255, 50, 150) > 0
+    img[y1:y2, x1:x2][edge] = (255, 0, 0)
+    cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), (0, 120, 255), thick)
+    if lm is not None:
+        for x, y in np.asarray(lm):
+            cv2.circle(img, (int(x), int(y)), thick, (255, 230, 0), -1)
+    return img
+
+
+def _save_rgb(path: Path, img: np.ndarray) -> Path:
+    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return path
+
+
+@torch.inference_mode()
+def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
+    """Frame 0: overlay (face, crop box, mask edge, landmarks), the dubbed frame with frame 0's real audio window,
+    and the suggested bbox_shift range."""
+    req.validate()
+    root = _root(req)
+    device, dtype = _device_dtype(req)
+    source = FrameSource(req.video)
+    frame = source.frames([0])
+    hw = source.hw
+    samples = _driving_audio(req, SR)[: 30 * SR]  # frame 0 only needs the first segment
+    dets, chosen, lm, shift_range = np.zeros((0, 5), np.float32), None, None, None
+    with oom_guard():
+        if req.box:
+            box = C.manual_box(C.parse_box(req.box), hw, source.name)
+        else:
+            with ctx.stage("face_track"):
+                dets = L.detect_faces(M.load_detector(root, device), frame, device)[0]
+                i = pick(dets, req.face, tuple(req.face_point) if req.face_point else None)
+                if i is None:
+                    raise BadInputError(f"no face found in frame 0 of {source.name}; "
+                                        "draw a box with --box x1,y1,x2,y2")
+                chosen = dets[i]
+                lm = L.landmarks68(M.load_landmarker(root, device), frame, chosen[None, :4], device)[0]
+                box = C.landmark_box(lm, req.bbox_shift, req.margin, hw, fallback=chosen)
+                if box is None:
+                    raise BadInputError(f"the face in frame 0 of {source.name} is too small to dub")
+                shift_range = C.shift_range(lm[None])
+        vae, parser = M.load_vae(root, device, dtype), M.load_parser(root, device, dtype)
+        moments, masks = materials(frame, [box], vae, parser, req.mode,
+                                   (int(req.left_cheek_width), int(req.right_cheek_width)), device, dtype, ctx)
+        unet = M.load_unet(root, req.version, device, dtype)
+        feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype), M.load_feature_extractor(root),
+                                device, dtype, FPS)
+        audio = feats([0]) + positional_encoding(device=device, dtype=dtype)
+        faces = dub_faces(sample_latents(moments, [0], req.seed, device, dtype), audio, unet, vae, ctx)
+        dubbed = blend_batch(frame, [0], faces, masks, [box], device)[0]
+        alpha = B.box_alpha(B.unpack_mask(masks[0], device), box).cpu().numpy()
+    overlay = _draw_overlay(frame[0], dets, chosen, box, lm, alpha)
+    overlay_path = _save_rgb(ctx.job_dir / "preview_overlay.png", overlay)
+    dubbed_path = _save_rgb(ctx.job_dir / "preview_dubbed.png", dubbed)
+    return ctx.result(dubbed_path, overlay=overlay_path, dubbed=dubbed_path, bbox_range=shift_range,
+                      crop_box=list(box), faces=[[float(v) for v in d[:4]] for d in left_to_right(dets)])

@@ -1,0 +1,203 @@
+"""Prepared video: face track, crop boxes, VAE latent posteriors and parsing masks, cached on disk.
+
+The cache lives in ``cache_dir()/lipdub/<key>/`` where the key hashes the video's content and every parameter the
+data depends on (crop rule, face choice, smoothing, parsing mode, the VAE and parser files). Per-frame arrays are
+``.npy`` files written and read through memory maps, so RAM holds one batch whatever the video length. Posterior
+moments (not samples) are stored, so the seed is applied at generation time and does not invalidate the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from core import paths
+from core.errors import BadInputError
+from core.face import crop as C
+from core.face import landmarks as L
+from core.face.parsing import mode_mask, parse
+from core.face.track import FaceTracker
+
+from . import blend as B
+from . import models as M
+from .source import FrameSource, content_hash
+
+FORMAT = 1
+TRACK_BATCH = 16
+PACKED = 512 * 512 // 8
+
+
+@dataclass
+class Prepared:
+    n: int
+    hw: tuple[int, int]
+    boxes: np.ndarray  # [N, 4] int crop boxes
+    valid: np.ndarray  # [N] bool: the face was found (others pass through untouched)
+    landmarks: np.ndarray  # [N, 68, 2] float32, NaN where none (manual box or no face)
+    moments: np.ndarray  # [N, 4, 4, 32, 32] float32 memmap: masked mean/std, reference mean/std
+    masks: np.ndarray  # [N, 32768] uint8 memmap: packed 512x512 parsing-mode masks
+    cache_hit: bool
+    folder: Path
+    temporary: bool  # built with the cache off: the engine deletes it after the run
+
+    def shift_range(self) -> tuple[int, int] | None:
+        good = ~np.isnan(self.landmarks[:, 0, 0])
+        return C.shift_range(self.landmarks[good]) if good.any() else None
+
+
+def cache_key(req, source_hash: str, root: Path, dtype) -> str:
+    def ident(p: Path) -> list:
+        st = p.stat()
+        return [p.name, st.st_size, st.st_mtime_ns]
+
+    vae = root / "sd-vae"
+    params = {
+        "format": FORMAT, "video": source_hash, "box": req.box, "face": req.face, "point": req.face_point,
+        "shift": int(req.bbox_shift), "margin": req.margin, "smooth": bool(req.smooth), "mode": req.mode,
+        "cheeks": [int(req.left_cheek_width), int(req.right_cheek_width)],
+        "detector": [L.DETECT_SIDE, L.DETECT_THRESHOLD, L.FAN_CROP_SCALE],
+        "files": [ident(f) for f in sorted(vae.iterdir()) if f.is_file()] + [ident(root / M.W.PARSER)],
+        "dtype": str(dtype),
+    }
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop boxes, validity and landmarks for every frame (detection + landmarks, or the manual box)."""
+    n, hw = source.n, source.hw
+    landmarks = np.full((n, 68, 2), np.nan, dtype=np.float32)
+    if req.box:
+        box = C.manual_box(C.parse_box(req.box), hw, source.name)
+        return np.tile(np.array(box, dtype=np.int64), (n, 1)), np.ones(n, dtype=bool), landmarks
+    with ctx.stage("load_models"):
+        detector = M.load_detector(root, device)
+        fan = M.load_landmarker(root, device)
+    tracker = FaceTracker(face=req.face, point=tuple(req.face_point) if req.face_point else None)
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    valid = np.zeros(n, dtype=bool)
+    it = source.batches(TRACK_BATCH)
+    while True:
+        with ctx.stage("decode"):
+            item = next(it, None)
+        if item is None:
+            break
+        start, frames = item
+        ctx.check_cancelled()
+        with ctx.stage("face_track"):
+            dets = L.detect_faces(detector, frames, device)
+            chosen = [tracker.update(d) for d in dets]
+            rows = [k for k, d in enumerate(chosen) if d is not None]
+            if rows:
+                lms = L.landmarks68(fan, frames[rows], np.stack([chosen[k] for k in rows]), device)
+                for k, lm in zip(rows, lms):
+                    box = C.landmark_box(lm, req.bbox_shift, req.margin, hw, fallback=chosen[k])
+                    if box is not None and start + k < n:
+                        boxes[start + k], valid[start + k] = box, True
+                        landmarks[start + k] = lm
+        report(min(start + len(frames), n) / n, f"face track {min(start + len(frames), n)}/{n}")
+    if not valid.any():
+        raise BadInputError(f"no face found in {source.name}; draw a box with --box x1,y1,x2,y2")
+    if req.smooth:
+        boxes = np.where(valid[:, None], C.smooth_boxes(boxes, valid), boxes)
+    return boxes, valid, landmarks
+
+
+def vae_inputs(frames: np.ndarray, boxes) -> torch.Tensor:
+    """[2B, 3, 256, 256] in [-1, 1]: lower-half-masked crops then the same crops unmasked (reference ``VAE.preprocess_img``)."""
+    crops = [cv2.resize(f[y1:y2, x1:x2], (256, 256), interpolation=cv2.INTER_LANCZOS4)
+             for f, (x1, y1, x2, y2) in zip(frames, boxes)]
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    masked = x.clone()
+    masked[:, :, 128:] = -1.0
+    return torch.cat([masked, x])
+
+
+@torch.inference_mode()
+def materials(frames: np.ndarray, boxes, vae, parser, mode: str, cheeks, device, dtype, ctx):
+    """Posterior moments [B, 4, 4, 32, 32] and packed masks [B, 32768] for frames with their crop boxes."""
+    with ctx.stage("vae_encode"):
+        x = vae_inputs(frames, boxes).to(device, dtype)
+        if x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        dist = vae.encode(x).latent_dist
+        b = len(frames)
+        mean, std = dist.mean.float(), dist.std.float()
+        moments = torch.stack([mean[:b], std[:b], mean[b:], std[b:]], dim=1).cpu().numpy()
+    with ctx.stage("parse"):
+        t = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2)
+        crops = []
+        for frame, box in zip(t, boxes):
+            big = B.crop_padded(frame, B.crop_box(box)[0]).float()
+            crops.append(torch.nn.functional.interpolate(big[None], size=(512, 512), mode="bilinear",
+                                                         antialias=True, align_corners=False)[0])
+        maps = parse(parser, torch.stack(crops))
+        masks = np.stack([B.pack_mask(mode_mask(m, mode, *cheeks)) for m in maps])
+    return moments, masks
+
+
+def prepare(source: FrameSource, req, root: Path, device, dtype, ctx, report) -> Prepared:
+    """Load the prepared video from the cache, or build it (two streaming passes) and store it."""
+    with ctx.stage("hash"):
+        key = cache_key(req, content_hash(source.path), root, dtype)
+    folder = paths.cache_dir() / "lipdub" / key
+    if req.use_cache and (folder / "meta.json").is_file():
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        ctx.log(f"prepared-video cache hit {folder}")
+        return Prepared(meta["n"], tuple(meta["hw"]), np.load(folder / "boxes.npy"), np.load(folder / "valid.npy"),
+                        np.load(folder / "landmarks.npy"), np.load(folder / "moments.npy", mmap_mode="r"),
+                        np.load(folder / "masks.npy", mmap_mode="r"), True, folder, False)
+
+    boxes, valid, landmarks = track(source, req, root, device, ctx, lambda f, m: report(0.5 * f, m))
+    n = source.n
+    tmp = folder.parent / f".{key}.{uuid.uuid4().hex[:6]}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        moments = np.lib.format.open_memmap(tmp / "moments.npy", mode="w+", dtype=np.float32, shape=(n, 4, 4, 32, 32))
+        masks = np.lib.format.open_memmap(tmp / "masks.npy", mode="w+", dtype=np.uint8, shape=(n, PACKED))
+        with ctx.stage("load_models"):
+            vae = M.load_vae(root, device, dtype)
+            parser = M.load_parser(root, device, dtype)
+        cheeks = (int(req.left_cheek_width), int(req.right_cheek_width))
+        it = source.batches(int(req.batch_size))
+        while True:
+            with ctx.stage("decode"):
+                item = next(it, None)
+            if item is None:
+                break
+            start, frames = item
+            ctx.check_cancelled()
+            rows = [k for k in range(len(frames)) if start + k < n and valid[start + k]]
+            if rows:
+                mom, msk = materials(frames[rows], boxes[[start + k for k in rows]], vae, parser, req.mode, cheeks,
+                                     device, dtype, ctx)
+                idx = [start + k for k in rows]
+                moments[idx], masks[idx] = mom, msk
+            done = min(start + len(frames), n)
+            report(0.5 + 0.5 * done / n, f"preparing crops and masks {done}/{n}")
+        moments.flush()
+        masks.flush()
+        del moments, masks
+        np.save(tmp / "boxes.npy", boxes)
+        np.save(tmp / "valid.npy", valid)
+        np.save(tmp / "landmarks.npy", landmarks)
+        (tmp / "meta.json").write_text(json.dumps({"n": n, "hw": list(source.hw), "video": str(source.path)}),
+                                       encoding="utf-8")
+        if req.use_cache:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)
+            final = folder
+        else:
+            final = tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Prepared(n, source.hw, boxes, valid, landmarks, np.load(final / "moments.npy", mmap_mode="r"),
+                    np.load(final / "masks.npy", mmap_mode="r"), False, final, not req.use_cache)

@@ -1,0 +1,104 @@
+"""Frames of the video (or still image) to dub at 25 fps, read forward in batches or by index.
+
+By-index reads serve the ping-pong loop without holding the video: frames are decoded in chunks, a chunk that does
+not continue the current forward pass is re-read from a seek, and only two chunks are kept.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from core.errors import BadInputError
+from core.media import count_output_frames, iter_video_frames, load_image, probe
+
+FPS = 25
+
+
+def pingpong(i: int, n: int) -> int:
+    """Source frame for output frame i: forward, then backward, repeating (reference ``frames + frames[::-1]``)."""
+    if n <= 1:
+        return 0
+    j = i % (2 * n)
+    return j if j < n else 2 * n - 1 - j
+
+
+def content_hash(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+class FrameSource:
+    def __init__(self, path: str | Path, chunk: int = 16):
+        self.path = Path(path)
+        info = probe(self.path)
+        self.name = info.name
+        self.kind = info.kind
+        if info.kind == "image":
+            self._image = load_image(self.path)
+            self.n = 1
+        elif info.kind == "video":
+            self._image = None
+            self.n = count_output_frames(info, FPS)
+        else:
+            raise BadInputError(f"{info.name} has no picture: give a video or an image to dub")
+        self.hw = (info.height, info.width) if self._image is None else self._image.shape[:2]
+        self.chunk = max(1, int(chunk))
+        self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._forward: Iterator[np.ndarray] | None = None
+        self._forward_at = -1  # next frame index the forward iterator yields
+
+    def batches(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first index, [B, H, W, 3]) over the whole video, in order."""
+        if self._image is not None:
+            yield 0, self._image[None]
+            return
+        batch, start = [], 0
+        for i, frame in enumerate(iter_video_frames(self.path, fps=FPS)):
+            batch.append(frame)
+            if len(batch) == size:
+                yield start, np.stack(batch)
+                batch, start = [], i + 1
+        if batch:
+            yield start, np.stack(batch)
+
+    def _read_chunk(self, c: int) -> np.ndarray:
+        a, b = c * self.chunk, min((c + 1) * self.chunk, self.n)
+        if self._forward is None or self._forward_at != a:
+            self._forward = iter_video_frames(self.path, fps=FPS, start=a / FPS) if a else iter_video_frames(
+                self.path, fps=FPS)
+            self._forward_at = a
+        frames = []
+        for _ in range(b - a):
+            frame = next(self._forward, None)
+            if frame is None:  # stream ended early: hold the last frame
+                frame = frames[-1] if frames else self._last_known()
+            frames.append(frame)
+        self._forward_at = b
+        return np.stack(frames)
+
+    def _last_known(self) -> np.ndarray:
+        if self._chunks:
+            return next(reversed(self._chunks.values()))[-1]
+        raise BadInputError(f"{self.name}: could not decode any frame")
+
+    def frames(self, indices) -> np.ndarray:
+        """[len(indices), H, W, 3] frames by index (0 <= index < n)."""
+        if self._image is not None:
+            return np.repeat(self._image[None], len(indices), axis=0)
+        out = []
+        for i in indices:
+            c = int(i) // self.chunk
+            if c not in self._chunks:
+                self._chunks[c] = self._read_chunk(c)
+                while len(self._chunks) > 2:
+                    self._chunks.popitem(last=False)
+            self._chunks.move_to_end(c)
+            out.append(self._chunks[c][int(i) - c * self.chunk])
+        return np.stack(out)
