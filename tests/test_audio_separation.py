@@ -148,3 +148,9 @@ def test_cli_separate(song, tmp_path, left_only_checkpoints, capsys):
                      "--checkpoints", str(tmp_path / "none")]) == 3
     assert cli_main(["separate", "--audio", str(tmp_path / "nope.wav"), "--out-dir", str(tmp_path / "x"),
                      "--checkpoints", str(left_only_checkpoints)]) == 2
+
+
+def test_unofficial_model_file_is_flagged(song):
+    path, _, _ = song
+    prepared = prepare_audio(AudioOptions(audio=str(path), separate_vocals=True))
+    assert any("not the official Kim_Vocal_2 file" in w for w in prepared.warnings)

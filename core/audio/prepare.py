@@ -163,6 +163,18 @@ def _separator_model() -> Path:
     return weights.require(manifest.ENGINE) / manifest.KIM_VOCAL_2
 
 
+def manifest_hash() -> str:
+    from core.audio import weights as manifest
+
+    return manifest.UVR_HASH
+
+
+def _test_weights() -> bool:
+    from core import weights
+
+    return weights.is_test_checkpoints()
+
+
 def separate_decoded(decoded: Decoded, source_key: str, start: float | None, end: float | None,
                      device: str = "auto", reporter: _Reporter | None = None) -> tuple[Path, Path, bool]:
     """(vocals.wav, accompaniment.wav, cache hit) for this range of this file, separating only on a cache miss."""
@@ -180,6 +192,9 @@ def separate_decoded(decoded: Decoded, source_key: str, start: float | None, end
         mix = np.repeat(mix, 2, axis=1)
     reporter.progress(0.1, "loading the vocal separator")
     separator = get_separator(model, device)
+    if separator.model_hash != manifest_hash() and not _test_weights():
+        reporter.warn(f"{model.name} is not the official Kim_Vocal_2 file (UVR hash {separator.model_hash}); "
+                      "separation uses Kim_Vocal_2's STFT settings and may be poor")
 
     def on_chunk(done: int, total: int) -> None:
         reporter.check_cancelled()
