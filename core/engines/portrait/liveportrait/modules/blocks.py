@@ -154,9 +154,10 @@ class SpectralNormConv2d(nn.Module):
         self.register_buffer("weight_v", v)
 
     def weight(self) -> torch.Tensor:
-        w = self.weight_orig.float()
-        sigma = torch.dot(self.weight_u.float(), w.flatten(1) @ self.weight_v.float())
-        return (w / sigma).to(self.weight_orig.dtype)
+        with torch.autocast(self.weight_orig.device.type, enabled=False):  # sigma in fp32 even under autocast
+            w = self.weight_orig.float()
+            sigma = torch.dot(self.weight_u.float(), w.flatten(1) @ self.weight_v.float())
+            return (w / sigma).to(self.weight_orig.dtype)
 
     def forward(self, x):
         return F.conv2d(x, self.weight(), self.bias, padding=self.padding)
