@@ -106,13 +106,15 @@ def _write_av(
     fps: float,
     audio: tuple[np.ndarray, int] | None,
     rotation: int = 0,
+    vfr: bool = False,
 ) -> Path:
     """Encode stored frames at `times` (+ mono audio) as H.264/AAC, interleaved, with an optional display matrix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     webm = path.suffix.lower() == ".webm"
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libvpx-vp9" if webm else "libx264", rate=Fraction(str(fps)).limit_denominator(1001))
-        vs.codec_context.time_base = _VIDEO_TB
+        tb = _VIDEO_TB if vfr else 1 / vs.codec_context.framerate  # CFR: one tick per frame, as AVI needs
+        vs.codec_context.time_base = tb
         vs.pix_fmt = "yuv420p"
         if webm:
             vs.options = {"crf": "20", "b": "0", "deadline": "realtime", "cpu-used": "8"}
@@ -130,10 +132,10 @@ def _write_av(
             if i == 0:
                 vs.height, vs.width = img.shape[:2]
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = int(round(t / _VIDEO_TB))
-            frame.time_base = _VIDEO_TB
+            frame.pts = int(round(t / tb))
+            frame.time_base = tb
             next_t = times[i + 1] if i + 1 < len(times) else times[-1] + 1.0 / fps
-            frame.duration = int(round((next_t - t) / _VIDEO_TB))
+            frame.duration = int(round((next_t - t) / tb))
             out.mux(vs.encode(frame))
             if aus is not None:
                 a_end = samples.size if i + 1 == len(times) else min(samples.size, int(next_t * sr))
@@ -173,7 +175,7 @@ def make_video(
     frames = (np.rot90(counter_frame(i, size, pattern), k=quarter_turns) for i in range(len(times)))
     rate = 48000 if Path(path).suffix.lower() == ".webm" else 44100
     audio = (_tone(seconds, rate, tone_hz), rate) if tone_hz else None
-    return _write_av(Path(path), frames, times, fps, audio, rotation=quarter_turns * 90)
+    return _write_av(Path(path), frames, times, fps, audio, rotation=quarter_turns * 90, vfr=vfr)
 
 
 _AUDIO_CODECS = {".mp3": "libmp3lame", ".m4a": "aac", ".ogg": "libopus", ".opus": "libopus", ".flac": "flac"}

@@ -120,6 +120,21 @@ def test_mkv_video_end_comes_from_packets(media):
 # ---------------------------------------------------------------- video decode
 
 
+@pytest.mark.parametrize("ext", ["mov", "mkv", "ts", "avi"])
+def test_other_containers(tmp_path, ext):
+    """MPEG-TS starts its clock late and lets AAC priming precede the picture; AVI has no presentation times."""
+    path = make_video(tmp_path / f"clip.{ext}", seconds=2.0, fps=30)
+    info = probe(path)
+    assert info.video_duration == pytest.approx(2.0, abs=1e-3) and info.fps == pytest.approx(30.0)
+    expected = [math.floor(k * 30 / 25 + 1e-9) for k in range(50)]
+    assert [read_counter(f) for f in iter_video_frames(path)] == expected
+    assert [read_counter(f) for f in iter_video_frames(path, start=1.0, end=1.5)] == expected[25:38]
+    y = load_audio(path, start=0.5, end=1.5)
+    assert y.size == 16000 and dominant_hz(y, 16000) == pytest.approx(440.0, abs=2.0)
+    padding = 0.05 if ext == "avi" else 0.025  # AAC end padding; AVI cannot signal the 1024-sample priming either
+    assert abs(load_audio(path).size - 32000) <= padding * 16000
+
+
 def test_webm_vp9_opus(tmp_path):
     path = make_video(tmp_path / "screen.webm", seconds=1.0, fps=30, tone_hz=1000.0)
     info = probe(path)

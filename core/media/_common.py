@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import uuid
 from pathlib import Path
@@ -51,9 +52,50 @@ def first_video_stream(container) -> av.VideoStream | None:
     return None
 
 
-def container_start(container) -> float:
-    """Common time zero of all streams in seconds (FFmpeg's container start time)."""
+def timeline_zero(container) -> float:
+    """Time zero of a file in seconds: its video's first timestamp, else its audio's, else the container's.
+
+    Frames and samples are both timed from here, so a video's own audio stays in sync with its frames and
+    codec priming before the first picture (MPEG-TS, AVI) is dropped.
+    """
+    video = first_video_stream(container)
+    audio = container.streams.audio[0] if container.streams.audio else None
+    for stream in (video, audio):
+        if stream is not None and stream.start_time is not None and stream.time_base is not None:
+            return float(stream.start_time * stream.time_base)
     return container.start_time / 1e6 if container.start_time is not None else 0.0
+
+
+def frame_time(frame) -> float | None:
+    return float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base is not None else None
+
+
+@contextlib.contextmanager
+def frames_from(path: Path, kind: str, start: float):
+    """(decoded frames iterator, stream, time zero) for the first `kind` stream, the first frame at or before `start`.
+
+    Seeking lands on the keyframe before `start` where the file has an index; where it lands after `start`
+    (MPEG-TS and other index-less files) the file is decoded from its beginning instead.
+    """
+    for attempt in ("seek", "from_start"):
+        with open_input(path) as container:
+            stream = first_video_stream(container) if kind == "video" else container.streams.audio[0]
+            stream.thread_type = "AUTO"
+            zero = timeline_zero(container)
+            frames = container.decode(stream)
+            if start > 0 and attempt == "seek":
+                container.seek(int((start + zero) / stream.time_base), stream=stream, backward=True)
+                frames = container.decode(stream)
+                try:
+                    first = next(frames, None)
+                except av.FFmpegError:
+                    first = None
+                t = frame_time(first) if first is not None else None
+                if t is None or t - zero > start + 1e-4:
+                    continue  # landed past `start`: reopen and decode from the beginning
+                frames = itertools.chain([first], frames)
+            yield frames, stream, zero
+            return
 
 
 def temp_path_for(path: Path) -> Path:

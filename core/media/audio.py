@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from core.errors import BadInputError
-from core.media._common import container_start, decode_error, open_input, temp_path_for
+from core.media._common import decode_error, frame_time, frames_from, open_input, temp_path_for
 
 # Decoders may emit up to a codec frame of padding past the declared end (AAC: 1024-2048 samples); it is dropped.
 _MAX_PADDING_S = 0.1
@@ -28,18 +28,14 @@ def iter_audio(
     with open_input(p) as container:
         if not container.streams.audio:
             raise BadInputError(f"{p.name} has no audio stream")
-        stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
-        t0 = container_start(container)
-        if start > 0:
-            container.seek(int((start + t0) / stream.time_base), stream=stream, backward=True)
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sr)
-        to_skip = None  # samples before `start` still to drop (negative: silence to insert)
-        try:
-            for frame in _frames_then_flush(container, stream):
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sr)
+    to_skip = None  # samples before `start` still to drop (negative: silence to insert)
+    try:
+        with frames_from(p, "audio", start) as (frames, _stream, zero):
+            for frame in _then_flush(frames):
                 if to_skip is None and frame is not None:
-                    first = float(frame.pts * frame.time_base) - t0 if frame.pts is not None else 0.0
-                    to_skip = int(round((start - first) * sr))
+                    first = frame_time(frame)
+                    to_skip = round((start - (first - zero if first is not None else 0.0)) * sr)
                     if to_skip < 0:
                         yield np.zeros((len(av.AudioLayout(layout).channels), -to_skip), dtype=np.float32)
                         to_skip = 0
@@ -52,13 +48,13 @@ def iter_audio(
                         chunk, to_skip = chunk[:, dropped:], to_skip - dropped
                     if chunk.shape[1]:
                         yield chunk
-        except av.FFmpegError as exc:
-            raise decode_error(p, exc) from exc
+    except av.FFmpegError as exc:
+        raise decode_error(p, exc) from exc
 
 
-def _frames_then_flush(container, stream):
-    """Decoded audio frames; the resampler's held-back tail is emitted by a final `None` frame."""
-    yield from container.decode(stream)
+def _then_flush(frames):
+    """Decoded audio frames, then `None` so the resampler emits its held-back tail."""
+    yield from frames
     yield None
 
 

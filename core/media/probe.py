@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import BadInputError
-from core.media._common import check_file, container_start, decode_error, first_video_stream, open_input
+from core.media._common import check_file, decode_error, first_video_stream, open_input, timeline_zero
 
 # Pillow formats treated as still images (an animated GIF/WebP goes through FFmpeg as video instead).
 STILL_IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF", "PPM", "TGA", "ICO"}
@@ -107,8 +107,9 @@ def _probe_av(p: Path) -> MediaInfo:
             raise BadInputError(f"{p.name}: unsupported image format (use PNG, JPEG, WebP or BMP)")
         if vs is None and aus is None:
             raise BadInputError(f"{p.name} has no audio or video stream")
-        t0 = container_start(container)
-        total = container.duration / 1e6 if container.duration is not None else 0.0
+        t0 = timeline_zero(container)
+        cstart = container.start_time / 1e6 if container.start_time is not None else t0
+        total = max(0.0, cstart + container.duration / 1e6 - t0) if container.duration is not None else 0.0
         info: dict = {"path": str(p), "container": fmt, "streams": streams}
 
         if aus is not None:

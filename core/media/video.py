@@ -10,7 +10,7 @@ import av
 import numpy as np
 
 from core.errors import BadInputError
-from core.media._common import container_start, decode_error, first_video_stream, open_input
+from core.media._common import decode_error, frame_time, frames_from
 from core.media.probe import MediaInfo, frame_rotation, probe
 
 # A source frame whose time is within this of an output instant counts as "at or before" it (timestamp rounding).
@@ -42,38 +42,38 @@ def iter_video_frames(
     """
     info = probe(path)
     n_out = count_output_frames(info, fps, start, end)
-    with open_input(path) as container:
-        stream = first_video_stream(container)
-        stream.thread_type = "AUTO"
-        t0 = container_start(container)
-        if start > 0:
-            container.seek(int((start + t0) / stream.time_base), stream=stream, backward=True, any_frame=False)
-        yield from _resample(info, container, stream, t0, n_out, float(fps), float(start))
+    try:
+        seek_to = 0.0 if info.container == "avi" else float(start)  # AVI frames are timed by count: decode all
+        with frames_from(Path(path), "video", seek_to) as (frames, stream, zero):
+            yield from _resample(info, frames, stream, zero, n_out, float(fps), float(start))
+    except av.FFmpegError as exc:
+        raise decode_error(Path(info.path), exc) from exc
 
 
-def _resample(info, container, stream, t0, n_out, fps, start) -> Iterator[np.ndarray]:
+def _resample(info, frames, stream, zero, n_out, fps, start) -> Iterator[np.ndarray]:
     k = 0
     held = None  # latest source frame at or before the next output instant
     held_rgb = None  # its converted picture, made once however many times it is shown
     size = None  # stored (width, height) fixed by the first frame; later frames are scaled to it
+    # AVI stores decode order without presentation times (B-frames come out mis-stamped): it is constant-rate
+    # by design, so its frames are timed by their count.
+    count_timed = info.container == "avi"
     index = 0
-    try:
-        for frame in container.decode(stream):
-            t = _frame_time(frame, index, info.fps) - t0
-            index += 1
-            while k < n_out and t > start + k / fps + _TIME_EPS:
-                if held is None:  # the video starts after this instant: show its first frame
-                    held, held_rgb = frame, None
-                if held_rgb is None:
-                    size = size or (held.width, held.height)
-                    held_rgb = _to_rgb(held, size, stream)
-                yield held_rgb.copy()  # a copy: the caller may draw on it while it is shown again
-                k += 1
-            if k >= n_out:
-                return
-            held, held_rgb = frame, None
-    except av.FFmpegError as exc:
-        raise decode_error(Path(info.path), exc) from exc
+    for frame in frames:
+        t = None if count_timed else frame_time(frame)
+        t = (index / info.fps if info.fps else 0.0) if t is None else t - zero
+        index += 1
+        while k < n_out and t > start + k / fps + _TIME_EPS:
+            if held is None:  # the video starts after this instant: show its first frame
+                held, held_rgb = frame, None
+            if held_rgb is None:
+                size = size or (held.width, held.height)
+                held_rgb = _to_rgb(held, size, stream)
+            yield held_rgb.copy()  # a copy: the caller may draw on it while it is shown again
+            k += 1
+        if k >= n_out:
+            return
+        held, held_rgb = frame, None
     if held is None:
         raise BadInputError(f"{info.name}: no video frames at or after {start:.2f}s")
     # Past the last decoded frame (container duration longer than the frames): hold the last one.
@@ -83,12 +83,6 @@ def _resample(info, container, stream, t0, n_out, fps, start) -> Iterator[np.nda
             held_rgb = _to_rgb(held, size, stream)
         yield held_rgb.copy()
         k += 1
-
-
-def _frame_time(frame, index: int, fps: float) -> float:
-    if frame.pts is not None and frame.time_base is not None:
-        return float(frame.pts * frame.time_base)
-    return index / fps if fps else 0.0
 
 
 def _to_rgb(frame, size: tuple[int, int], stream) -> np.ndarray:
