@@ -1,6 +1,7 @@
 """Audio preparation without the separator: decoding and trimming, normalisation, the silence map, and the errors."""
 import dataclasses
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -125,6 +126,7 @@ def test_keep_audio_other_file_is_fitted_to_the_driving_length(tmp_path):
     ("corrupt", "cannot read broken.wav"),
     ("zero_length", "empty (zero length)"),
     ("bad_keep", "--keep-audio must be mix, vocals or an existing audio file"),
+    ("unknown_codec", "unsupported audio codec"),
 ])
 def test_clear_messages(tmp_path, case, message):
     tone = make_tone(tmp_path / "tone.wav", 1.0)
@@ -146,6 +148,12 @@ def test_clear_messages(tmp_path, case, message):
         opts["audio"] = str(tmp_path / "empty.wav")
     elif case == "bad_keep":
         opts["keep_audio"] = "music"
+    elif case == "unknown_codec":  # a WAV whose format tag (0x1234) no decoder knows
+        fmt = struct.pack("<HHIIHH", 0x1234, 1, 16000, 32000, 2, 16)
+        data = bytes(32000)
+        body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+        (tmp_path / "odd.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+        opts["audio"] = str(tmp_path / "odd.wav")
     with pytest.raises(BadInputError) as info:
         prepare_audio(AudioOptions(**opts))
     assert message in str(info.value) and "\n" not in str(info.value)

@@ -60,7 +60,10 @@ def decode_audio(path: str | os.PathLike, start: float | None = None, end: float
             kind = "video" if container.streams.video else "file"
             raise BadInputError(f"no audio stream in {name} (this {kind} has no sound track)")
         stream = container.streams.audio[0]
-        codec = stream.codec_context.name if stream.codec_context else "unknown"
+        if stream.codec_context is None:  # FFmpeg knows no decoder for this stream's codec
+            raise BadInputError(f"cannot decode the audio of {name}: unsupported audio codec; "
+                                "convert it to WAV, MP3, AAC or FLAC first")
+        codec = stream.codec_context.name
         rate = int(stream.rate or stream.codec_context.sample_rate or 0)
         if rate <= 0:
             raise BadInputError(f"cannot decode the audio of {name}: unknown sample rate (codec {codec})")
