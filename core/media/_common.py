@@ -104,5 +104,6 @@ def temp_path_for(path: Path) -> Path:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
+    """FFmpeg's reason without the file path it repeats."""
+    text = (getattr(exc, "strerror", None) or str(exc)).strip().splitlines()
     return text[0] if text else type(exc).__name__
