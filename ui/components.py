@@ -103,6 +103,11 @@ def missing_markdown(engine: str) -> str:
             f"`python download_weights.py --engine {engine}`.")
 
 
+def download_queue(engine: str) -> str:
+    """Every Download button of one engine shares this queue slot, so two clicks never write the same file at once."""
+    return f"download_{engine}"
+
+
 def download_weights(engine: str, gr_progress: gr.Progress) -> str:
     """Fetch the engine's missing files with progress; returns a one-line status."""
     fetched = weights.download(engine, progress=progress_adapter(gr_progress))
@@ -125,7 +130,8 @@ def weights_banner(engine: str) -> None:
         return (*refresh(), message)
 
     # The Models & settings tab carries the public download_<engine> endpoint; these stay private.
-    button.click(run_action(download), None, [group, text, status], api_visibility="private")
+    button.click(run_action(download), None, [group, text, status], api_visibility="private",
+                 concurrency_id=download_queue(engine))
     gr.on(triggers=None, fn=refresh, inputs=None, outputs=[group, text], api_visibility="private")
 
 

@@ -8,7 +8,7 @@ from core import weights
 from core.cache import default_cache
 from core.device import resolve_device, resolve_dtype
 from core.errors import BadInputError
-from ui.components import SETTINGS, download_weights, engine_title, run_action
+from ui.components import SETTINGS, download_queue, download_weights, engine_title, run_action
 
 GIB = 2**30
 TABLE_HEADERS = ["engine", "file", "present", "size (MB)", "source"]
@@ -89,7 +89,7 @@ def build() -> None:
         for engine in weights.engines():
             button = gr.Button(f"Download {engine_title(engine)}")
             button.click(run_action(_download_action(engine)), None, [download_status, table, status],
-                         api_name=f"download_{engine}")
+                         api_name=f"download_{engine}", concurrency_id=download_queue(engine))
         refresh = gr.Button("Refresh")
 
     def refresh_all():
