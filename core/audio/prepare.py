@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core import paths
+from core import paths, weights
 from core.audio import dsp, silence
+from core.audio import weights as manifest
 from core.audio.decode import Decoded, decode_audio
 from core.audio.options import KEEP_CHOICES, AudioOptions
 from core.errors import BadInputError
@@ -157,22 +158,7 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 # vocal separation (cached by content hash)
 
 def _separator_model() -> Path:
-    from core import weights
-    from core.audio import weights as manifest
-
     return weights.require(manifest.ENGINE) / manifest.KIM_VOCAL_2
-
-
-def manifest_hash() -> str:
-    from core.audio import weights as manifest
-
-    return manifest.UVR_HASH
-
-
-def _test_weights() -> bool:
-    from core import weights
-
-    return weights.is_test_checkpoints()
 
 
 def separate_decoded(decoded: Decoded, source_key: str, start: float | None, end: float | None,
@@ -192,7 +178,7 @@ def separate_decoded(decoded: Decoded, source_key: str, start: float | None, end
         mix = np.repeat(mix, 2, axis=1)
     reporter.progress(0.1, "loading the vocal separator")
     separator = get_separator(model, device)
-    if separator.model_hash != manifest_hash() and not _test_weights():
+    if separator.model_hash != manifest.UVR_HASH and not weights.is_test_checkpoints():
         reporter.warn(f"{model.name} is not the official Kim_Vocal_2 file (UVR hash {separator.model_hash}); "
                       "separation uses Kim_Vocal_2's STFT settings and may be poor")
 
