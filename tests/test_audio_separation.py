@@ -154,3 +154,29 @@ def test_unofficial_model_file_is_flagged(song):
     path, _, _ = song
     prepared = prepare_audio(AudioOptions(audio=str(path), separate_vocals=True))
     assert any("not the official Kim_Vocal_2 file" in w for w in prepared.warnings)
+
+
+def test_inside_a_job_timings_and_cancellation(song):
+    import threading
+
+    from core.errors import JobCancelled
+    from core.jobs import run_job
+
+    path, _, _ = song
+
+    def engine(options, ctx):
+        prepared = prepare_audio(options, ctx, span=(0.0, 0.5))
+        return ctx.result(prepared.output_audio)
+
+    result = run_job("audio", engine, AudioOptions(audio=str(path), separate_vocals=True))
+    assert result.timings["separate_vocals"] > 0 and result.timings["decode_audio"] > 0
+    assert any("not the official Kim_Vocal_2" in w for w in result.warnings)
+
+    cancel = threading.Event()
+
+    def progress(fraction, message):
+        if "window 1/" in message:
+            cancel.set()  # the creator presses Cancel while the separator runs
+
+    with pytest.raises(JobCancelled):
+        run_job("audio", engine, AudioOptions(audio=str(path), start=0.5, separate_vocals=True), progress, cancel)
