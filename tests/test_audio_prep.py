@@ -184,3 +184,21 @@ def test_options_serialise_as_plain_json():
     opts = AudioOptions(audio="a.wav", start=1.0, separate_vocals=True, keep_audio="vocals", normalize="loudness")
 
     assert AudioOptions(**json.loads(json.dumps(dataclasses.asdict(opts)))) == opts
+
+
+def test_engine_cli_flags_build_audio_options():
+    import argparse
+
+    from core.audio.cli import add_audio_args, audio_options_from_args
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--audio")
+    parser.add_argument("--device", default="cpu")
+    add_audio_args(parser)
+    args = parser.parse_args(["--audio", "a.mp4", "--separate-vocals", "--keep-audio", "music.wav", "--start", "1",
+                              "--end", "2.5", "--normalize", "loudness", "--loudness-lufs", "-18"])
+    assert audio_options_from_args(args) == AudioOptions(
+        audio="a.mp4", start=1.0, end=2.5, separate_vocals=True, keep_audio="music.wav", normalize="loudness",
+        loudness_lufs=-18.0, device="cpu")
+    defaults = audio_options_from_args(parser.parse_args(["--audio", "a.wav"]))
+    assert (defaults.keep_audio, defaults.separate_vocals, defaults.normalize) == ("mix", False, "none")

@@ -180,3 +180,18 @@ def test_inside_a_job_timings_and_cancellation(song):
 
     with pytest.raises(JobCancelled):
         run_job("audio", engine, AudioOptions(audio=str(path), start=0.5, separate_vocals=True), progress, cancel)
+
+
+def test_cli_prepare_audio(song, tmp_path, left_only_checkpoints):
+    import json
+
+    path, voice, _ = song
+    code = cli_main(["prepare-audio", "--audio", str(path), "--out-dir", str(tmp_path / "p"), "--separate-vocals",
+                     "--keep-audio", "mix", "--normalize", "peak", "--checkpoints", str(left_only_checkpoints)])
+    assert code == 0
+    driving, rate = sf.read(tmp_path / "p" / "driving.wav", dtype="float32")
+    assert rate == 16000 and np.max(np.abs(driving)) == pytest.approx(10 ** (-1 / 20), rel=1e-3)
+    spans = json.loads((tmp_path / "p" / "silence.json").read_text())["silent_spans"]
+    assert spans[0] == pytest.approx([0.0, 0.4], abs=0.08)
+    out, out_rate = sf.read(tmp_path / "p" / "output_audio.wav", dtype="float32", always_2d=True)
+    assert out_rate == SR and out.shape == (voice.size, 2)

@@ -55,7 +55,47 @@ def _separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from core import paths
+    from core.audio.prepare import prepare_audio
+
+    if args.checkpoints:
+        paths.set_checkpoints_dir(args.checkpoints)
+    with tqdm(total=1000, desc="prepare audio", unit="‰") as bar:
+        def report(fraction: float, message: str) -> None:
+            bar.set_postfix_str(message[-50:])
+            bar.update(int(fraction * 1000) - bar.n)
+
+        prepared = prepare_audio(audio_options_from_args(args), report)
+    out = Path(args.out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(prepared.driving_wav, out / "driving.wav")
+    shutil.copyfile(prepared.output_audio, out / "output_audio.wav")
+    spans = [[round(a, 2), round(b, 2)] for a, b in prepared.silent_spans()]
+    (out / "silence.json").write_text(json.dumps({"fps": prepared.fps, "silent": prepared.silence.astype(int).tolist(),
+                                                  "silent_spans": spans}))
+    for message in prepared.warnings:
+        print(f"warning: {message}")
+    print(f"{prepared.summary()}\nwrote driving.wav, output_audio.wav, silence.json to {out}")
+    return 0
+
+
 def add_parser(subparsers) -> None:
+    prep = subparsers.add_parser("prepare-audio", help="write the driving signal, output track and silence map an "
+                                                       "engine would use (to check the audio settings)")
+    prep.add_argument("--audio", required=True, help="audio file, or a video whose sound track is used")
+    prep.add_argument("--out-dir", required=True, help="folder for driving.wav, output_audio.wav, silence.json")
+    prep.add_argument("--device", default="auto", help="auto | cpu | cuda (for the vocal separator)")
+    prep.add_argument("--checkpoints", help="checkpoints folder (default ./checkpoints or $MOUTHPIECE_CHECKPOINTS)")
+    add_audio_args(prep)
+    prep.set_defaults(func=_prepare)
+
     parser = subparsers.add_parser("separate", help="split a track (or a video's sound) into vocals and accompaniment")
     parser.add_argument("--audio", required=True, help="audio file, or a video whose sound track is used")
     parser.add_argument("--out-dir", required=True, help="folder for vocals.wav and accompaniment.wav (44.1 kHz)")
