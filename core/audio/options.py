@@ -39,7 +39,7 @@ class AudioOptions:
             raise BadInputError(f"end {self.end} s must be after start {self.start} s")
 
     @classmethod
-    def from_request(cls, request, audio: str | None = None) -> "AudioOptions":
+    def from_request(cls, request, audio: str | None = None) -> AudioOptions:
         """Options from any engine request carrying these field names (missing ones keep their defaults)."""
         values = {name: getattr(request, name) for name in cls.__dataclass_fields__ if hasattr(request, name)}
         if audio is not None:
