@@ -1,0 +1,1 @@
+"""MoDA audio-to-motion: HuBERT features, the multi-stream motion DiT, rectified-flow sampling, motion arithmetic."""

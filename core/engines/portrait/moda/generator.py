@@ -1,0 +1,141 @@
+"""MoDA motion generation: the DiT from ``net-200.pth`` sampled chunk by chunk over any audio length.
+
+Loading is strict: every ``talking_head_dit.*`` key of the official layout must be present with its shape and
+nothing else may appear, except the three tensors the reference registers only in some builds
+(``scheduler.sigmas``, ``null_audio_feat``, ``null_motion_feat``). When ``null_audio_feat`` (the CFG null audio
+vector) is absent - it is never a registered parameter when the reference builds on a GPU - it is drawn from a
+fixed seed (``NULL_AUDIO_SEED``) and the job says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from core.errors import BadInputError
+from core.engines.portrait.moda import motion as M
+from core.engines.portrait.moda import sampler
+from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
+
+PREFIX = "talking_head_dit."
+OPTIONAL_KEYS = ("scheduler.sigmas", "null_audio_feat", "null_motion_feat")
+NULL_AUDIO_SEED = 42
+
+FeatureFn = Callable[[int, int], torch.Tensor]  # (start, end) -> (end - start, layers, dim) HuBERT features
+
+
+@dataclass
+class MotionSettings:
+    emotion: int = M.NO_EMOTION
+    cfg_scale: float = 1.2
+    steps: int = 10
+    seed: int = 0
+    smooth_window: int = 3
+
+
+class MotionGenerator:
+    """The DiT plus its CFG null-audio vector, on one device (fp32, as the reference runs it)."""
+
+    def __init__(self, dit: TalkingHeadDiT, null_audio: torch.Tensor | None):
+        self.dit = dit.eval()
+        self.null_audio_from_checkpoint = null_audio is not None
+        self._null_audio = null_audio
+
+    def null_audio(self, dim: int) -> torch.Tensor:
+        """The CFG null audio vector (one per feature layer and frame); seeded when the checkpoint lacks it."""
+        if self._null_audio is None or self._null_audio.numel() != dim:
+            if self.null_audio_from_checkpoint:
+                raise BadInputError(f"null_audio_feat has {self._null_audio.numel()} values; the audio features have {dim}")
+            self._null_audio = torch.randn(dim, generator=torch.Generator().manual_seed(NULL_AUDIO_SEED))
+        return self._null_audio.to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.dit.parameters()).device
+
+    @classmethod
+    def from_state_dict(cls, sd: dict[str, torch.Tensor], name: str = "net-200.pth") -> "MotionGenerator":
+        extra = [k for k in sd if not k.startswith(PREFIX) and k not in OPTIONAL_KEYS]
+        if extra:
+            raise BadInputError(f"{name}: unexpected keys {extra[:5]}; not a MoDA motion generator checkpoint")
+        try:
+            cfg = DiTConfig.from_state_dict(sd, PREFIX)
+        except KeyError as exc:
+            raise BadInputError(f"{name}: missing key {exc.args[0]}; not a MoDA motion generator checkpoint") from exc
+        dit = TalkingHeadDiT(cfg)
+        inner = {k[len(PREFIX):]: v for k, v in sd.items() if k.startswith(PREFIX)}
+        result = dit.load_state_dict(inner, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise BadInputError(f"{name}: layout mismatch (missing {result.missing_keys[:3]}, "
+                                f"unexpected {result.unexpected_keys[:3]})")
+        if "scheduler.sigmas" in sd:
+            expected = torch.arange(1, 1001, dtype=torch.float32) / 1000
+            if sd["scheduler.sigmas"].shape != expected.shape:
+                raise BadInputError(f"{name}: scheduler.sigmas has shape {tuple(sd['scheduler.sigmas'].shape)}")
+        null = sd.get("null_audio_feat")
+        if null is not None and cfg.audio_in % null.numel():
+            raise BadInputError(f"{name}: null_audio_feat has {null.numel()} values, not a divisor of {cfg.audio_in}")
+        return cls(dit, None if null is None else null.float().reshape(-1))
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device) -> "MotionGenerator":
+        from core.weights import load_state_dict
+
+        gen = cls.from_state_dict(load_state_dict(path), Path(path).name)
+        gen.dit.to(device)
+        return gen
+
+    @torch.no_grad()
+    def sample_chunk(self, audio: torch.Tensor, prev: torch.Tensor, id_kp: torch.Tensor, settings: MotionSettings,
+                     noise: torch.Tensor) -> torch.Tensor:
+        """One 80-frame window in normalised space. audio (80, layers, dim); prev (70,); id_kp (63,) raw."""
+        dev = self.device
+        audio = audio.to(dev, torch.float32).unsqueeze(0)
+        prev_in = prev.to(dev, torch.float32).reshape(1, 1, -1).expand(1, audio.shape[1], -1)
+        kp = id_kp.to(dev, torch.float32).reshape(1, -1)
+        emo = torch.tensor([settings.emotion], device=dev)
+        use_cfg = settings.cfg_scale > 1
+
+        if use_cfg:
+            null = self.null_audio(audio.shape[-1]).reshape(1, 1, 1, -1).expand_as(audio)
+            audio = torch.cat([null, audio])
+            kp, emo = kp.expand(2, -1), torch.cat([torch.tensor([M.NO_EMOTION], device=dev), emo])
+
+        def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            motion_in = torch.cat([prev_in.expand(x.shape[0], -1, -1), x], dim=-1)
+            return self.dit(motion_in, t, audio, emo, kp)
+
+        velocity = sampler.guided(model, settings.cfg_scale) if use_cfg else model
+        return sampler.sample(velocity, noise.to(dev, torch.float32), settings.steps)[0].cpu()
+
+    def generate(self, features: FeatureFn, frames: int, id_kp: torch.Tensor, prev: torch.Tensor,
+                 settings: MotionSettings, on_chunk: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """All frames (T, 70), normalised: chunks of 80, 16 blended, pose smoothed per chunk and overall.
+
+        ``prev`` is the normalised source motion (the condition of chunk 0); each later chunk is conditioned
+        on frame 63 of the previous one. Frames past the audio are fed zero features and dropped.
+        """
+        plan = M.ChunkPlan(frames)
+        noise_rng = torch.Generator().manual_seed(int(settings.seed))
+        pieces: list[torch.Tensor] = []
+        for i in range(plan.chunks):
+            start, end = plan.window(i)
+            audio = features(start, min(end, frames))
+            if audio.shape[0] < M.CHUNK:
+                pad = audio.new_zeros((M.CHUNK - audio.shape[0], *audio.shape[1:]))
+                audio = torch.cat([audio, pad])
+            noise = torch.randn((1, M.CHUNK, M.MOTION_DIM), generator=noise_rng)
+            chunk = M.smooth_pose(self.sample_chunk(audio, prev, id_kp, settings, noise), settings.smooth_window)
+            prev = chunk[M.STRIDE - 1].clone()
+            if i == plan.chunks - 1 and plan.padding:
+                chunk = chunk[: M.CHUNK - plan.padding]
+            if pieces:
+                pieces[-1][-M.OVERLAP:] = M.blend_overlap(pieces[-1][-M.OVERLAP:], chunk[: M.OVERLAP])
+                chunk = chunk[M.OVERLAP:]
+            pieces.append(chunk)
+            if on_chunk is not None:
+                on_chunk(i + 1, plan.chunks)
+        return M.smooth_pose(torch.cat(pieces), settings.smooth_window)
+

@@ -1,0 +1,87 @@
+"""Portrait engine manifest: MoDA's motion generator and audio encoder (HF ``lixinyizju/moda``) + LivePortrait.
+
+The MoDA paths follow that repository's layout as the reference configs name it (``moda/net-200.pth``,
+``audio/chinese-hubert-base/``); they were inferred from the configs and could not be checked against the Hub
+here, so each local path can be moved with an environment variable (see ``_path``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from core.weights import WeightFile
+
+from .liveportrait import weights as lpw
+
+ENGINE = "portrait"
+TITLE = "Animate a photo (MoDA + LivePortrait)"
+MODA_REPO = "lixinyizju/moda"
+_UNVERIFIED = "path inferred from MoDA's configs, unverified on the Hub"
+
+
+def _path(env: str, default: str) -> str:
+    return os.environ.get(env, default).strip("/") or default
+
+
+DIT = _path("MOUTHPIECE_MODA_DIT", "moda/net-200.pth")
+HUBERT_DIR = _path("MOUTHPIECE_MODA_HUBERT", "audio/chinese-hubert-base")
+HUBERT_FILES = ("config.json", "preprocessor_config.json", "pytorch_model.bin")
+
+MODA_FILES: list[WeightFile] = [
+    WeightFile(local=DIT, repo_id=MODA_REPO, filename="moda/net-200.pth",
+               note=f"MoDA motion DiT (373 M params); {_UNVERIFIED}; override with $MOUTHPIECE_MODA_DIT"),
+] + [
+    WeightFile(local=f"{HUBERT_DIR}/{name}", repo_id=MODA_REPO, filename=f"audio/chinese-hubert-base/{name}",
+               note=f"chinese-hubert-base (= TencentGameMate/chinese-hubert-base); {_UNVERIFIED}; "
+                    "override the folder with $MOUTHPIECE_MODA_HUBERT")
+    for name in HUBERT_FILES
+]
+FILES: list[WeightFile] = MODA_FILES + list(lpw.FILES)
+
+# Tiny test models: the official structures (12 HuBERT layers, 3/6/12 DiT blocks) with small widths.
+TINY_HUBERT = dict(hidden_size=16, num_hidden_layers=12, num_attention_heads=2, intermediate_size=32,
+                   conv_dim=(8,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+                   num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, feat_extract_norm="group",
+                   do_stable_layer_norm=False)
+PREPROCESSOR = {"do_normalize": True, "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
+                "padding_side": "right", "padding_value": 0, "return_attention_mask": False, "sampling_rate": 16000}
+
+
+def write_test_hubert(folder: Path, seed: int = 0) -> None:
+    """A tiny HuBERT in the official folder layout (config.json, preprocessor_config.json, pytorch_model.bin)."""
+    from transformers import HubertConfig, HubertModel
+
+    from .moda.audio import legacy_names
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = HubertConfig(**TINY_HUBERT, architectures=["HubertModel"])
+    model = HubertModel(config)
+    config.to_json_file(str(folder / "config.json"))
+    (folder / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR, indent=2))
+    torch.save(legacy_names(model.state_dict()), folder / "pytorch_model.bin")
+
+
+def write_test_dit(path: Path, seed: int = 0, with_null_audio: bool = False) -> None:
+    """A tiny motion DiT saved the way MotionDiffusion's state_dict looks: ``talking_head_dit.*`` + sigmas."""
+    from .moda.dit import DiTConfig, TalkingHeadDiT
+
+    torch.manual_seed(seed)
+    audio_dim = TINY_HUBERT["hidden_size"]
+    dit = TalkingHeadDiT(DiTConfig(audio_in=TINY_HUBERT["num_hidden_layers"] * audio_dim, hidden=32, heads=2))
+    sd = {f"talking_head_dit.{k}": v for k, v in dit.state_dict().items()}
+    sd["scheduler.sigmas"] = torch.arange(1, 1001, dtype=torch.float32) / 1000
+    if with_null_audio:
+        sd["null_audio_feat"] = torch.randn(1, 1, 1, 1, audio_dim)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(sd, path)
+
+
+def make_test_checkpoints(root: str | Path) -> None:
+    root = Path(root)
+    write_test_dit(root / DIT)
+    write_test_hubert(root / HUBERT_DIR)
+    lpw.make_test_checkpoints(root)
