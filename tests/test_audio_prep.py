@@ -124,7 +124,7 @@ def test_keep_audio_other_file_is_fitted_to_the_driving_length(tmp_path):
     ("past_end", "past the end of tone.wav"),
     ("start_after_end", "past the end of tone.wav"),
     ("corrupt", "cannot read broken.wav"),
-    ("zero_length", "empty (zero length)"),
+    ("zero_length", "empty.wav has no decodable audio frames"),
     ("bad_keep", "--keep-audio must be mix, vocals or an existing audio file"),
     ("unknown_codec", "unsupported audio codec"),
 ])
