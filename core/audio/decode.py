@@ -112,7 +112,7 @@ def duration_of(path: str | os.PathLike) -> float:
     from core.media import probe
 
     try:
-        info = probe(path)
-    except Exception:  # any unreadable file simply has no default end
+        _stream_facts(Path(path))
+        return float(probe(path).audio_duration or 0.0)
+    except (BadInputError, OSError):  # an unreadable file simply has no default end
         return 0.0
-    return float(info.audio_duration or 0.0) if info.has_audio else 0.0
