@@ -42,8 +42,11 @@ def _device_dtype(req: LipdubRequest):
     return device, resolve_dtype(req.dtype, device)
 
 
-def _root(req: LipdubRequest) -> Path:
-    return weights.require(ENGINE, req.checkpoints)
+def _root(req: LipdubRequest, ctx: JobContext) -> Path:
+    root = weights.require(ENGINE, req.checkpoints)
+    if weights.is_test_checkpoints(root):
+        ctx.warn("running on tiny random TEST weights: the output is noise, not a real model's result")
+    return root
 
 
 def _driving_audio(req: LipdubRequest, sr: int) -> np.ndarray:
@@ -150,7 +153,7 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
 
 def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
     req.validate()
-    root = _root(req)
+    root = _root(req, ctx)
     device, dtype = _device_dtype(req)
     ctx.progress(0.01, "reading inputs")
     source = FrameSource(req.video, chunk=max(16, int(req.batch_size)))
@@ -218,7 +221,7 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
     """Frame 0: overlay (face, crop box, mask edge, landmarks), the dubbed frame with frame 0's real audio window,
     and the suggested bbox_shift range."""
     req.validate()
-    root = _root(req)
+    root = _root(req, ctx)
     device, dtype = _device_dtype(req)
     source = FrameSource(req.video)
     frame = source.frames([0])

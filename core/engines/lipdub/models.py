@@ -20,7 +20,10 @@ VAE_SCALE = 0.18215  # sd-vae-ft-mse's config has no scaling_factor; diffusers' 
 
 
 def _strict(module: torch.nn.Module, state: dict, path: Path) -> None:
-    result = module.load_state_dict(state, strict=False)
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise BadInputError(f"{path} does not match the expected model: {str(exc).splitlines()[-1].strip()}") from exc
     if result.missing_keys or result.unexpected_keys:
         raise BadInputError(
             f"{path} does not match the expected model: {len(result.missing_keys)} missing key(s) "
@@ -118,7 +121,8 @@ def load_parser(root: Path, device, dtype):
 
     def build():
         state = load_state_dict(path)
-        width = int(state["cp.resnet.conv1.weight"].shape[0]) if "cp.resnet.conv1.weight" in state else 64
+        stem = state.get("cp.resnet.bn1.weight", state.get("cp.resnet.conv1.weight"))
+        width = int(stem.shape[0]) if stem is not None else 64  # 64 = the official net; tests use a narrow one
         net = BiSeNet(19, width=width)
         _strict(net, state, path)
         return _finish(net, device, dtype)

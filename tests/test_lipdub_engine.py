@@ -1,0 +1,168 @@
+"""Lip-dub engine end to end on tiny random weights: strict loading, a manual-box run, the cache, preview, CLI."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core import jobs, paths
+from core.cli import main as cli_main
+from core.engines.lipdub import LipdubRequest, models as M, preview, run
+from core.engines.lipdub.source import pingpong
+from core.errors import BadInputError
+from core.media import iter_video_frames, probe
+from tests.samples import make_tone, make_video, talking_clip
+
+BOX = (32, 24, 96, 112)  # x1, y1, x2, y2 on the 128x128 clip
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("lipdub_media")
+    return {
+        "video": talking_clip(d / "clip.mp4", seconds=0.4, size=(128, 128)),  # 10 frames: the audio needs ping-pong
+        "audio": make_tone(d / "voice.wav", seconds=0.8, hz=220.0),
+        "silent": make_video(d / "silent.mp4", seconds=0.5, tone_hz=None),
+    }
+
+
+def _req(media, ckpt, **kw):
+    base = dict(video=str(media["video"]), audio=str(media["audio"]), box=",".join(map(str, BOX)),
+                checkpoints=str(ckpt), batch_size=8)
+    return LipdubRequest(**{**base, **kw})
+
+
+def _loaders(root):
+    cpu, f32 = torch.device("cpu"), torch.float32
+    return {
+        "musetalkV15/unet.pth": lambda: M.load_unet(root, "v15", cpu, f32),
+        "musetalk/pytorch_model.bin": lambda: M.load_unet(root, "v1", cpu, f32),
+        "sd-vae/diffusion_pytorch_model.safetensors": lambda: M.load_vae(root, cpu, f32),
+        "whisper/model.safetensors": lambda: M.load_whisper_encoder(root, cpu, f32),
+        "face-parse-bisent/79999_iter.pth": lambda: M.load_parser(root, cpu, f32),
+        "facexlib/detection_mobilenet0.25_Final.pth": lambda: M.load_detector(root, cpu),
+        "facexlib/alignment_WFLW_4HG.pth": lambda: M.load_landmarker(root, cpu),
+    }
+
+
+def _rewrite(path: Path, edit):
+    from safetensors.torch import load_file, save_file
+
+    if path.suffix == ".safetensors":
+        state = load_file(str(path))
+        save_file(edit(state), str(path))
+        return
+    state = torch.load(path, weights_only=True)
+    if "state_dict" in state:
+        state["state_dict"] = edit(state["state_dict"])
+    else:
+        state = edit(state)
+    torch.save(state, path)
+
+
+@pytest.mark.parametrize("change", ["missing", "extra"])
+def test_strict_loading(test_checkpoints, tmp_path, change):
+    import shutil
+
+    from core.cache import default_cache
+
+    root = tmp_path / "ckpt"
+    shutil.copytree(test_checkpoints, root)
+    for rel, load in _loaders(root).items():
+        default_cache().unload_all()
+        load()  # the official layout loads
+        default_cache().unload_all()
+        if change == "missing":
+            # whisper: only encoder keys are loaded, so drop one of those (any key elsewhere)
+            _rewrite(root / rel, lambda s: {k: v for k, v in s.items()
+                                            if k != next((n for n in s if "encoder." in n), next(iter(s)))})
+        else:
+            _rewrite(root / rel, lambda s: {**s, "encoder.stray.weight": torch.zeros(1)})
+        with pytest.raises(BadInputError, match="does not match"):
+            load()
+    default_cache().unload_all()
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def _passthrough(path, frames, audio, crf):
+    """The same frames through the same writer, undubbed: what the output must equal outside the box."""
+    from core.media import VideoWriter, load_audio
+
+    with VideoWriter(path, fps=25, audio=(load_audio(audio, sr=48000), 48000), crf=crf) as writer:
+        writer.write(np.stack(frames))
+    return list(iter_video_frames(path))
+
+
+def test_end_to_end_manual_box_and_cache(test_checkpoints, media, tmp_path):
+    messages = []
+    req = _req(media, test_checkpoints, crf=0)  # lossless H.264, so pixel comparisons see the engine, not the codec
+    first = jobs.run_job("lipdub", run, req, progress=lambda f, m: messages.append(m))
+    info = probe(first.output)
+    assert info.kind == "video" and info.has_audio and (info.width, info.height) == (128, 128)
+    assert abs(info.fps - 25) < 1e-3
+    assert abs(info.duration - 0.8) <= 0.04 + 1e-6  # the audio's length, within one frame
+    assert first.extra["cache_hit"] is False and "face_track" not in first.timings  # manual box: no detection
+    assert first.extra["frames"] == 20 and first.extra["source_frames"] == 10
+    assert any("TEST weights" in w for w in first.warnings)
+
+    src = list(iter_video_frames(media["video"]))
+    out = list(iter_video_frames(first.output))
+    assert len(out) == 20
+    expected = _passthrough(tmp_path / "plain.mp4", [src[pingpong(i, len(src))] for i in range(20)],
+                            media["audio"], crf=0)
+    x1, y1, x2, y2 = BOX
+    outside = np.ones((128, 128), bool)
+    outside[y1 - 2:y2 + 2, x1 - 2:x2 + 2] = False  # chroma is shared by 2x2 blocks at the box edge
+    mid = (y1 + y2) // 2
+    for frame, ref in zip(out, expected):
+        assert _psnr(frame[outside], ref[outside]) > 45
+        assert np.abs(frame[mid + 8:y2 - 4, x1 + 8:x2 - 8].astype(int) - ref[mid + 8:y2 - 4, x1 + 8:x2 - 8]).mean() > 5
+        assert _psnr(frame[:y1 - 2], ref[:y1 - 2]) > 45  # the upper face is never touched
+    assert min(_psnr(f[outside], s[outside]) for f, s in zip(out, (src[pingpong(i, 10)] for i in range(20)))) > 40
+
+    messages.clear()
+    second = jobs.run_job("lipdub", run, req, progress=lambda f, m: messages.append(m))
+    assert second.extra["cache_hit"] is True
+    assert "vae_encode" not in second.timings and "parse" not in second.timings
+    assert any("cache" in m for m in messages)
+    again = list(iter_video_frames(second.output))
+    assert all(np.array_equal(a, b) for a, b in zip(again, out))  # same seed, same bits
+
+
+def test_image_input_and_preview(test_checkpoints, media, tmp_path):
+    frame = next(iter_video_frames(media["video"]))
+    from PIL import Image
+
+    still = tmp_path / "still.png"
+    Image.fromarray(frame).save(still)
+    result = jobs.run_job("lipdub", preview, _req(media, test_checkpoints, video=str(still)))
+    overlay = np.asarray(Image.open(result.extra["overlay"]))
+    dubbed = np.asarray(Image.open(result.extra["dubbed"]))
+    assert overlay.shape == dubbed.shape == (128, 128, 3)
+    assert result.extra["crop_box"] == list(BOX)
+    assert np.array_equal(dubbed[:BOX[1]], frame[:BOX[1]])  # above the box: untouched
+    assert not np.array_equal(dubbed[BOX[3] - 20:BOX[3]], frame[BOX[3] - 20:BOX[3]])
+
+
+def test_bad_inputs_leave_no_output(test_checkpoints, media):
+    for kw, pattern in [({"box": "10,10,500,90"}, "outside"), ({"audio": str(media["silent"])}, "no audio"),
+                        ({"video": str(media["audio"])}, "no picture")]:
+        with pytest.raises(BadInputError, match=pattern):
+            jobs.run_job("lipdub", run, _req(media, test_checkpoints, **kw))
+    assert not list(paths.outputs_dir().rglob("*.mp4"))
+
+
+def test_cli_preview_and_exit_codes(test_checkpoints, media, tmp_path, capsys):
+    args = ["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]),
+            "--checkpoints", str(test_checkpoints)]
+    png = tmp_path / "p.png"
+    assert cli_main(args + ["--box", "32,24,96,112", "--preview", str(png)]) == 0
+    assert png.is_file() and (tmp_path / "p_overlay.png").is_file()
+    assert cli_main(args + ["--box", "0,0,999,10", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert cli_main(["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]),
+                     "--checkpoints", str(tmp_path / "none"), "--out", str(tmp_path / "x.mp4")]) == 3
+    assert not (tmp_path / "x.mp4").exists()
