@@ -166,3 +166,17 @@ def test_cli_preview_and_exit_codes(test_checkpoints, media, tmp_path, capsys):
     assert cli_main(["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]),
                      "--checkpoints", str(tmp_path / "none"), "--out", str(tmp_path / "x.mp4")]) == 3
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_ui_tab_endpoints_and_request(media):
+    from ui.app import build_app
+    from ui.tabs.lipdub import make_request
+
+    demo = build_app()
+    names = {d.get("api_name") for d in demo.config["dependencies"]}
+    assert {"lipdub", "lipdub_preview"} <= names
+    req = make_request(str(media["video"]), [str(media["audio"]), 0.5, 0, False, "mix", None, "none"], "v1", 3, 12,
+                       "raw", 40, 50, 4, 7, -1, "10,20", "", True, 20, True, "cpu", "fp32")
+    assert (req.start, req.end, req.version, req.bbox_shift, req.extra_margin) == (0.5, None, "v1", 3, 12)
+    assert (req.face, req.face_point, req.box, req.left_cheek_width, req.batch_size) == (None, [10.0, 20.0], None, 40, 4)
+    assert req.margin == 0 and req.mode == "raw"  # MuseTalk 1.0: no extra margin, raw parsing

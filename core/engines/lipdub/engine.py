@@ -49,11 +49,22 @@ def _root(req: LipdubRequest, ctx: JobContext) -> Path:
     return root
 
 
-def _driving_audio(req: LipdubRequest, sr: int) -> np.ndarray:
-    samples = load_audio(req.audio, sr=sr, start=req.start, end=req.end)
-    if len(samples) < sr / FPS:
+def _audio_tracks(req: LipdubRequest, ctx: JobContext) -> tuple[np.ndarray, np.ndarray, int]:
+    """(16 kHz driving samples, output-track samples, output rate). Vocal separation, another output track or
+    normalisation go through core.audio's cached preparation; otherwise the file's range is read directly."""
+    if req.needs_audio_preparation:
+        from core.audio.options import AudioOptions
+        from core.audio.prepare import prepare_audio
+
+        prepared = prepare_audio(AudioOptions.from_request(req), ctx, span=(0.0, 0.05))
+        driving_path, out_path, start, end = prepared.driving_wav, prepared.output_audio, None, None
+    else:
+        driving_path, out_path, start, end = req.audio, req.audio, req.start, req.end
+    driving = load_audio(driving_path, sr=SR, start=start, end=end)
+    if len(driving) < SR / FPS:
         raise BadInputError(f"the driving audio {Path(req.audio).name} is shorter than one frame (40 ms)")
-    return samples
+    rate = min(probe(out_path).audio_rate or _OUT_AUDIO_RATE, _OUT_AUDIO_RATE)
+    return driving, load_audio(out_path, sr=rate, start=start, end=end), rate
 
 
 def frame_seed(seed: int, j: int) -> int:
@@ -157,7 +168,7 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
     device, dtype = _device_dtype(req)
     ctx.progress(0.01, "reading inputs")
     source = FrameSource(req.video, chunk=max(16, int(req.batch_size)))
-    samples = _driving_audio(req, SR)
+    samples, out_audio, rate = _audio_tracks(req, ctx)
     seconds = len(samples) / SR
     n_out = frames_needed(seconds, FPS)
     with oom_guard():
@@ -173,9 +184,6 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
                 vae = M.load_vae(root, device, dtype)
                 feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype),
                                         M.load_feature_extractor(root), device, dtype, FPS)
-            info = probe(req.audio)
-            rate = min(info.audio_rate or _OUT_AUDIO_RATE, _OUT_AUDIO_RATE)
-            out_audio = load_audio(req.audio, sr=rate, start=req.start, end=req.end)
             out_path = ctx.job_dir / f"{Path(req.video).stem}_dubbed.mp4"
             h, w = source.hw
             with VideoWriter(out_path, fps=FPS, size=(w, h), audio=(out_audio, rate), crf=int(req.crf)) as writer:
@@ -226,7 +234,7 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
     source = FrameSource(req.video)
     frame = source.frames([0])
     hw = source.hw
-    samples = _driving_audio(req, SR)[: 30 * SR]  # frame 0 only needs the first segment
+    samples = _audio_tracks(req, ctx)[0][: 30 * SR]  # frame 0 only needs the first segment
     dets, chosen, lm, shift_range = np.zeros((0, 5), np.float32), None, None, None
     with oom_guard():
         if req.box:

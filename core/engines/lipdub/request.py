@@ -28,6 +28,9 @@ class LipdubRequest:
     smooth: bool = True  # smooth crop boxes over time (off for reference-exact runs)
     start: float | None = None  # driving-audio trim range, seconds
     end: float | None = None
+    separate_vocals: bool = False  # audio preparation (core.audio): drive with the separated voice
+    keep_audio: str = "mix"  # output track: "mix", "vocals" or a path to another file
+    normalize: str = "none"  # driving level: "none" | "peak" | "loudness"
     crf: int = 18
     use_cache: bool = True  # reuse / store the prepared-video cache
     checkpoints: str | None = None
@@ -47,6 +50,10 @@ class LipdubRequest:
         if not 0 <= int(self.crf) <= 51:
             raise BadInputError(f"crf {self.crf} is outside 0..51")
         return self
+
+    @property
+    def needs_audio_preparation(self) -> bool:
+        return bool(self.separate_vocals) or self.keep_audio != "mix" or self.normalize != "none"
 
     @property
     def mode(self) -> str:

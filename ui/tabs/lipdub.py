@@ -1,0 +1,117 @@
+"""Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub (run / preview) through core.jobs."""
+from __future__ import annotations
+
+import gradio as gr
+
+from core import jobs
+from core.audio.options import AudioOptions
+from core.engines.lipdub import LipdubRequest
+from core.engines.lipdub import preview as engine_preview
+from core.engines.lipdub import run as engine_run
+from ui.audio_panel import audio_panel, options_from_values
+from ui.components import SETTINGS, gpu, preset_panel, progress_adapter, report_warnings, run_action
+
+
+def _path(value) -> str | None:
+    if value in (None, ""):
+        return None
+    return str(getattr(value, "name", value))
+
+
+def make_request(video, audio_values, version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face,
+                 point, box, smooth, crf, use_cache, device, dtype) -> LipdubRequest:
+    """The request the tab's values describe; the audio panel's values map onto the request's audio fields."""
+    audio = options_from_values(*audio_values)
+    if not _path(video):
+        raise gr.Error("drop a video or a photo to dub", print_exception=False)
+    face_point = [float(v) for v in str(point).split(",")] if point else None
+    return LipdubRequest(
+        video=_path(video), audio=audio.audio, start=audio.start, end=audio.end,
+        separate_vocals=audio.separate_vocals, keep_audio=audio.keep_audio, normalize=audio.normalize,
+        version=version, bbox_shift=int(bbox_shift or 0), extra_margin=int(extra_margin),
+        parsing_mode=parsing, left_cheek_width=int(left), right_cheek_width=int(right), batch_size=int(batch),
+        seed=int(seed or 0), face=int(face) if face not in (None, "", -1) and int(face) >= 0 else None,
+        face_point=face_point, box=box or None, smooth=bool(smooth), crf=int(crf), use_cache=bool(use_cache),
+        device=SETTINGS.device if device == "auto" else device,
+        dtype=SETTINGS.dtype if dtype == "auto" else dtype)
+
+
+def _hint(extra: dict) -> str:
+    lo_hi = extra.get("bbox_range")
+    text = f"Suggested bbox_shift range: **[{lo_hi[0]}, {lo_hi[1]}]**" if lo_hi else \
+        "Suggested bbox_shift range: n/a (manual box)"
+    if extra.get("faces") and len(extra["faces"]) > 1:
+        text += f" · {len(extra['faces'])} faces found, numbered from the left; click one on the overlay to pick it"
+    return text
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"])
+            panel = audio_panel("lipdub")
+            version = gr.Radio([("MuseTalk 1.5", "v15"), ("MuseTalk 1.0", "v1")], value="v15", label="Model")
+            with gr.Row():
+                bbox_shift = gr.Number(value=0, precision=0, label="bbox_shift (px)",
+                                       info="+ moves the mask's top edge down (mouth opens more)")
+                extra_margin = gr.Slider(0, 40, value=10, step=1, label="Extra margin below the chin (v1.5)")
+            parsing = gr.Radio(["jaw", "raw"], value="jaw", label="Blend mask (v1.5)")
+            with gr.Row():
+                left = gr.Slider(20, 160, value=90, step=5, label="Left cheek width")
+                right = gr.Slider(20, 160, value=90, step=5, label="Right cheek width")
+            with gr.Accordion("Advanced", open=False):
+                with gr.Row():
+                    batch = gr.Slider(1, 64, value=16, step=1, label="Batch size")
+                    seed = gr.Number(value=0, precision=0, label="Seed")
+                    crf = gr.Slider(0, 35, value=18, step=1, label="Quality (CRF, lower = better)")
+                with gr.Row():
+                    face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
+                    point = gr.Textbox(label="Face at point x,y (click the overlay)", placeholder="e.g. 320,180")
+                    box = gr.Textbox(label="Manual box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
+                with gr.Row():
+                    smooth = gr.Checkbox(value=True, label="Smooth face boxes over time")
+                    use_cache = gr.Checkbox(value=True, label="Reuse the prepared video (cache)")
+                    device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
+                    dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
+            with gr.Row():
+                preview_btn = gr.Button("Preview first frame")
+                generate_btn = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=1):
+            with gr.Row():
+                overlay = gr.Image(label="Frame 0: face, crop box, mask edge, landmarks", type="filepath",
+                                   interactive=False)
+                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False)
+            hint = gr.Markdown()
+            result = gr.Video(label="Result", interactive=False)
+            timings = gr.Markdown()
+
+    controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
+                use_cache, device, dtype]
+    inputs = [video, *panel.inputs, *controls]
+    n_audio = len(panel.inputs)
+
+    def _req(values):
+        return make_request(values[0], values[1:1 + n_audio], *values[1 + n_audio:])
+
+    def do_preview(*values, progress=gr.Progress()):
+        res = jobs.run_job("lipdub", engine_preview, _req(values), progress=progress_adapter(progress))
+        report_warnings(res)
+        return str(res.extra["overlay"]), str(res.extra["dubbed"]), _hint(res.extra)
+
+    def do_generate(*values, progress=gr.Progress()):
+        res = jobs.run_job("lipdub", engine_run, _req(values), progress=progress_adapter(progress))
+        report_warnings(res)
+        cached = "prepared video reused from the cache · " if res.extra.get("cache_hit") else ""
+        return str(res.output), cached + res.summary(), _hint(res.extra)
+
+    def pick_point(evt: gr.SelectData):
+        x, y = evt.index
+        return f"{x},{y}", -1
+
+    preview_btn.click(run_action(gpu(do_preview)), inputs, [overlay, dubbed, hint], api_name="lipdub_preview")
+    generate_btn.click(run_action(gpu(do_generate)), inputs, [result, timings, hint], api_name="lipdub")
+    overlay.select(pick_point, None, [point, face], api_visibility="private")
+    fields = {"version": version, "bbox_shift": bbox_shift, "extra_margin": extra_margin, "parsing_mode": parsing,
+              "left_cheek_width": left, "right_cheek_width": right, "batch_size": batch, "seed": seed,
+              "smooth": smooth, "crf": crf}
+    preset_panel("lipdub", (LipdubRequest, AudioOptions), {**fields, **panel.fields})
