@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Iterable
 
 import av
 import numpy as np

@@ -5,8 +5,8 @@ import contextlib
 import itertools
 import os
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 

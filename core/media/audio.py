@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 import numpy as np
@@ -21,8 +21,9 @@ def iter_audio(
 ) -> Iterator[np.ndarray]:
     """Yield float32 [channels, n] chunks resampled to `sr`, beginning exactly at `start` seconds.
 
-    Time zero is the container's start, shared with the video frames; a stream that begins later is
-    preceded by silence so that audio and picture stay aligned.
+    Time zero is the file's (its video's first timestamp when it has one), shared with iter_video_frames:
+    audio before it (codec priming) is dropped and a stream that begins later is preceded by silence, so
+    audio and picture stay aligned.
     """
     p = Path(path)
     with open_input(p) as container:

@@ -150,7 +150,7 @@ def _probe_av(p: Path) -> MediaInfo:
 
 
 def _stream_end(stream, t0: float) -> float:
-    """End time of a stream relative to the container's time zero, 0.0 when the container does not say."""
+    """End time of a stream relative to the file's time zero, 0.0 when the container does not say."""
     if stream.duration is None or stream.time_base is None:
         return 0.0
     start = stream.start_time if stream.start_time is not None else 0

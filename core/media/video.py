@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 import numpy as np
