@@ -1,0 +1,58 @@
+"""Face helpers: the WFLW->iBUG map, heatmap decoding, face choice and tracking, by-index frame reads."""
+import numpy as np
+import torch
+
+from core.engines.lipdub.source import FrameSource, pingpong
+from core.face.landmarks import _decode_heatmaps, wflw98_to_ibug68
+from core.face.track import FaceTracker, pick
+from tests.samples import make_video, read_counter
+
+
+def test_wflw_to_ibug_matches_facexlib():
+    from facexlib.alignment import landmark_98_to_68
+
+    pts = np.random.default_rng(0).uniform(0, 200, (98, 2)).astype(np.float32)
+    np.testing.assert_allclose(wflw98_to_ibug68() @ pts, landmark_98_to_68(pts), rtol=1e-6)
+
+
+def test_heatmap_decoding_quarter_pixel_rule():
+    heat = torch.zeros(1, 2, 64, 64)
+    heat[0, 0, 20, 30] = 1.0
+    heat[0, 0, 20, 31] = 0.5  # right neighbour higher -> +0.25 in x
+    heat[0, 1, 5, 7] = 1.0
+    heat[0, 1, 4, 7] = 0.3  # upper neighbour higher -> -0.25 in y
+    pts = _decode_heatmaps(heat)
+    assert pts[0, 0].tolist() == [30.75, 20.5]
+    assert pts[0, 1].tolist() == [7.5, 5.25]  # 5 - 0.25 + 0.5
+
+
+def _dets(*boxes):
+    return np.array([[*b, 0.9] for b in boxes], dtype=np.float32)
+
+
+def test_pick_largest_index_and_point():
+    dets = _dets((200, 10, 260, 80), (10, 10, 50, 60), (100, 0, 200, 120))
+    assert pick(dets) == 2  # largest
+    assert pick(dets, face=0) == 1 and pick(dets, face=2) == 0  # numbered from the left
+    assert pick(dets, face=5) is None
+    assert pick(dets, point=(220, 40)) == 0
+    assert pick(dets, point=(20, 150)) == 1  # outside every box: nearest centre
+
+
+def test_tracker_follows_the_chosen_face():
+    t = FaceTracker(face=0)
+    assert t.update(_dets()) is None  # no face yet
+    assert t.update(_dets((100, 0, 150, 60), (10, 10, 60, 70))).tolist() == [10, 10, 60, 70]
+    # the faces swap list order and drift: the tracker keeps the same person
+    assert t.update(_dets((14, 12, 64, 72), (100, 0, 150, 60))).tolist() == [14, 12, 64, 72]
+    assert t.update(_dets((100, 0, 150, 60))) is None  # our face left the frame: that frame passes through
+
+
+def test_frame_source_reads_by_index_for_pingpong(tmp_path):
+    video = make_video(tmp_path / "c.mp4", seconds=1.2, fps=25, tone_hz=None)  # 30 frames, counters 0..29
+    src = FrameSource(video, chunk=8)
+    assert src.n == 30
+    order = [pingpong(i, src.n) for i in range(75)]  # forward, backward, forward part
+    got = [read_counter(f) for a in range(0, 75, 10) for f in src.frames(order[a:a + 10])]
+    assert got == order
+    assert len(src._chunks) <= 2  # bounded: at most two chunks of decoded frames are held
