@@ -329,6 +329,8 @@ def test_writer_failure_leaves_nothing(tmp_path):
         raise RuntimeError("engine crashed")
     with pytest.raises(ValueError), VideoWriter(tmp_path / "empty.mp4", fps=25):
         pass
+    with pytest.raises(ValueError):
+        VideoWriter(tmp_path / "clip.webm")
     assert list(tmp_path.iterdir()) == []
 
 

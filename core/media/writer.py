@@ -15,6 +15,7 @@ from core.media._common import temp_path_for
 
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 _AAC_FRAME = 1024  # samples per AAC frame
+_CONTAINERS = (".mp4", ".mov", ".m4v", ".mkv")  # those that carry H.264 + AAC
 
 
 def frames_needed(audio_seconds: float, fps: float) -> int:
@@ -135,6 +136,8 @@ class VideoWriter:
     def __init__(self, path, fps: float = 25.0, size: tuple[int, int] | None = None, audio=None, crf: int = 18,
                  preset: str = "medium"):
         self.path = Path(path)
+        if self.path.suffix.lower() not in _CONTAINERS:
+            raise ValueError(f"VideoWriter writes {', '.join(_CONTAINERS)} files, not {self.path.name}")
         self.rate = _as_rate(fps)
         self.fps = float(self.rate)
         self.size = tuple(size) if size is not None else None  # (W, H) expected of every frame
@@ -196,7 +199,7 @@ class VideoWriter:
 
     def _open(self) -> None:
         w, h = self.size
-        options = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+        options = {"movflags": "+faststart"} if self.path.suffix.lower() != ".mkv" else {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(self._tmp), mode="w", options=options)
         stream = self._container.add_stream("libx264", rate=self.rate)
