@@ -95,19 +95,25 @@ class HubertEncoder:
             x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
         wav = torch.from_numpy(np.ascontiguousarray(x[: frames * FRAME])).to(self.device)[None]
         wav = F.pad(F.pad(wav, (PAD, PAD), mode="reflect"), (PAD, PAD), mode="reflect")
-        m = self.model
-        feats = m.feature_extractor(wav)                                   # (1, C, 2 * frames)
-        feats = F.interpolate(feats, size=frames, mode="linear", align_corners=True).transpose(1, 2)
-        h = m.feature_projection(feats)
+        return self.layer_outputs(self.presampled(wav, frames))[0].float().cpu()
+
+    def presampled(self, wav: torch.Tensor, frames: int) -> torch.Tensor:
+        """CNN features (B, 2 * frames, C) linearly resampled (align_corners) to (B, frames, C)."""
+        feats = self.model.feature_extractor(wav)
+        return F.interpolate(feats, size=frames, mode="linear", align_corners=True).transpose(1, 2)
+
+    def layer_outputs(self, feats: torch.Tensor) -> torch.Tensor:
+        """Feature projection + transformer; every layer's output stacked -> (B, frames, layers, hidden)."""
+        h = self.model.feature_projection(feats)
         h = h[0] if isinstance(h, tuple) else h
-        enc = m.encoder
+        enc = self.model.encoder
         h = enc.layer_norm(h + enc.pos_conv_embed(h))
         outputs = []
         for layer in enc.layers:
             h = layer(h)
             h = h[0] if isinstance(h, tuple) else h
             outputs.append(h)
-        return torch.stack(outputs, dim=2)[0].float().cpu()
+        return torch.stack(outputs, dim=2)
 
 
 def _modern_names(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -66,7 +66,11 @@ class MotionGenerator:
             raise BadInputError(f"{name}: missing key {exc.args[0]}; not a MoDA motion generator checkpoint") from exc
         dit = TalkingHeadDiT(cfg)
         inner = {k[len(PREFIX):]: v for k, v in sd.items() if k.startswith(PREFIX)}
-        result = dit.load_state_dict(inner, strict=False)
+        try:
+            result = dit.load_state_dict(inner, strict=False)
+        except RuntimeError as exc:  # shape mismatch
+            detail = " ".join(str(exc).split())[:200]
+            raise BadInputError(f"{name}: layout mismatch ({detail})") from exc
         if result.missing_keys or result.unexpected_keys:
             raise BadInputError(f"{name}: layout mismatch (missing {result.missing_keys[:3]}, "
                                 f"unexpected {result.unexpected_keys[:3]})")
