@@ -106,6 +106,8 @@ class SCRFD:
         score = np.concatenate(scores)
         box = np.concatenate(boxes) / det_scale
         kp = np.concatenate(kps) / det_scale if self.use_kps else np.zeros((len(score), 5, 2), np.float32)
+        order = score.argsort()[::-1]  # pre-sort like insightface, so score ties resolve the same way
+        box, score, kp = box[order], score[order], kp[order]
         keep = nms(box, score, self.nms_thresh)
         box, score, kp = box[keep], score[keep], kp[keep]
         area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
