@@ -95,10 +95,9 @@ def missing_markdown(engine: str) -> str:
     gone = weights.missing(engine)
     if not gone:
         return ""
-    shown = "\n".join(f"- `{f.local}`" for f in gone[:12])
-    more = f"\n- … and {len(gone) - 12} more" if len(gone) > 12 else ""
-    return (f"### {engine_title(engine)}: model files needed\n"
-            f"{len(gone)} file(s) are missing from `{weights.root_dir()}`:\n{shown}{more}\n\n"
+    shown = ", ".join(f"`{f.local}`" for f in gone)
+    return (f"### {engine_title(engine)}: {len(gone)} model file(s) needed\n"
+            f"Missing from `{weights.root_dir()}`: {shown}.\n\n"
             "Download them here (progress is shown), or run "
             f"`python download_weights.py --engine {engine}`.")
 
