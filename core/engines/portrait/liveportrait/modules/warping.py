@@ -41,7 +41,7 @@ class DenseMotionNetwork(nn.Module):
 
         prediction = self.hourglass(torch.cat([heat, deformed], dim=2).view(bs, -1, d, h, w))
         mask = F.softmax(self.mask(prediction), dim=1)  # (bs, k+1, d, h, w)
-        deformation = (sparse.to(mask.dtype) * mask.unsqueeze(-1)).sum(dim=1)  # (bs, d, h, w, 3)
+        deformation = (sparse * mask.float().unsqueeze(-1)).sum(dim=1)  # (bs, d, h, w, 3), fp32 as the reference
         out = {"mask": mask, "deformation": deformation}
         if self.occlusion is not None:
             out["occlusion_map"] = torch.sigmoid(self.occlusion(prediction.reshape(bs, -1, h, w)))
