@@ -22,15 +22,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from core.paths import outputs_dir, set_checkpoints_dir
-    from ui.app import THEME, build_app
+    from ui.app import build_app, launch_options
 
-    set_checkpoints_dir(args.checkpoints)
-    demo = build_app()
+    demo = build_app(checkpoints=args.checkpoints)
     # One job at a time: every engine shares the single accelerator (core.jobs holds the GPU lock too).
     demo.queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, share=args.share, theme=THEME,
-        allowed_paths=[str(outputs_dir())])
+        server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def test_one_click_download_with_progress(tmp_path, monkeypatch):
 
     from core import weights
     from core.weights import WeightFile
-    from ui.app import THEME, build_app
+    from ui.app import build_app, launch_options
 
     payload = bytes(range(256)) * 12_000  # 3 MB: several 1 MiB chunks, so several progress updates
     (tmp_path / "site").mkdir()
@@ -184,8 +184,8 @@ def test_one_click_download_with_progress(tmp_path, monkeypatch):
 
     demo = build_app(checkpoints=tmp_path / "ckpt")
     port = _free_port()
-    demo.queue(default_concurrency_limit=1).launch(server_name="127.0.0.1", server_port=port, theme=THEME,
-                                                   prevent_thread_lock=True, quiet=True)
+    demo.queue(default_concurrency_limit=1).launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                                                   quiet=True, **launch_options())
     try:
         job = Client(f"http://127.0.0.1:{port}/", verbose=False).submit(api_name="/download_tiny")
         progress = set()

@@ -62,6 +62,11 @@ def _build_tab(title: str, target: str) -> None:
                     "The other tabs work; the console has the details.")
 
 
+def launch_options() -> dict:
+    """launch() keywords the studio needs: its theme, and leave to serve results (outputs/) and prepared media (cache)."""
+    return {"theme": THEME, "allowed_paths": [str(paths.outputs_dir()), str(paths.cache_dir())]}
+
+
 def build_app(checkpoints: str | os.PathLike | None = None) -> gr.Blocks:
     """The whole studio; ``checkpoints`` moves the weights folder like ``--checkpoints``."""
     if checkpoints is not None:
