@@ -71,7 +71,7 @@ def build_app(checkpoints: str | os.PathLike | None = None) -> gr.Blocks:
     """The whole studio; ``checkpoints`` moves the weights folder like ``--checkpoints``."""
     if checkpoints is not None:
         paths.set_checkpoints_dir(checkpoints)
-    with gr.Blocks(title="Mouthpiece") as demo:
+    with gr.Blocks(title="Mouthpiece", analytics_enabled=False) as demo:  # a local studio never phones home
         gr.Markdown("# Mouthpiece\nAudio-driven talking video on your own machine: lip-dub a video or animate a photo.")
         with gr.Tabs():
             for title, target in TAB_MODULES.items():
