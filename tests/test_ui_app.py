@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import torch
 
 from ui.app import TAB_MODULES
 
@@ -121,6 +122,11 @@ def test_chromium_sees_the_five_tabs(server, tmp_path):
             expect(page.get_by_role("gridcell", name="MISSING").first).to_be_visible(timeout=30_000)
             row = re.compile(f"^{engine} {re.escape(arrived)} yes ".replace("/", "\\/"))  # Playwright wants \/
             expect(page.get_by_role("row", name=row)).to_be_visible()
+            if not torch.cuda.is_available():  # a refused setting shows its one-line message; the page stays usable
+                page.get_by_role("combobox", name="Precision (dtype)").click()
+                page.get_by_role("option", name="fp16", exact=True).click()
+                page.get_by_role("button", name="Apply settings").click()
+                expect(page.get_by_text("fp16 needs a CUDA GPU; on cpu use fp32")).to_be_visible(timeout=30_000)
             page.get_by_role("tab", name="Infinite avatar").click()
             expect(page.get_by_role("heading", name="Infinite avatar is coming")).to_be_visible(timeout=30_000)
             # A fresh machine: the lip-dub tab names its missing files next to a Download button, or, before the
