@@ -127,7 +127,7 @@ def test_end_to_end_manual_box_and_cache(test_checkpoints, media, tmp_path):
     messages.clear()
     second = jobs.run_job("lipdub", run, req, progress=lambda f, m: messages.append(m))
     assert second.extra["cache_hit"] is True
-    assert "vae_encode" not in second.timings and "parse" not in second.timings
+    assert "vae_encode" not in second.timings and "parse" not in second.timings and "cache_load" in second.timings
     assert any("cache" in m for m in messages)
     again = list(iter_video_frames(second.output))
     assert all(np.array_equal(a, b) for a, b in zip(again, out))  # same seed, same bits
@@ -180,3 +180,21 @@ def test_ui_tab_endpoints_and_request(media):
     assert (req.start, req.end, req.version, req.bbox_shift, req.extra_margin) == (0.5, None, "v1", 3, 12)
     assert (req.face, req.face_point, req.box, req.left_cheek_width, req.batch_size) == (None, [10.0, 20.0], None, 40, 4)
     assert req.margin == 0 and req.mode == "raw"  # MuseTalk 1.0: no extra margin, raw parsing
+
+
+def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch):
+    """Detector answers replaced (random weights find no face); the real FAN, tracker, crop rule and overlay run."""
+    from core.face import landmarks as L
+
+    faces = np.array([[70, 20, 120, 90, 0.99], [10, 30, 60, 100, 0.95]], np.float32)  # right one is larger
+    monkeypatch.setattr(L, "detect_faces", lambda det, frames, device: [faces.copy() for _ in frames])
+    req = _req(media, test_checkpoints, box=None, face=0, audio=str(media["audio"]))
+    shown = jobs.run_job("lipdub", preview, req)
+    assert shown.extra["faces"] == [[10, 30, 60, 100], [70, 20, 120, 90]]  # numbered from the left
+    x1, y1, x2, y2 = shown.extra["crop_box"]
+    side = 50 * L.FAN_CROP_SCALE  # landmarks come from the FAN's square around face 0 (centre 35, 65)
+    assert 35 - side / 2 - 1 <= x1 < x2 <= 35 + side / 2 + 1
+    assert shown.extra["bbox_range"] is not None
+    result = jobs.run_job("lipdub", run, req)
+    assert result.extra["faceless_frames"] == 0 and result.extra["bbox_range"] is not None
+    assert "face_track" in result.timings

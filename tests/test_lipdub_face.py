@@ -56,3 +56,27 @@ def test_frame_source_reads_by_index_for_pingpong(tmp_path):
     got = [read_counter(f) for a in range(0, 75, 10) for f in src.frames(order[a:a + 10])]
     assert got == order
     assert len(src._chunks) <= 2  # bounded: at most two chunks of decoded frames are held
+
+
+def test_landmarks_map_heatmaps_back_to_frame_pixels():
+    from core.face.landmarks import FAN_CROP_SCALE, landmarks68
+
+    seen = {}
+
+    def fake_fan(x):
+        seen["crop"] = x
+        heat = torch.zeros(x.shape[0], 99, 64, 64)
+        heat[:, :98, 16, 32] = 1.0  # every point at heatmap (x=32, y=16)
+        return [heat], None
+
+    frame = np.zeros((1, 200, 300, 3), np.uint8)
+    frame[0, 100, 150] = 255  # the box centre
+    box = np.array([[110, 60, 190, 140]], np.float32)  # centre (150, 100), side 80 * 1.25 = 100
+    lm = landmarks68(fake_fan, frame, box, "cpu")
+    side = 80 * FAN_CROP_SCALE
+    assert lm.shape == (1, 68, 2)
+    np.testing.assert_allclose(lm[0, 0], [150 - side / 2 + 32.5 * side / 64, 100 - side / 2 + 16.5 * side / 64],
+                               atol=1e-4)
+    crop = seen["crop"][0].sum(0)
+    y, x = np.unravel_index(int(crop.argmax()), crop.shape)
+    assert abs(x - 128) <= 2 and abs(y - 128) <= 2  # the FAN sees the box centred in its 256x256 input

@@ -6,6 +6,7 @@ Each loader builds the real class from the official config, reads tensors with t
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
@@ -36,7 +37,13 @@ def _key(name: str, path: Path, device, dtype) -> tuple:
 
 
 def _finish(module: torch.nn.Module, device, dtype) -> torch.nn.Module:
-    module = module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    quiet = logging.getLogger("diffusers.models.modeling_utils")  # its "keep in float32: []" notice is noise here
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        module = module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    finally:
+        quiet.setLevel(level)
     if device.type == "cuda":
         module = module.to(memory_format=torch.channels_last)
     return module

@@ -149,11 +149,13 @@ def prepare(source: FrameSource, req, root: Path, device, dtype, ctx, report) ->
         key = cache_key(req, content_hash(source.path), root, dtype)
     folder = paths.cache_dir() / "lipdub" / key
     if req.use_cache and (folder / "meta.json").is_file():
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        ctx.log(f"prepared-video cache hit {folder}")
-        return Prepared(meta["n"], tuple(meta["hw"]), np.load(folder / "boxes.npy"), np.load(folder / "valid.npy"),
-                        np.load(folder / "landmarks.npy"), np.load(folder / "moments.npy", mmap_mode="r"),
-                        np.load(folder / "masks.npy", mmap_mode="r"), True, folder, False)
+        with ctx.stage("cache_load"):
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            ctx.log(f"prepared-video cache hit {folder}")
+            return Prepared(meta["n"], tuple(meta["hw"]), np.load(folder / "boxes.npy"),
+                            np.load(folder / "valid.npy"), np.load(folder / "landmarks.npy"),
+                            np.load(folder / "moments.npy", mmap_mode="r"), np.load(folder / "masks.npy", mmap_mode="r"),
+                            True, folder, False)
 
     boxes, valid, landmarks = track(source, req, root, device, ctx, lambda f, m: report(0.5 * f, m))
     n = source.n
