@@ -100,14 +100,15 @@ def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, a
     assert not np.array_equal(frames[1], frames[2])  # the pose drives the render
 
 
-def test_no_pasteback_returns_the_crop_and_preview_is_quick(portrait_weights, astronaut, speech):
+def test_no_pasteback_trimmed_audio_and_preview(portrait_weights, astronaut, speech):
     from core.media import probe
 
     req = PortraitRequest(image=astronaut, audio=speech, box=BOX, pasteback=False, steps=2, cfg_scale=1.0,
-                          head_motion=0.0)
+                          head_motion=0.0, start=0.1, end=0.5)
     result = run_job("portrait", run, req)
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and result.extra["width"] == 512
+    assert result.extra["frames"] == 10 and abs(info.duration - 0.4) <= 0.04  # the trimmed range drives it
 
     shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=speech, box=BOX))
     from PIL import Image

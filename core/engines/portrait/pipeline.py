@@ -27,6 +27,7 @@ from core.engines.portrait.moda.drive import driving_params
 from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings
 
 ENGINE = "portrait"
+OUT_RATE = 48000  # output track rate when the range is cut here
 NULL_AUDIO_NOTE = ("net-200.pth has no null_audio_feat (the reference never registers it on GPU): the CFG null "
                    "audio vector was drawn from a fixed seed, so guidance differs from the reference's")
 
@@ -34,7 +35,12 @@ NULL_AUDIO_NOTE = ("net-200.pth has no null_audio_feat (the reference never regi
 @dataclass
 class PortraitRequest:
     image: str
-    audio: str
+    audio: str                       # speech, or a video whose sound is used
+    start: float | None = None       # driving-audio range, seconds (core.audio options below)
+    end: float | None = None
+    separate_vocals: bool = False    # drive with the separated voice (MDX-Net Kim_Vocal_2)
+    keep_audio: str = "mix"          # output track: "mix", "vocals" or a path to another file
+    normalize: str = "none"          # driving level: "none" | "peak" | "loudness"
     emotion: str = "none"            # none or one of moda.motion.EMOTIONS
     cfg_scale: float = 1.2           # audio guidance; <= 1 disables CFG
     steps: int = 10                  # rectified-flow Euler steps
@@ -49,6 +55,11 @@ class PortraitRequest:
     device: str = "auto"
     dtype: str = "fp32"              # fp16/bf16: LivePortrait under autocast (GPU only); the DiT stays fp32
     render_batch: int = 25
+    crf: int = 18                    # H.264 quality (lower = better)
+
+    @property
+    def needs_audio_preparation(self) -> bool:
+        return self.separate_vocals or self.keep_audio != "mix" or self.normalize != "none"
 
     def validate(self) -> None:
         checks = [
@@ -58,6 +69,9 @@ class PortraitRequest:
             (0 <= self.head_motion <= 3, f"head motion must be 0..3, got {self.head_motion}"),
             (1.5 <= self.crop_scale <= 4, f"crop scale must be 1.5..4, got {self.crop_scale}"),
             (1 <= self.render_batch <= 512, f"render batch must be 1..512, got {self.render_batch}"),
+            (0 <= self.crf <= 51, f"CRF must be 0..51, got {self.crf}"),
+            (self.start is None or self.start >= 0, f"start {self.start} s is negative"),
+            (self.start is None or self.end is None or self.end > self.start, "end must be after start"),
             (self.face_index >= 0, f"face index must be >= 0, got {self.face_index}"),
             (self.box is None or len(self.box) == 4, "face box must be four numbers x1,y1,x2,y2"),
         ]
@@ -214,13 +228,30 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
         ctx.progress(0.3 + 0.7 * done / total, f"rendered {done}/{total} frames")
 
 
+def audio_tracks(request: PortraitRequest, ctx: JobContext):
+    """(16 kHz driving samples, what the writer muxes). Separation, another output track or normalisation go
+    through core.audio's cached preparation; otherwise the file (range) is read directly."""
+    from core.media import load_audio
+
+    if request.needs_audio_preparation:
+        from core.audio.options import AudioOptions
+        from core.audio.prepare import prepare_audio
+
+        prepared = prepare_audio(AudioOptions.from_request(request), ctx, span=(0.0, 0.05))
+        return load_audio(prepared.driving_wav, sr=SR), str(prepared.output_audio)
+    speech = load_audio(request.audio, sr=SR, start=request.start, end=request.end)
+    if request.start is None and request.end is None:
+        return speech, request.audio
+    return speech, (load_audio(request.audio, sr=OUT_RATE, start=request.start, end=request.end), OUT_RATE)
+
+
 def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
-    from core.media import VideoWriter, frames_needed, load_audio
+    from core.media import VideoWriter, frames_needed
 
     ctx.progress(0.0, "loading photo, face crop and models")
     prep = _prepare(request, ctx)
     with ctx.stage("load"):
-        speech = load_audio(request.audio, sr=SR)
+        speech, track = audio_tracks(request, ctx)
     frames_out = frames_needed(len(speech) / SR, FPS)
     if frames_out == 0:
         raise BadInputError(f"{Path(request.audio).name} is shorter than one video frame (40 ms)")
@@ -228,7 +259,7 @@ def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
     with oom_guard():
         raw = generate_motion(request, prep.source, speech, frames_out, prep.device, ctx)
         out_path = ctx.job_dir / "portrait.mp4"
-        with VideoWriter(out_path, fps=FPS, audio=request.audio) as writer:
+        with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer:
             encoder = _EncoderThread(writer, ctx)
             try:
                 render_frames(prep, raw, request, ctx, encoder.put)

@@ -1,0 +1,115 @@
+"""Tab "Animate a photo": lays out the controls and calls core.engines.portrait (run / preview) through core.jobs."""
+from __future__ import annotations
+
+import gradio as gr
+
+from core import jobs
+from core.audio.options import AudioOptions
+from core.engines.portrait.moda.motion import EMOTIONS
+from core.engines.portrait.pipeline import PortraitRequest
+from core.engines.portrait.pipeline import preview as engine_preview
+from core.engines.portrait.pipeline import run as engine_run
+from ui.audio_panel import audio_panel, options_from_values
+from ui.components import SETTINGS, gpu, preset_panel, progress_adapter, report_warnings, run_action
+
+EMOTION_CHOICES = [("None (audio only)", "none")] + [(e.capitalize(), e) for e in EMOTIONS]
+
+
+def _path(value) -> str | None:
+    if value in (None, ""):
+        return None
+    return str(getattr(value, "name", value))
+
+
+def _box(text) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        box = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise gr.Error(f"face box {text!r}: expected x1,y1,x2,y2", print_exception=False)
+    return box
+
+
+def make_request(image, audio_values, emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale,
+                 pasteback, face, box, max_side, batch, crf, device, dtype) -> PortraitRequest:
+    """The request the tab's values describe; the audio panel's values map onto the request's audio fields."""
+    audio = options_from_values(*audio_values)
+    if not _path(image):
+        raise gr.Error("drop a portrait photo to animate", print_exception=False)
+    return PortraitRequest(
+        image=_path(image), audio=audio.audio, start=audio.start, end=audio.end,
+        separate_vocals=audio.separate_vocals, keep_audio=audio.keep_audio, normalize=audio.normalize,
+        emotion=emotion or "none", cfg_scale=float(cfg_scale), steps=int(steps), seed=int(seed or 0),
+        smoothing=int(smoothing), head_motion=float(head_motion), crop_scale=float(crop_scale),
+        pasteback=bool(pasteback), face_index=int(face or 0), box=_box(box), max_side=int(max_side or 0),
+        render_batch=int(batch), crf=int(crf),
+        device=SETTINGS.device if device == "auto" else device,
+        dtype=SETTINGS.dtype if dtype == "auto" else dtype)
+
+
+def build() -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"])
+            panel = audio_panel("portrait")
+            emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
+            with gr.Row():
+                head_motion = gr.Slider(0, 2, value=1.0, step=0.05, label="Head motion",
+                                        info="0 = still head, 1 = as generated")
+                cfg_scale = gr.Slider(1.0, 3.0, value=1.2, step=0.05, label="Audio guidance (CFG)")
+            with gr.Accordion("Advanced", open=False):
+                with gr.Row():
+                    steps = gr.Slider(2, 50, value=10, step=1, label="Sampling steps")
+                    seed = gr.Number(value=0, precision=0, label="Seed")
+                    smoothing = gr.Slider(1, 15, value=3, step=2, label="Head-pose smoothing (frames)")
+                with gr.Row():
+                    crop_scale = gr.Slider(1.8, 3.2, value=2.3, step=0.05, label="Crop scale")
+                    pasteback = gr.Checkbox(value=True, label="Paste back into the photo (off: 512x512 crop)")
+                    max_side = gr.Number(value=0, precision=0, label="Max photo side (0 = keep size)")
+                with gr.Row():
+                    face = gr.Number(value=0, precision=0, label="Face number (0 = largest)")
+                    box = gr.Textbox(label="Manual face box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
+                with gr.Row():
+                    batch = gr.Slider(1, 128, value=25, step=1, label="Render batch")
+                    crf = gr.Slider(0, 35, value=18, step=1, label="Quality (CRF, lower = better)")
+                    device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
+                    dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
+            with gr.Row():
+                preview_btn = gr.Button("Preview")
+                generate_btn = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=1):
+            with gr.Row():
+                overlay = gr.Image(label="Face crop", type="filepath", interactive=False)
+                first = gr.Image(label="First frame", type="filepath", interactive=False)
+            result = gr.Video(label="Result", interactive=False)
+            timings = gr.Markdown()
+
+    controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
+                batch, crf, device, dtype]
+    inputs = [image, *panel.inputs, *controls]
+    n_audio = len(panel.inputs)
+
+    def _req(values):
+        return make_request(values[0], values[1:1 + n_audio], *values[1 + n_audio:])
+
+    def do_preview(*values, progress=gr.Progress()):
+        res = jobs.run_job("portrait", engine_preview, _req(values), progress=progress_adapter(progress))
+        report_warnings(res)
+        return str(res.extra["crop_image"]), str(res.extra["frame_image"])
+
+    def do_generate(*values, progress=gr.Progress()):
+        res = jobs.run_job("portrait", engine_run, _req(values), progress=progress_adapter(progress))
+        report_warnings(res)
+        seconds = res.extra.get("seconds") or 0.0
+        rtf = f" · real-time factor {res.timings.get('total', 0.0) / seconds:.2f}" if seconds else ""
+        return str(res.output), res.summary() + rtf
+
+    preview_btn.click(run_action(gpu(do_preview)), inputs, [overlay, first], api_name="portrait_preview")
+    generate_btn.click(run_action(gpu(do_generate)), inputs, [result, timings], api_name="portrait")
+    fields = {"emotion": emotion, "cfg_scale": cfg_scale, "steps": steps, "seed": seed, "smoothing": smoothing,
+              "head_motion": head_motion, "crop_scale": crop_scale, "pasteback": pasteback,
+              "render_batch": batch, "crf": crf}
+    preset_panel("portrait", (PortraitRequest, AudioOptions), {**fields, **panel.fields})
