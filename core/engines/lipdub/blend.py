@@ -53,7 +53,8 @@ def box_alpha(mask512: torch.Tensor, box, blur_factor: float = BLUR_FACTOR) -> t
     """Blend weights 0..1 over the face box [h, w] from a 0/255 [512, 512] mode mask."""
     x, y, x1, y1 = box
     (xs, ys, _, _), s = crop_box(box)
-    big = F.interpolate(mask512[None, None].float(), size=(2 * s, 2 * s), mode="bicubic", align_corners=False)
+    big = F.interpolate(mask512[None, None].float(), size=(2 * s, 2 * s), mode="bicubic", antialias=True,
+                        align_corners=False)  # PIL's default resize: bicubic, antialiased when shrinking
     big = big.clamp(0, 255).round()[0, 0]
     m = big[y - ys:y1 - ys, x - xs:x1 - xs].clone()
     cut = s - (y - ys)  # rows of the box above the crop's middle row

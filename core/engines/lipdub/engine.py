@@ -167,7 +167,7 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
     root = _root(req, ctx)
     device, dtype = _device_dtype(req)
     ctx.progress(0.01, "reading inputs")
-    source = FrameSource(req.video, chunk=max(16, int(req.batch_size)))
+    source = FrameSource(req.video)
     samples, out_audio, rate = _audio_tracks(req, ctx)
     seconds = len(samples) / SR
     n_out = frames_needed(seconds, FPS)

@@ -35,7 +35,7 @@ def content_hash(path: str | Path) -> str:
 
 
 class FrameSource:
-    def __init__(self, path: str | Path, chunk: int = 16):
+    def __init__(self, path: str | Path, chunk: int | None = None):
         self.path = Path(path)
         info = probe(self.path)
         self.name = info.name
@@ -49,7 +49,8 @@ class FrameSource:
         else:
             raise BadInputError(f"{info.name} has no picture: give a video or an image to dub")
         self.hw = (info.height, info.width) if self._image is None else self._image.shape[:2]
-        self.chunk = max(1, int(chunk))
+        # Backward reads decode from the previous keyframe once per chunk, so chunks are as long as ~96 MB allows.
+        self.chunk = int(chunk) if chunk else int(np.clip(96 * 2**20 // (self.hw[0] * self.hw[1] * 3), 16, 128))
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._forward: Iterator[np.ndarray] | None = None
         self._forward_at = -1  # next frame index the forward iterator yields
