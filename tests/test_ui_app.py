@@ -68,8 +68,9 @@ def test_serves_page_and_config_lists_api_names(server):
     from core import weights
 
     expected = {"apply_settings", "unload_models", "weights_status"} | {f"download_{e}" for e in weights.engines()}
-    if importlib.util.find_spec("ui.tabs.lipdub"):  # plugged in by the shell once landed
-        expected |= {"lipdub", "lipdub_preview", "lipdub_save_preset", "lipdub_load_preset"}
+    for tab in ("lipdub", "portrait"):  # plugged in by the shell once landed
+        if importlib.util.find_spec(f"ui.tabs.{tab}"):
+            expected |= {tab, f"{tab}_preview", f"{tab}_save_preset", f"{tab}_load_preset"}
     assert expected <= public
     labels = {c.get("props", {}).get("label") for c in config["components"] if c.get("type") == "tabitem"}
     assert set(TABS) <= labels
@@ -129,15 +130,18 @@ def test_chromium_sees_the_five_tabs(server, tmp_path):
                 expect(page.get_by_text("fp16 needs a CUDA GPU; on cpu use fp32")).to_be_visible(timeout=30_000)
             page.get_by_role("tab", name="Infinite avatar").click()
             expect(page.get_by_role("heading", name="Infinite avatar is coming")).to_be_visible(timeout=30_000)
-            # A fresh machine: the lip-dub tab names its missing files next to a Download button, or, before the
+            # A fresh machine: an engine tab names its missing files next to a Download button, or, before the
             # tab has landed, says politely that it is on its way.
-            page.get_by_role("tab", name="Lip-dub a video").click()
-            if importlib.util.find_spec("ui.tabs.lipdub"):
-                heading = f"Lip-dub (MuseTalk): {len(weights.missing('lipdub', server['ckpt']))} model file(s) needed"
-                expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
-                expect(page.get_by_role("button", name="Download Lip-dub (MuseTalk) weights")).to_be_visible()
-            else:
-                expect(page.get_by_role("heading", name="Lip-dub a video is on its way")).to_be_visible()
+            for tab, engine in [("Animate a photo", "portrait"), ("Lip-dub a video", "lipdub")]:  # module = engine
+                page.get_by_role("tab", name=tab).click()
+                if importlib.util.find_spec(f"ui.tabs.{engine}"):
+                    title = weights.manifest(engine).TITLE
+                    count = len(weights.missing(engine, server["ckpt"]))
+                    expect(page.get_by_role("heading", name=f"{title}: {count} model file(s) needed", exact=True)
+                           ).to_be_visible()
+                    expect(page.get_by_role("button", name=f"Download {title} weights")).to_be_visible()
+                else:
+                    expect(page.get_by_role("heading", name=f"{tab} is on its way")).to_be_visible()
             page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
             assert (tmp_path / "studio.png").stat().st_size > 10_000
         finally:

@@ -91,12 +91,15 @@ def test_broken_files_give_one_line_errors(_presets_dir):
 def test_shipped_example_presets_make_valid_requests(monkeypatch):
     """Every YAML under presets/ loads against its tab's request dataclass and passes the engine's validation."""
     from core.engines.lipdub.request import LipdubRequest
+    from core.engines.portrait.pipeline import PortraitRequest
 
-    requests = {"lipdub": LipdubRequest}
+    requests = {"lipdub": LipdubRequest, "portrait": PortraitRequest}
+    media = {"lipdub": {"video": "clip.mp4", "audio": "speech.wav"}, "portrait": {"image": "me.png", "audio": "a.wav"}}
     monkeypatch.setenv("MOUTHPIECE_PRESETS", str(presets.paths.REPO_ROOT / "presets"))
     shipped = sorted(presets.presets_dir().glob("*/*.yaml"))
     assert shipped, "presets/ ships at least one example"
     for path in shipped:
         values = presets.load_preset(path.parent.name, path.stem, requests[path.parent.name])
-        request = requests[path.parent.name](video="clip.mp4", audio="speech.wav", **values).validate()
+        request = requests[path.parent.name](**media[path.parent.name], **values)
+        request.validate()
         assert values and all(getattr(request, key) == value for key, value in values.items())
