@@ -23,8 +23,8 @@ def test_run_action_maps_errors_to_one_line_gr_error():
     wrapped = components.run_action(fails)
     assert "progress" in inspect.signature(wrapped).parameters  # gradio still injects gr.Progress
     for kind, message in [("bad", "no audio stream in clip.mp4"),
-                          ("weights", "missing model files for lipdub: a.pth. Fetch them with: "
-                                      "python download_weights.py --engine lipdub"),
+                          ("weights", ("missing model files for lipdub: a.pth. Fetch them with: "
+                                       "python download_weights.py --engine lipdub")),
                           ("cancel", "job cancelled"),
                           ("bug", "unexpected ValueError: boom (details in the console)"),
                           ("ui", "already a UI error")]:
@@ -70,7 +70,7 @@ def test_gpu_is_identity_without_spaces_and_wraps_with_it(monkeypatch):
     spaces = types.ModuleType("spaces")
     spaces.__spec__ = importlib.machinery.ModuleSpec("spaces", None)
 
-    def GPU(fn=None, duration=None):  # noqa: N802 - the real spaces.GPU is used both bare and with duration=
+    def GPU(fn=None, duration=None):
         if fn is None:
             return lambda f: wrapped_with.append(duration) or f
         wrapped_with.append("bare")

@@ -63,7 +63,7 @@ def _build_tab(title: str, target: str) -> None:
 
 
 def launch_options() -> dict:
-    """launch() keywords the studio needs: its theme, and leave to serve results (outputs/) and prepared media (cache)."""
+    """launch() keywords: the theme, and leave to serve results (outputs/) and prepared media (the cache)."""
     return {"theme": THEME, "allowed_paths": [str(paths.outputs_dir()), str(paths.cache_dir())]}
 
 

@@ -6,8 +6,9 @@ import html
 import importlib
 import importlib.util
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import torch
@@ -144,12 +145,11 @@ def preset_panel(tab: str, request_cls: type | tuple[type, ...], fields: dict[st
     Endpoints: ``<tab>_save_preset(name, *values)`` and ``<tab>_load_preset(name)``.
     """
     names, components = list(fields), list(fields.values())
-    with gr.Accordion("Presets", open=False):
-        with gr.Row():
-            choice = gr.Dropdown(presets.list_presets(tab), value=None, label="Preset name",
-                                 allow_custom_value=True, scale=3)
-            load = gr.Button("Load preset", scale=1)
-            save = gr.Button("Save preset", scale=1)
+    with gr.Accordion("Presets", open=False), gr.Row():
+        choice = gr.Dropdown(presets.list_presets(tab), value=None, label="Preset name",
+                             allow_custom_value=True, scale=3)
+        load = gr.Button("Load preset", scale=1)
+        save = gr.Button("Save preset", scale=1)
 
     def save_fn(name: str, *values: Any):
         path = presets.save_preset(tab, name, dict(zip(names, values)), request_cls)

@@ -13,6 +13,7 @@ from core import paths
 from core.errors import BadInputError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+RequestTypes = type | tuple[type, ...] | None  # a tab's request dataclass, or several (e.g. + AudioOptions)
 
 
 def presets_dir() -> Path:
@@ -24,7 +25,8 @@ def presets_dir() -> Path:
 def _check_name(kind: str, name: str) -> str:
     name = (name or "").strip()
     if not _NAME.match(name) or ".." in name:
-        raise BadInputError(f"preset {kind} {name!r} is not allowed: use letters, digits, space, '-', '_' or '.' (max 64)")
+        raise BadInputError(f"preset {kind} {name!r} is not allowed: "
+                            "use letters, digits, space, '-', '_' or '.' (max 64)")
     return name
 
 
@@ -37,7 +39,7 @@ def list_presets(tab: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def _check_fields(values: dict[str, Any], request_cls: type | tuple[type, ...] | None, where: str) -> None:
+def _check_fields(values: dict[str, Any], request_cls: RequestTypes, where: str) -> None:
     """Keys must be fields of the request dataclass(es); a tab may combine several, e.g. its request + AudioOptions."""
     if request_cls is None:
         return
@@ -49,7 +51,7 @@ def _check_fields(values: dict[str, Any], request_cls: type | tuple[type, ...] |
         raise BadInputError(f"{where}: unknown parameter(s) {', '.join(unknown)} for {names}")
 
 
-def save_preset(tab: str, name: str, values: dict[str, Any], request_cls: type | tuple[type, ...] | None = None) -> Path:
+def save_preset(tab: str, name: str, values: dict[str, Any], request_cls: RequestTypes = None) -> Path:
     """Write atomically; keys must be fields of ``request_cls`` so the preset maps straight onto a request."""
     target = preset_path(tab, name)
     _check_fields(values, request_cls, f"preset {name!r}")
@@ -61,7 +63,7 @@ def save_preset(tab: str, name: str, values: dict[str, Any], request_cls: type |
     return target
 
 
-def load_preset(tab: str, name: str, request_cls: type | tuple[type, ...] | None = None) -> dict[str, Any]:
+def load_preset(tab: str, name: str, request_cls: RequestTypes = None) -> dict[str, Any]:
     path = preset_path(tab, name)
     if not path.is_file():
         raise BadInputError(f"no preset named {name!r} for this tab (looked in {path.parent})")
