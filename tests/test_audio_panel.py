@@ -76,3 +76,28 @@ def test_separate_endpoint_writes_stems(tmp_path, test_checkpoints):
     for stem in (vocals, accompaniment):
         info = sf.info(stem)
         assert info.samplerate == 44100 and abs(info.duration - 2.0) < 1e-3
+
+
+def test_separate_api_through_a_running_app(tmp_path, test_checkpoints):
+    import socket
+
+    from gradio_client import Client, handle_file
+
+    from core import paths
+
+    paths.set_checkpoints_dir(test_checkpoints)
+    path = _bursts(tmp_path / "v.wav")
+    with gr.Blocks(analytics_enabled=False) as demo:
+        ap.audio_panel("t")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        vocals, accompaniment = client.predict(handle_file(str(path)), 0, None, api_name="/separate")
+        assert sf.info(vocals).samplerate == 44100 and abs(sf.info(accompaniment).duration - 2.0) < 1e-3
+        with pytest.raises(Exception, match="no audio to separate"):
+            client.predict(None, 0, None, api_name="/separate")
+    finally:
+        demo.close()
