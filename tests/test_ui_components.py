@@ -11,7 +11,7 @@ import pytest
 from core import paths, weights
 from core.errors import BadInputError, JobCancelled, MissingWeightsError
 from core.jobs import JobResult
-from ui import components
+from ui import components, presets
 
 
 def test_run_action_maps_errors_to_one_line_gr_error():
@@ -126,3 +126,8 @@ def test_preset_panel_saves_and_loads_through_its_endpoints(tmp_path, monkeypatc
     assert fns["demo_load_preset"]("fast") == [8, "raw"]
     with pytest.raises(gr.Error, match="no preset named 'slow'"):
         fns["demo_load_preset"]("slow")
+
+    # A preset saved elsewhere since the page was built shows up in the list on the next page load.
+    presets.save_preset("demo", "from-cli", {"steps": 3}, Req)
+    (on_load,) = [f.fn for f in demo.fns.values() if f.api_visibility == "private"]
+    assert on_load()["choices"] == ["fast", "from-cli"]

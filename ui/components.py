@@ -163,3 +163,6 @@ def preset_panel(tab: str, request_cls: type | tuple[type, ...], fields: dict[st
 
     save.click(run_action(save_fn), [choice, *components], choice, api_name=f"{tab}_save_preset")
     load.click(run_action(load_fn), choice, components, api_name=f"{tab}_load_preset")
+    # Presets saved since the server started (another session, or copied into presets/) appear on page load.
+    gr.on(triggers=None, fn=lambda: gr.update(choices=presets.list_presets(tab)), inputs=None, outputs=choice,
+          api_visibility="private")
