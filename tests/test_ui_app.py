@@ -212,3 +212,26 @@ def test_one_click_download_with_progress(tmp_path, monkeypatch):
     assert ["tiny", "tiny/tiny.bin", "yes", 3.1] == table["data"][-1][:4]
     assert {desc for desc, _ in progress} <= {"downloading tiny/tiny.bin (1/1)", "downloading tiny/tiny.bin"}
     assert any(0 < fraction < 1 for _, fraction in progress), progress  # the bar moved while bytes arrived
+
+
+def test_absent_or_broken_tab_modules_never_stop_the_studio(monkeypatch):
+    import types
+
+    import ui.app
+
+    broken = types.ModuleType("broken_tab")
+    broken.__spec__ = importlib.machinery.ModuleSpec("broken_tab", None)
+
+    def build():
+        raise RuntimeError("face detector exploded\nlong traceback text")
+
+    broken.build = build
+    monkeypatch.setitem(sys.modules, "broken_tab", broken)
+    monkeypatch.setattr(ui.app, "TAB_MODULES", {"Broken": "broken_tab", "Absent": "ui.tabs.not_written_yet",
+                                                "Models & settings": "ui.tabs.settings"})
+    config = ui.app.build_app().get_config_file()
+    texts = [c["props"].get("value") for c in config["components"] if c["type"] == "markdown"]
+    assert "### Broken could not start\n`RuntimeError: face detector exploded`\n\n" \
+           "The other tabs work; the console has the details." in texts
+    assert any(str(t).startswith("### Absent is on its way") for t in texts)
+    assert "apply_settings" in {d["api_name"] for d in config["dependencies"]}  # the rest of the studio is built
