@@ -80,6 +80,12 @@ def test_silence_map_matches_gaps_within_one_frame():
         assert abs(a - wa) <= 0.04 + 1e-9 and abs(b - wb) <= 0.04 + 1e-9
 
 
+def test_short_stops_inside_speech_are_not_pauses():
+    x = bursts([(0.5, 1.0), (1.06, 1.6)], 2.0)  # a 60 ms stop (like a plosive) between two syllables
+    gaps = silence.silent_spans(silence.silence_map(x, SR))
+    assert len(gaps) == 2 and gaps[0][1] == pytest.approx(0.5, abs=0.04 + 1e-9)
+
+
 def test_silence_map_ignores_level_but_not_the_floor():
     x = bursts([(0.5, 1.5)], 2.0)
     assert np.array_equal(silence.silence_map(x, SR), silence.silence_map(x * 0.05, SR))

@@ -11,6 +11,7 @@ FPS = 25.0
 ON_BELOW_REF_DB = 30.0   # a frame starts speech when it is within 30 dB of the clip's loud level...
 OFF_BELOW_ON_DB = 6.0    # ...and speech continues until a frame falls 6 dB below that
 FLOOR_DBFS = -55.0       # never speech below this level, however quiet the clip
+MIN_PAUSE_FRAMES = 3     # silent runs between speech shorter than this (stops, plosives) count as speech
 
 
 def frame_levels_db(samples: np.ndarray, rate: int, fps: float = FPS) -> np.ndarray:
@@ -36,14 +37,20 @@ def silence_map(samples: np.ndarray, rate: int, fps: float = FPS) -> np.ndarray:
     for i, level in enumerate(levels):
         active = level >= on if not active else level >= off
         speech[i] = active
-    return ~speech
+    silent = ~speech
+    for begin, finish in _runs(silent):
+        if begin > 0 and finish < silent.size and finish - begin < MIN_PAUSE_FRAMES:
+            silent[begin:finish] = False
+    return silent
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[begin, end) frame indices of each run of True."""
+    padded = np.concatenate([[False], mask.astype(bool), [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def silent_spans(mask: np.ndarray, fps: float = FPS) -> list[tuple[float, float]]:
     """(start, end) seconds of each run of silent frames."""
-    spans = []
-    padded = np.concatenate([[False], mask.astype(bool), [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    for begin, finish in zip(edges[::2], edges[1::2]):
-        spans.append((float(begin / fps), float(finish / fps)))
-    return spans
+    return [(begin / fps, finish / fps) for begin, finish in _runs(mask)]
