@@ -24,7 +24,7 @@ CLI_MODULES = [
 def _present(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
+    except ImportError:  # a parent package failed to import: treat the piece as absent, the rest keeps working
         return False
 
 
