@@ -15,10 +15,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.device import resolve_device, resolve_dtype  # noqa: E402
-from core.engines.portrait.crop.geometry import crop_matrix_from_box  # noqa: E402
-from core.engines.portrait.liveportrait import LivePortraitConfig, LivePortraitRenderer  # noqa: E402
-from core.engines.portrait.pasteback import PasteBack  # noqa: E402
+from core.device import resolve_device, resolve_dtype
+from core.engines.portrait.crop.geometry import crop_matrix_from_box
+from core.engines.portrait.liveportrait import LivePortraitConfig, LivePortraitRenderer
+from core.engines.portrait.pasteback import PasteBack
 
 
 def timed(fn, repeats: int, device: torch.device) -> float:

@@ -5,10 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import BadInputError
-from core.engines.portrait.liveportrait import (LivePortraitConfig, LivePortraitRenderer, bins_to_degrees,
-                                                image_to_tensor, rotation_matrix, tiny_config, transform_keypoints)
+from core.engines.portrait.liveportrait import (
+    LivePortraitConfig,
+    LivePortraitRenderer,
+    bins_to_degrees,
+    image_to_tensor,
+    rotation_matrix,
+    tiny_config,
+    transform_keypoints,
+)
 from core.engines.portrait.liveportrait import weights as lpw
+from core.errors import BadInputError
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +82,7 @@ def test_missing_extra_or_misshapen_keys_fail(lp_root, tmp_path, rel, change):
     shutil.copytree(lp_root, root)
     state = torch.load(root / rel, weights_only=True)
     target = state["retarget_eye"] if rel == lpw.STITCHING else state
-    key = sorted(target)[0]
+    key = min(target)
     if change == "drop":
         del target[key]
     elif change == "extra":

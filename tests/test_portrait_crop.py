@@ -7,15 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import BadInputError
 from core.engines.portrait.crop import FaceCropper
 from core.engines.portrait.crop import testmodels as tm
 from core.engines.portrait.crop.detector import SCRFD, anchor_centers, distance_to_boxes, distance_to_kps, nms
-from core.engines.portrait.crop.geometry import (crop_matrix_from_box, crop_matrix_from_landmarks,
-                                                 rect_from_landmarks, transform_points)
+from core.engines.portrait.crop.geometry import (
+    crop_matrix_from_box,
+    crop_matrix_from_landmarks,
+    rect_from_landmarks,
+    transform_points,
+)
 from core.engines.portrait.crop.landmarks import Landmark106, Landmark203
 from core.engines.portrait.liveportrait import weights as lpw
 from core.engines.portrait.pasteback import PasteBack, mask_template
+from core.errors import BadInputError
 
 
 def upright_face_106(center=(200.0, 200.0), angle_deg=0.0) -> np.ndarray:
@@ -156,7 +160,8 @@ def test_crop_source_with_a_box_on_test_weights(crop_root):
     # a marked photo pixel appears where the transform says (sampling exactly at a pixel needs an integer hit)
     u, v = info.to_crop(np.array([[200.0, 150.0]]))[0]
     assert info.to_original(np.array([[u, v]]))[0] == pytest.approx([200, 150])
-    assert info.img_crop_512[int(round(v)), int(round(u)), 0] > info.img_crop_512[int(round(v)), int(round(u)), 1]
+    row, col = round(v), round(u)
+    assert info.img_crop_512[row, col, 0] > info.img_crop_512[row, col, 1]
     with pytest.raises(BadInputError, match="box"):
         cropper.crop_source(img, box=(350, 90, 450, 210))
 

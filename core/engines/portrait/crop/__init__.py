@@ -4,5 +4,12 @@ from .detector import Detections
 from .geometry import resize_to_limit, transform_points
 from .landmarks import eye_close_ratios, lip_close_ratio
 
-__all__ = ["CropInfo", "FaceCropper", "Detections", "resize_to_limit", "transform_points", "eye_close_ratios",
-           "lip_close_ratio"]
+__all__ = [
+           "CropInfo",
+           "Detections",
+           "FaceCropper",
+           "eye_close_ratios",
+           "lip_close_ratio",
+           "resize_to_limit",
+           "transform_points",
+]

@@ -12,8 +12,16 @@ from core.errors import BadInputError
 
 from ..liveportrait import weights as lpw
 from .detector import SCRFD, Detections
-from .geometry import (CROP_SCALE, CROP_SIZE, CROP_VY, NET_SIZE, crop_matrix_from_box, crop_matrix_from_landmarks,
-                       transform_points, warp)
+from .geometry import (
+    CROP_SCALE,
+    CROP_SIZE,
+    CROP_VY,
+    NET_SIZE,
+    crop_matrix_from_box,
+    crop_matrix_from_landmarks,
+    transform_points,
+    warp,
+)
 from .landmarks import Landmark106, Landmark203
 
 
@@ -47,7 +55,7 @@ class FaceCropper:
         self.landmark203 = Landmark203(root / lpw.LANDMARK_203, providers)
 
     @classmethod
-    def cached(cls, root: str | Path, cache=None) -> "FaceCropper":
+    def cached(cls, root: str | Path, cache=None) -> FaceCropper:
         from core.cache import default_cache
 
         key = ("face-cropper", "onnxruntime", "fp32", str(Path(root).resolve()))

@@ -29,5 +29,13 @@ from .camera import bins_to_degrees, rotation_matrix, transform_keypoints
 from .config import LivePortraitConfig, tiny_config
 from .wrapper import LivePortraitRenderer, SourceState, image_to_tensor
 
-__all__ = ["LivePortraitRenderer", "SourceState", "image_to_tensor", "LivePortraitConfig", "tiny_config",
-           "bins_to_degrees", "rotation_matrix", "transform_keypoints"]
+__all__ = [
+           "LivePortraitConfig",
+           "LivePortraitRenderer",
+           "SourceState",
+           "bins_to_degrees",
+           "image_to_tensor",
+           "rotation_matrix",
+           "tiny_config",
+           "transform_keypoints",
+]

@@ -13,8 +13,13 @@ from torch import nn
 from core.weights import WeightFile, is_test_checkpoints
 
 from .config import LivePortraitConfig, tiny_config
-from .modules import (AppearanceFeatureExtractor, MotionExtractor, SPADEDecoder, StitchingRetargetingNetwork,
-                      WarpingNetwork)
+from .modules import (
+    AppearanceFeatureExtractor,
+    MotionExtractor,
+    SPADEDecoder,
+    StitchingRetargetingNetwork,
+    WarpingNetwork,
+)
 
 HF_REPO = "KwaiVGI/LivePortrait"
 

@@ -56,9 +56,10 @@ class LivePortraitRenderer(nn.Module):
     keypoint algebra and the MLPs stay fp32.
     """
 
-    def __init__(self, cfg: LivePortraitConfig = LivePortraitConfig(), device: torch.device | str = "cpu",
+    def __init__(self, cfg: LivePortraitConfig | None = None, device: torch.device | str = "cpu",
                  dtype: torch.dtype = torch.float32):
         super().__init__()
+        cfg = cfg or LivePortraitConfig()
         nets = lpw.build_networks(cfg)
         self.cfg = cfg
         self.appearance_feature_extractor = nets["appearance"]
@@ -76,7 +77,7 @@ class LivePortraitRenderer(nn.Module):
     @classmethod
     def from_checkpoints(cls, root: str | Path, device: torch.device | str = "cpu",
                          dtype: torch.dtype = torch.float32, cfg: LivePortraitConfig | None = None
-                         ) -> "LivePortraitRenderer":
+                         ) -> LivePortraitRenderer:
         """Build and strictly load every network from `root` (official layout); a key mismatch is an error."""
         root = Path(root)
         renderer = cls(cfg or lpw.config_for(root), device="cpu", dtype=dtype)
@@ -97,7 +98,7 @@ class LivePortraitRenderer(nn.Module):
 
     @classmethod
     def cached(cls, root: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-               cache=None) -> "LivePortraitRenderer":
+               cache=None) -> LivePortraitRenderer:
         """The renderer for (root, device, dtype) from the shared model cache, loading it on first use."""
         from core.cache import default_cache
 
@@ -127,8 +128,8 @@ class LivePortraitRenderer(nn.Module):
     @torch.no_grad()
     def extract_source(self, img256: torch.Tensor) -> SourceState:
         """Source crop (1, 3, 256, 256) in [0, 1] -> feature volume, pose, keypoints and x_s."""
-        if img256.ndim != 4 or img256.shape[0] != 1 or img256.shape[1] != 3:
-            raise BadInputError(f"the source crop must be a (1, 3, H, W) tensor, got {tuple(img256.shape)}")
+        if img256.ndim != 4 or tuple(img256.shape) != (1, 3, 256, 256):
+            raise BadInputError(f"the source crop must be a (1, 3, 256, 256) tensor, got {tuple(img256.shape)}")
         img256 = img256.to(self.device, torch.float32)
         with self._autocast():
             f_s = self.appearance_feature_extractor(img256)

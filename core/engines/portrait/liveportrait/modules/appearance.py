@@ -9,8 +9,9 @@ from .blocks import DownBlock2d, ResBlock3d, SameBlock2d
 
 
 class AppearanceFeatureExtractor(nn.Module):
-    def __init__(self, cfg: AppearanceConfig = AppearanceConfig()):
+    def __init__(self, cfg: AppearanceConfig | None = None):
         super().__init__()
+        cfg = cfg or AppearanceConfig()
         self.cfg = cfg
         self.first = SameBlock2d(cfg.image_channel, cfg.block_expansion)
         blocks, out_features = [], cfg.block_expansion

@@ -58,8 +58,9 @@ class ConvNeXtV2(nn.Module):
 
 
 class MotionExtractor(nn.Module):
-    def __init__(self, cfg: MotionConfig = MotionConfig()):
+    def __init__(self, cfg: MotionConfig | None = None):
         super().__init__()
+        cfg = cfg or MotionConfig()
         self.cfg = cfg
         self.detector = ConvNeXtV2(cfg)
 

@@ -10,8 +10,9 @@ from .blocks import SPADEResnetBlock
 
 
 class SPADEDecoder(nn.Module):
-    def __init__(self, cfg: SpadeConfig = SpadeConfig()):
+    def __init__(self, cfg: SpadeConfig | None = None):
         super().__init__()
+        cfg = cfg or SpadeConfig()
         c = min(cfg.max_features, cfg.block_expansion * 2 ** cfg.num_down_blocks)
         h = cfg.spade_hidden
         self.fc = nn.Conv2d(c, 2 * c, 3, padding=1)

@@ -49,8 +49,9 @@ class DenseMotionNetwork(nn.Module):
 
 
 class WarpingNetwork(nn.Module):
-    def __init__(self, cfg: WarpingConfig = WarpingConfig()):
+    def __init__(self, cfg: WarpingConfig | None = None):
         super().__init__()
+        cfg = cfg or WarpingConfig()
         self.cfg = cfg
         self.dense_motion_network = DenseMotionNetwork(cfg.dense_motion, cfg.num_kp, cfg.reshape_channel,
                                                        cfg.estimate_occlusion_map)
