@@ -412,3 +412,16 @@ def test_talking_clip_and_speech(tmp_path):
     assert np.abs(frames[0].astype(int) - frames[12].astype(int)).mean() > 1  # the portrait moves
     speech = load_audio(speech_wav(tmp_path / "hello.wav", "Hello world."))
     assert speech.size > 8000 and float(np.sqrt(np.mean(speech**2))) > 0.01
+
+
+def test_unknown_codec_is_a_clear_error(tmp_path):
+    """A WAV whose format tag no decoder knows: one line naming the file, not an AttributeError."""
+    import struct
+
+    data = b"\0" * 1600
+    fmt = struct.pack("<HHIIHH", 0x1234, 1, 16000, 32000, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    odd = tmp_path / "odd.wav"
+    odd.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(BadInputError, match="odd.wav: unsupported audio codec"):
+        probe(odd)

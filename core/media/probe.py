@@ -107,6 +107,9 @@ def _probe_av(p: Path) -> MediaInfo:
             raise BadInputError(f"{p.name}: unsupported image format (use PNG, JPEG, WebP or BMP)")
         if vs is None and aus is None:
             raise BadInputError(f"{p.name} has no audio or video stream")
+        for stream, what in ((vs, "video"), (aus, "audio")):
+            if stream is not None and stream.codec_context is None:
+                raise BadInputError(f"{p.name}: unsupported {what} codec (no decoder for it)")
         t0 = timeline_zero(container)
         cstart = container.start_time / 1e6 if container.start_time is not None else t0
         total = max(0.0, cstart + container.duration / 1e6 - t0) if container.duration is not None else 0.0
