@@ -23,6 +23,7 @@ def media(tmp_path_factory):
         "video": talking_clip(d / "clip.mp4", seconds=0.4, size=(128, 128)),  # 10 frames: the audio needs ping-pong
         "audio": make_tone(d / "voice.wav", seconds=0.8, hz=220.0),
         "silent": make_video(d / "silent.mp4", seconds=0.5, tone_hz=None),
+        "short_audio": make_tone(d / "short.wav", seconds=0.2, hz=220.0),
     }
 
 
@@ -182,13 +183,18 @@ def test_ui_tab_endpoints_and_request(media):
     assert req.margin == 0 and req.mode == "raw"  # MuseTalk 1.0: no extra margin, raw parsing
 
 
-def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch):
-    """Detector answers replaced (random weights find no face); the real FAN, tracker, crop rule and overlay run."""
+def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch, tmp_path):
+    """Detector answers replaced (random weights find no face); the real FAN, tracker, crop rule and overlay run.
+    A still image keeps the full-size FAN (random weights, seconds per frame on CPU) to one frame."""
+    from PIL import Image
+
     from core.face import landmarks as L
 
+    still = tmp_path / "still.png"
+    Image.fromarray(next(iter_video_frames(media["video"]))).save(still)
     faces = np.array([[70, 20, 120, 90, 0.99], [10, 30, 60, 100, 0.95]], np.float32)  # right one is larger
     monkeypatch.setattr(L, "detect_faces", lambda det, frames, device: [faces.copy() for _ in frames])
-    req = _req(media, test_checkpoints, box=None, face=0, audio=str(media["audio"]))
+    req = _req(media, test_checkpoints, box=None, face=0, video=str(still), audio=str(media["short_audio"]))
     shown = jobs.run_job("lipdub", preview, req)
     assert shown.extra["faces"] == [[10, 30, 60, 100], [70, 20, 120, 90]]  # numbered from the left
     x1, y1, x2, y2 = shown.extra["crop_box"]
@@ -197,4 +203,4 @@ def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch):
     assert shown.extra["bbox_range"] is not None
     result = jobs.run_job("lipdub", run, req)
     assert result.extra["faceless_frames"] == 0 and result.extra["bbox_range"] is not None
-    assert "face_track" in result.timings
+    assert "face_track" in result.timings, result.timings
