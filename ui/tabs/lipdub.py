@@ -88,18 +88,27 @@ def build() -> None:
     controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
                 use_cache, device, dtype]
     inputs = [video, *panel.inputs, *controls]
-    n_audio = len(panel.inputs)
 
-    def _req(values):
-        return make_request(values[0], values[1:1 + n_audio], *values[1 + n_audio:])
-
-    def do_preview(*values, progress=gr.Progress()):
-        res = jobs.run_job("lipdub", engine_preview, _req(values), progress=progress_adapter(progress))
+    # Named parameters (not *values) so the API endpoints document each input by name.
+    def do_preview(video, audio, start, end, separate_vocals, keep_audio, keep_file, normalize, version, bbox_shift,
+                   extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size, seed, face,
+                   face_point, box, smooth, crf, use_cache, device, dtype, progress=gr.Progress()):
+        """First-frame preview: overlay, dubbed frame 0 (real audio window), suggested bbox_shift range."""
+        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
+                           bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
+                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
+        res = jobs.run_job("lipdub", engine_preview, req, progress=progress_adapter(progress))
         report_warnings(res)
         return str(res.extra["overlay"]), str(res.extra["dubbed"]), _hint(res.extra)
 
-    def do_generate(*values, progress=gr.Progress()):
-        res = jobs.run_job("lipdub", engine_run, _req(values), progress=progress_adapter(progress))
+    def do_generate(video, audio, start, end, separate_vocals, keep_audio, keep_file, normalize, version, bbox_shift,
+                    extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size, seed, face,
+                    face_point, box, smooth, crf, use_cache, device, dtype, progress=gr.Progress()):
+        """Dub the whole video: result video, timings, suggested bbox_shift range."""
+        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
+                           bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
+                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
+        res = jobs.run_job("lipdub", engine_run, req, progress=progress_adapter(progress))
         report_warnings(res)
         cached = "prepared video reused from the cache · " if res.extra.get("cache_hit") else ""
         return str(res.output), cached + res.summary(), _hint(res.extra)
