@@ -73,7 +73,7 @@ def build() -> None:
                     face = gr.Number(value=0, precision=0, label="Face number (0 = largest)")
                     box = gr.Textbox(label="Manual face box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
                 with gr.Row():
-                    batch = gr.Slider(1, 128, value=25, step=1, label="Render batch")
+                    batch = gr.Slider(0, 128, value=0, step=1, label="Render batch (0 = auto)")
                     crf = gr.Slider(0, 35, value=18, step=1, label="Quality (CRF, lower = better)")
                     device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
                     dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-side", type=int, default=0, help="downscale photos larger than this (0 = keep size)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="renderer precision")
-    p.add_argument("--batch", type=int, default=25, help="frames rendered per batch")
+    p.add_argument("--batch", type=int, default=0, help="frames rendered per batch (0 = auto: 25 GPU, 4 CPU)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better, 0-51)")
     p.add_argument("--preview", metavar="PNG", help="write the first frame here (crop overlay as *_crop.png) and exit")
     p.add_argument("--checkpoints", help="checkpoints folder")

@@ -54,7 +54,7 @@ class PortraitRequest:
     max_side: int = 0                # downscale photos whose longer side exceeds this (0 = keep resolution)
     device: str = "auto"
     dtype: str = "fp32"              # fp16/bf16: LivePortrait under autocast (GPU only); the DiT stays fp32
-    render_batch: int = 25
+    render_batch: int = 0            # frames per render pass; 0 = auto (25 on a GPU, as MoDA; 4 on the CPU)
     crf: int = 18                    # H.264 quality (lower = better)
 
     @property
@@ -68,7 +68,7 @@ class PortraitRequest:
             (1 <= self.smoothing <= 25, f"smoothing window must be 1..25 frames, got {self.smoothing}"),
             (0 <= self.head_motion <= 3, f"head motion must be 0..3, got {self.head_motion}"),
             (1.5 <= self.crop_scale <= 4, f"crop scale must be 1.5..4, got {self.crop_scale}"),
-            (1 <= self.render_batch <= 512, f"render batch must be 1..512, got {self.render_batch}"),
+            (0 <= self.render_batch <= 512, f"render batch must be 0 (auto)..512, got {self.render_batch}"),
             (0 <= self.crf <= 51, f"CRF must be 0..51, got {self.crf}"),
             (self.start is None or self.start >= 0, f"start {self.start} s is negative"),
             (self.start is None or self.end is None or self.end > self.start, "end must be after start"),
@@ -205,17 +205,18 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
     from core.engines.portrait.pasteback import PasteBack
 
     r, src = prep.renderer, prep.source
+    batch_size = request.render_batch or (25 if r.device.type == "cuda" else 4)  # full-size W+G: ~0.5 GB/frame on CPU
     paste = PasteBack(prep.photo, prep.crop, device=r.device) if request.pasteback else None
     source_raw = src.motion_vector()[0].float().cpu()
     total = raw.shape[0]
-    for start in range(0, total, request.render_batch):
+    for start in range(0, total, batch_size):
         ctx.check_cancelled()
-        part = driving_params(raw[start:start + request.render_batch], source_raw, request.head_motion)
+        part = driving_params(raw[start:start + batch_size], source_raw, request.head_motion)
         with ctx.stage("render"):
             dev = r.device
             x_d = r.compose_keypoints(src, part.exp.to(dev), part.pitch.to(dev), part.yaw.to(dev), part.roll.to(dev),
                                       part.t.to(dev))
-            frames = r.render(src, r.stitch(src.x_s, x_d), batch_size=request.render_batch)
+            frames = r.render(src, r.stitch(src.x_s, x_d), batch_size=batch_size)
             _sync(dev)
         with ctx.stage("paste-back"):
             if paste is not None:
@@ -224,7 +225,7 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
                 out = (frames.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
             batch = out.cpu().numpy()
         sink(batch)
-        done = min(start + request.render_batch, total)
+        done = min(start + batch_size, total)
         ctx.progress(0.3 + 0.7 * done / total, f"rendered {done}/{total} frames")
 
 
