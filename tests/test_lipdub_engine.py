@@ -11,7 +11,7 @@ from core.engines.lipdub import LipdubRequest, models as M, preview, run
 from core.engines.lipdub.source import pingpong
 from core.errors import BadInputError
 from core.media import iter_video_frames, probe
-from tests.samples import make_tone, make_video, talking_clip
+from tests.samples import make_tone, make_video, read_counter, talking_clip
 
 BOX = (32, 24, 96, 112)  # x1, y1, x2, y2 on the 128x128 clip
 
@@ -206,3 +206,31 @@ def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch, tmp
     result = jobs.run_job("lipdub", run, req)
     assert result.extra["faceless_frames"] == 0 and result.extra["bbox_range"] is not None
     assert "face_track" in result.timings, result.timings
+
+
+def test_whisper_states_match_the_library(test_checkpoints):
+    """Our 5-state pass equals transformers' hidden_states (the last one after the final LayerNorm)."""
+    from core.engines.lipdub.audio import encoder_states
+
+    enc = M.load_whisper_encoder(test_checkpoints, torch.device("cpu"), torch.float32)
+    mel = M.load_feature_extractor(test_checkpoints)(np.random.default_rng(0).standard_normal(8000).astype(np.float32),
+                                                     sampling_rate=16000, return_tensors="pt").input_features
+    ours = encoder_states(enc, mel)
+    ref = enc(mel, output_hidden_states=True)
+    assert ours.shape == (1, 1500, 5, 384)
+    torch.testing.assert_close(ours, torch.stack(ref.hidden_states, dim=2))
+    torch.testing.assert_close(ours[:, :, 4], ref.last_hidden_state)
+
+
+def test_rotated_30fps_video_and_v1(test_checkpoints, media, tmp_path):
+    """A 30 fps phone video (rotated 90 degrees) is generated at 25 fps in its displayed orientation; v1 runs too."""
+    clip = make_video(tmp_path / "phone.mp4", seconds=0.3, fps=30, size=(96, 64), rotation=90)
+    req = _req(media, test_checkpoints, video=str(clip), audio=str(media["short_audio"]), box="8,8,80,56",
+               version="v1")
+    result = jobs.run_job("lipdub", run, req)
+    info = probe(result.output)
+    assert (info.width, info.height) == (96, 64) == (probe(clip).width, probe(clip).height)  # displayed size
+    assert abs(info.fps - 25) < 1e-3 and result.extra["frames"] == 5 and result.extra["source_frames"] == 8
+    # upright, in time order: the counters drawn on the source read back from the output (above the mask)
+    expected = [read_counter(f) for f in iter_video_frames(clip)][:5]
+    assert [read_counter(f) for f in iter_video_frames(result.output)] == expected == [0, 1, 2, 3, 4]

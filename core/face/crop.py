@@ -63,7 +63,7 @@ def parse_box(text: str) -> Box:
 
 
 def manual_box(box: Box, frame_hw: tuple[int, int], name: str = "the frame") -> Box:
-    """Validate a creator's box against the frame: it must have area and lie (at least partly) inside."""
+    """Validate a creator's box against the frame: it must have area and lie inside the frame."""
     h, w = frame_hw
     x1, y1, x2, y2 = box
     if x2 <= x1 or y2 <= y1:
