@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +28,14 @@ def pingpong(i: int, n: int) -> int:
 
 
 def content_hash(path: str | Path) -> str:
+    """SHA-256 of the file's bytes, remembered per (path, size, mtime) for the life of the process."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _hash(str(p), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _hash(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
