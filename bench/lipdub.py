@@ -99,9 +99,11 @@ def main() -> None:
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        root = W.make_test_checkpoints(tmp / "tiny") or tmp / "tiny" if args.tiny else write_full_random(CKPT_FULL)
         if args.tiny:
-            (root / "TEST_WEIGHTS.txt").write_text("tiny\n")
+            root = tmp / "tiny"
+            W.make_test_checkpoints(root)
+        else:
+            root = write_full_random(CKPT_FULL)
         video = talking_clip(tmp / "clip.mp4", seconds=args.seconds, fps=25, size=(w, h))
         audio = make_tone(tmp / "voice.wav", seconds=args.audio_seconds or args.seconds, hz=220.0)
         # the portrait's face, scaled to the frame (astronaut.png 512x512: face ~ x 170-330, y 60-250)
