@@ -95,12 +95,12 @@ def build() -> None:
     def _req(values):
         return make_request(values[0], values[1:1 + n_audio], *values[1 + n_audio:])
 
-    def do_preview(*values, progress=gr.Progress()):
+    def do_preview(*values, progress=gr.Progress()):  # noqa: B008 - Gradio injects progress this way
         res = jobs.run_job("portrait", engine_preview, _req(values), progress=progress_adapter(progress))
         report_warnings(res)
         return str(res.extra["crop_image"]), str(res.extra["frame_image"])
 
-    def do_generate(*values, progress=gr.Progress()):
+    def do_generate(*values, progress=gr.Progress()):  # noqa: B008
         res = jobs.run_job("portrait", engine_run, _req(values), progress=progress_adapter(progress))
         report_warnings(res)
         seconds = res.extra.get("seconds") or 0.0

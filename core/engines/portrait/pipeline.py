@@ -17,14 +17,21 @@ import torch
 
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
-from core.errors import BadInputError
-from core.jobs import JobContext, JobResult
 from core.engines.portrait import weights as PW
 from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.audio import (FPS, LIP_REFERENCE, SILENT_FRAMES, SR, AudioFeatures, HubertEncoder,
-                                              prepare_waveform)
+from core.engines.portrait.moda.audio import (
+    FPS,
+    LIP_REFERENCE,
+    SILENT_FRAMES,
+    SR,
+    AudioFeatures,
+    HubertEncoder,
+    prepare_waveform,
+)
 from core.engines.portrait.moda.drive import driving_params
 from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings
+from core.errors import BadInputError
+from core.jobs import JobContext, JobResult
 
 ENGINE = "portrait"
 OUT_RATE = 48000  # output track rate when the range is cut here
@@ -180,7 +187,7 @@ class _EncoderThread:
                 try:
                     with self.ctx.stage("encode"):
                         self.writer.write(batch)
-                except BaseException as exc:  # re-raised in the job thread
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the job thread
                     self.error = exc
 
     def put(self, batch: np.ndarray) -> None:

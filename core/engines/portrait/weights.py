@@ -42,10 +42,10 @@ MODA_FILES: list[WeightFile] = [
 FILES: list[WeightFile] = MODA_FILES + list(lpw.FILES)
 
 # Tiny test models: the official structures (12 HuBERT layers, 3/6/12 DiT blocks) with small widths.
-TINY_HUBERT = dict(hidden_size=16, num_hidden_layers=12, num_attention_heads=2, intermediate_size=32,
-                   conv_dim=(8,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2),
-                   num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, feat_extract_norm="group",
-                   do_stable_layer_norm=False)
+TINY_HUBERT = {"hidden_size": 16, "num_hidden_layers": 12, "num_attention_heads": 2, "intermediate_size": 32,
+               "conv_dim": (8,) * 7, "conv_stride": (5, 2, 2, 2, 2, 2, 2), "conv_kernel": (10, 3, 3, 3, 3, 2, 2),
+               "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4, "feat_extract_norm": "group",
+               "do_stable_layer_norm": False}
 PREPROCESSOR = {"do_normalize": True, "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
                 "padding_side": "right", "padding_value": 0, "return_attention_mask": False, "sampling_rate": 16000}
 

@@ -64,7 +64,7 @@ class HubertEncoder:
         return self.model.config.num_hidden_layers
 
     @classmethod
-    def load(cls, folder: Path, device: torch.device) -> "HubertEncoder":
+    def load(cls, folder: Path, device: torch.device) -> HubertEncoder:
         from transformers import HubertConfig, HubertModel
 
         from core.weights import load_state_dict

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 NUM_EMOTIONS = 8  # row 8 of the emotion table is the null (CFG / "none") class
 ROPE_THETA = 256.0
@@ -40,7 +40,7 @@ class DiTConfig:
         return int(self.hidden * self.mlp_ratio)
 
     @classmethod
-    def from_state_dict(cls, sd: dict[str, torch.Tensor], prefix: str = "") -> "DiTConfig":
+    def from_state_dict(cls, sd: dict[str, torch.Tensor], prefix: str = "") -> DiTConfig:
         """Read every size from the weights themselves (the official file carries no config)."""
         def count(name: str) -> int:
             ids = {int(k[len(prefix + name) + 1:].split(".")[0]) for k in sd if k.startswith(prefix + name + ".")}

@@ -8,16 +8,16 @@ fixed seed (``NULL_AUDIO_SEED``) and the job says so.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from core.errors import BadInputError
 from core.engines.portrait.moda import motion as M
 from core.engines.portrait.moda import sampler
 from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
+from core.errors import BadInputError
 
 PREFIX = "talking_head_dit."
 OPTIONAL_KEYS = ("scheduler.sigmas", "null_audio_feat", "null_motion_feat")
@@ -56,7 +56,7 @@ class MotionGenerator:
         return next(self.dit.parameters()).device
 
     @classmethod
-    def from_state_dict(cls, sd: dict[str, torch.Tensor], name: str = "net-200.pth") -> "MotionGenerator":
+    def from_state_dict(cls, sd: dict[str, torch.Tensor], name: str = "net-200.pth") -> MotionGenerator:
         extra = [k for k in sd if not k.startswith(PREFIX) and k not in OPTIONAL_KEYS]
         if extra:
             raise BadInputError(f"{name}: unexpected keys {extra[:5]}; not a MoDA motion generator checkpoint")
@@ -84,7 +84,7 @@ class MotionGenerator:
         return cls(dit, None if null is None else null.float().reshape(-1))
 
     @classmethod
-    def load(cls, path: Path, device: torch.device) -> "MotionGenerator":
+    def load(cls, path: Path, device: torch.device) -> MotionGenerator:
         from core.weights import load_state_dict
 
         gen = cls.from_state_dict(load_state_dict(path), Path(path).name)

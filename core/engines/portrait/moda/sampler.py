@@ -5,7 +5,7 @@ Timesteps are linspace(1000, 1, steps); each step lowers sigma by (1 - 0.001) / 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
