@@ -1,8 +1,9 @@
-"""Portrait engine manifest: MoDA's motion generator and audio encoder (HF ``lixinyizju/moda``) + LivePortrait.
+"""Portrait engine manifest: MoDA's motion generator (HF ``lixinyizju/moda``), chinese-hubert-base, LivePortrait.
 
-The MoDA paths follow that repository's layout as the reference configs name it (``moda/net-200.pth``,
-``audio/chinese-hubert-base/``); they were inferred from the configs and could not be checked against the Hub
-here, so each local path can be moved with an environment variable (see ``_path``).
+Local paths follow the MoDA weights repository's layout as its configs name it (``moda/net-200.pth``,
+``audio/chinese-hubert-base/``). The DiT's path inside ``lixinyizju/moda`` was inferred from those configs and
+could not be checked against the Hub here, so both local paths can be moved with environment variables
+(``$MOUTHPIECE_MODA_DIT``, ``$MOUTHPIECE_MODA_HUBERT``); the encoder comes from its own Hub repository.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .liveportrait import weights as lpw
 ENGINE = "portrait"
 TITLE = "Animate a photo (MoDA + LivePortrait)"
 MODA_REPO = "lixinyizju/moda"
+HUBERT_REPO = "TencentGameMate/chinese-hubert-base"  # the encoder MoDA's configs name; same files as MoDA's copy
 _UNVERIFIED = "path inferred from MoDA's configs, unverified on the Hub"
 
 
@@ -34,9 +36,9 @@ MODA_FILES: list[WeightFile] = [
     WeightFile(local=DIT, repo_id=MODA_REPO, filename="moda/net-200.pth",
                note=f"MoDA motion DiT (373 M params); {_UNVERIFIED}; override with $MOUTHPIECE_MODA_DIT"),
 ] + [
-    WeightFile(local=f"{HUBERT_DIR}/{name}", repo_id=MODA_REPO, filename=f"audio/chinese-hubert-base/{name}",
-               note=f"chinese-hubert-base (= TencentGameMate/chinese-hubert-base); {_UNVERIFIED}; "
-                    "override the folder with $MOUTHPIECE_MODA_HUBERT")
+    WeightFile(local=f"{HUBERT_DIR}/{name}", repo_id=HUBERT_REPO, filename=name,
+               note="chinese-hubert-base, stored where MoDA's layout keeps it (audio/chinese-hubert-base/); "
+                    "move the folder with $MOUTHPIECE_MODA_HUBERT")
     for name in HUBERT_FILES
 ]
 FILES: list[WeightFile] = MODA_FILES + list(lpw.FILES)
