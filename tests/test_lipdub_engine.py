@@ -223,14 +223,15 @@ def test_whisper_states_match_the_library(test_checkpoints):
 
 
 def test_rotated_30fps_video_and_v1(test_checkpoints, media, tmp_path):
-    """A 30 fps phone video (rotated 90 degrees) is generated at 25 fps in its displayed orientation; v1 runs too."""
+    """A 30 fps phone video (rotated 90 degrees) is generated at 25 fps in its displayed orientation; v1 runs too;
+    the audio trim range sets the length (0.2 s = 5 frames)."""
     clip = make_video(tmp_path / "phone.mp4", seconds=0.3, fps=30, size=(96, 64), rotation=90)
-    req = _req(media, test_checkpoints, video=str(clip), audio=str(media["short_audio"]), box="8,8,80,56",
-               version="v1")
+    req = _req(media, test_checkpoints, video=str(clip), box="8,8,80,56", version="v1", start=0.3, end=0.5)
     result = jobs.run_job("lipdub", run, req)
     info = probe(result.output)
     assert (info.width, info.height) == (96, 64) == (probe(clip).width, probe(clip).height)  # displayed size
     assert abs(info.fps - 25) < 1e-3 and result.extra["frames"] == 5 and result.extra["source_frames"] == 8
+    assert abs(info.duration - 0.2) <= 0.04 + 1e-6
     # upright, in time order: the counters drawn on the source read back from the output (above the mask)
     expected = [read_counter(f) for f in iter_video_frames(clip)][:5]
     assert [read_counter(f) for f in iter_video_frames(result.output)] == expected == [0, 1, 2, 3, 4]

@@ -49,22 +49,27 @@ def _root(req: LipdubRequest, ctx: JobContext) -> Path:
     return root
 
 
-def _audio_tracks(req: LipdubRequest, ctx: JobContext) -> tuple[np.ndarray, np.ndarray, int]:
-    """(16 kHz driving samples, output-track samples, output rate). Vocal separation, another output track or
-    normalisation go through core.audio's cached preparation; otherwise the file's range is read directly."""
+def _audio_tracks(req: LipdubRequest, ctx: JobContext):
+    """(16 kHz mono driving samples, the output track for VideoWriter). Vocal separation, another output track or
+    normalisation go through core.audio's cached preparation; otherwise the file's range is read directly. The
+    output track is a file path where possible (keeps its channels), else trimmed mono samples."""
     if req.needs_audio_preparation:
         from core.audio.options import AudioOptions
         from core.audio.prepare import prepare_audio
 
         prepared = prepare_audio(AudioOptions.from_request(req), ctx, span=(0.0, 0.05))
-        driving_path, out_path, start, end = prepared.driving_wav, prepared.output_audio, None, None
+        driving = load_audio(prepared.driving_wav, sr=SR)
+        out_track = str(prepared.output_audio)
     else:
-        driving_path, out_path, start, end = req.audio, req.audio, req.start, req.end
-    driving = load_audio(driving_path, sr=SR, start=start, end=end)
+        driving = load_audio(req.audio, sr=SR, start=req.start, end=req.end)
+        if req.start is None and req.end is None:
+            out_track = req.audio
+        else:
+            rate = min(probe(req.audio).audio_rate or _OUT_AUDIO_RATE, _OUT_AUDIO_RATE)
+            out_track = (load_audio(req.audio, sr=rate, start=req.start, end=req.end), rate)
     if len(driving) < SR / FPS:
         raise BadInputError(f"the driving audio {Path(req.audio).name} is shorter than one frame (40 ms)")
-    rate = min(probe(out_path).audio_rate or _OUT_AUDIO_RATE, _OUT_AUDIO_RATE)
-    return driving, load_audio(out_path, sr=rate, start=start, end=end), rate
+    return driving, out_track
 
 
 def frame_seed(seed: int, j: int) -> int:
@@ -168,7 +173,7 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
     device, dtype = _device_dtype(req)
     ctx.progress(0.01, "reading inputs")
     source = FrameSource(req.video)
-    samples, out_audio, rate = _audio_tracks(req, ctx)
+    samples, out_track = _audio_tracks(req, ctx)
     seconds = len(samples) / SR
     n_out = frames_needed(seconds, FPS)
     with oom_guard():
@@ -186,7 +191,7 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
                                         M.load_feature_extractor(root), device, dtype, FPS)
             out_path = ctx.job_dir / f"{Path(req.video).stem}_dubbed.mp4"
             h, w = source.hw
-            with VideoWriter(out_path, fps=FPS, size=(w, h), audio=(out_audio, rate), crf=int(req.crf)) as writer:
+            with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer:
                 sink = _WriterThread(writer, ctx)
                 try:
                     _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx,
