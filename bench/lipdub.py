@@ -26,13 +26,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import jobs  # noqa: E402
-from core.engines.lipdub import LipdubRequest, run  # noqa: E402
-from core.engines.lipdub import models as M  # noqa: E402
-from core.engines.lipdub import weights as W  # noqa: E402
-from core.face import landmarks as L  # noqa: E402
-from core.media import iter_video_frames  # noqa: E402
-from tests.samples import make_tone, talking_clip  # noqa: E402
+from core import jobs
+from core.engines.lipdub import LipdubRequest, run
+from core.engines.lipdub import models as M
+from core.engines.lipdub import weights as W
+from core.face import landmarks as L
+from core.media import iter_video_frames
+from tests.samples import make_tone, talking_clip
 
 CKPT_FULL = Path(tempfile.gettempdir()) / "mouthpiece-bench-lipdub-full"
 

@@ -7,7 +7,8 @@ import torch
 
 from core import jobs, paths
 from core.cli import main as cli_main
-from core.engines.lipdub import LipdubRequest, models as M, preview, run
+from core.engines.lipdub import LipdubRequest, preview, run
+from core.engines.lipdub import models as M
 from core.engines.lipdub.source import pingpong
 from core.errors import BadInputError
 from core.media import iter_video_frames, probe
@@ -28,8 +29,8 @@ def media(tmp_path_factory):
 
 
 def _req(media, ckpt, **kw):
-    base = dict(video=str(media["video"]), audio=str(media["audio"]), box=",".join(map(str, BOX)),
-                checkpoints=str(ckpt), batch_size=8)
+    base = {"video": str(media["video"]), "audio": str(media["audio"]), "box": ",".join(map(str, BOX)),
+            "checkpoints": str(ckpt), "batch_size": 8}
     return LipdubRequest(**{**base, **kw})
 
 
@@ -199,7 +200,7 @@ def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch, tmp
     req = _req(media, test_checkpoints, box=None, face=0, video=str(still), audio=str(media["short_audio"]))
     shown = jobs.run_job("lipdub", preview, req)
     assert shown.extra["faces"] == [[10, 30, 60, 100], [70, 20, 120, 90]]  # numbered from the left
-    x1, y1, x2, y2 = shown.extra["crop_box"]
+    x1, _, x2, _ = shown.extra["crop_box"]
     side = 50 * L.FAN_CROP_SCALE  # landmarks come from the FAN's square around face 0 (centre 35, 65)
     assert 35 - side / 2 - 1 <= x1 < x2 <= 35 + side / 2 + 1
     assert shown.extra["bbox_range"] is not None

@@ -1,4 +1,6 @@
 """Lip-dub geometry and signal rules against hand-computed values (no models)."""
+from typing import ClassVar
+
 import numpy as np
 import pytest
 import torch
@@ -89,7 +91,7 @@ class TestAudioWindows:
     def test_features_cross_the_30s_boundary(self):
         class Coded(A.WhisperFeatures):
             """Encoder stand-in: row r of segment s holds (s*1500 + r + 1) * 10 + layer."""
-            calls = []
+            calls: ClassVar[list[int]] = []
 
             def _segment(self, s):
                 self.calls.append(s)

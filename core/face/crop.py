@@ -24,7 +24,7 @@ def landmark_box(lm68: np.ndarray, bbox_shift: int = 0, extra_margin: int = 0, f
     lm = np.asarray(lm68, dtype=np.float64).astype(np.int32)
     ymid = int(lm[29, 1]) + int(bbox_shift)
     y2 = int(lm[:, 1].max())
-    y1 = max(0, int(2 * ymid - y2))
+    y1 = max(0, 2 * ymid - y2)
     x1, x2 = int(lm[:, 0].min()), int(lm[:, 0].max())
     if y2 - y1 <= 0 or x2 - x1 <= 0 or x1 < 0:
         if fallback is None:
@@ -54,7 +54,7 @@ def shift_range(landmarks: np.ndarray) -> tuple[int, int]:
 
 def parse_box(text: str) -> Box:
     try:
-        values = [int(round(float(v))) for v in str(text).replace(" ", "").split(",")]
+        values = [round(float(v)) for v in str(text).replace(" ", "").split(",")]
     except ValueError:
         values = []
     if len(values) != 4:

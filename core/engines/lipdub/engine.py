@@ -125,7 +125,7 @@ class _WriterThread:
                 try:
                     with self.ctx.stage("encode"):
                         self.writer.write(item)
-                except BaseException as exc:  # reported to the producer
+                except BaseException as exc:  # noqa: BLE001  (re-raised on the producer's thread)
                     self.error = exc
 
     def put(self, frames: np.ndarray):

@@ -100,10 +100,10 @@ def load_whisper_encoder(root: Path, device, dtype):
         encoder = WhisperEncoder(config)
         state, other = {}, []
         for key, value in load_state_dict(path).items():
-            bare = key[len("model."):] if key.startswith("model.") else key
+            bare = key.removeprefix("model.")
             if bare.startswith("encoder."):
                 state[bare[len("encoder."):]] = value
-            elif not (bare.startswith("decoder.") or bare.startswith("proj_out.")):
+            elif not bare.startswith(("decoder.", "proj_out.")):
                 other.append(key)
         if other:
             raise BadInputError(f"{path} does not match whisper: unexpected key(s) {other[:2]}")
@@ -144,7 +144,7 @@ def load_detector(root: Path, device):
 
     def build():
         net = RetinaFace(network_name="mobile0.25", device=device)
-        state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in load_state_dict(path).items()}
+        state = {k.removeprefix("module."): v for k, v in load_state_dict(path).items()}
         _strict(net, state, path)
         return net.to(device).eval().requires_grad_(False)
 

@@ -35,7 +35,7 @@ class LipdubRequest:
     use_cache: bool = True  # reuse / store the prepared-video cache
     checkpoints: str | None = None
 
-    def validate(self) -> "LipdubRequest":
+    def validate(self) -> LipdubRequest:
         if self.version not in VERSIONS:
             raise BadInputError(f"unknown version {self.version!r}: use v15 or v1")
         if self.parsing_mode not in ("jaw", "raw", "neck"):
