@@ -80,3 +80,20 @@ def test_landmarks_map_heatmaps_back_to_frame_pixels():
     crop = seen["crop"][0].sum(0)
     y, x = np.unravel_index(int(crop.argmax()), crop.shape)
     assert abs(x - 128) <= 2 and abs(y - 128) <= 2  # the FAN sees the box centred in its 256x256 input
+
+
+def test_prefetch_keeps_order_and_raises_producer_errors():
+    import pytest
+
+    from core.engines.lipdub.source import prefetch
+
+    assert list(prefetch(iter(range(20)), depth=2)) == list(range(20))
+
+    def broken():
+        yield 1
+        raise ValueError("bad frame")
+
+    it = prefetch(broken())
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="bad frame"):
+        next(it)

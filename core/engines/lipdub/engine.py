@@ -29,7 +29,7 @@ from . import models as M
 from .audio import SR, WhisperFeatures, positional_encoding
 from .prepare import Prepared, materials, prepare
 from .request import LipdubRequest
-from .source import FPS, FrameSource, pingpong
+from .source import FPS, FrameSource, pingpong, prefetch
 
 ENGINE = "lipdub"
 _OUT_AUDIO_RATE = 48000
@@ -144,12 +144,22 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
               dtype, ctx, report, sink) -> None:
     pe = positional_encoding(device=device, dtype=dtype)
     bs = int(req.batch_size)
-    for a in range(0, n_out, bs):
+
+    def batches():
+        for a in range(0, n_out, bs):
+            out_idx = list(range(a, min(a + bs, n_out)))
+            src = [pingpong(i, prep.n) for i in out_idx]
+            yield out_idx, src, source.frames(src)
+
+    it = prefetch(batches())
+    while True:
         ctx.check_cancelled()
-        out_idx = list(range(a, min(a + bs, n_out)))
-        src = [pingpong(i, prep.n) for i in out_idx]
-        with ctx.stage("decode"):
-            frames = source.frames(src)
+        with ctx.stage("decode"):  # time waiting for decoded frames (decoding itself overlaps the GPU)
+            item = next(it, None)
+        if item is None:
+            break
+        out_idx, src, frames = item
+        a = out_idx[0]
         rows = [k for k, j in enumerate(src) if prep.valid[j]]
         if rows:
             js = [src[k] for k in rows]

@@ -28,7 +28,7 @@ from core.face.track import FaceTracker
 
 from . import blend as B
 from . import models as M
-from .source import FrameSource, content_hash
+from .source import FrameSource, content_hash, prefetch
 
 FORMAT = 1
 TRACK_BATCH = 16
@@ -83,7 +83,7 @@ def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np
     tracker = FaceTracker(face=req.face, point=tuple(req.face_point) if req.face_point else None)
     boxes = np.zeros((n, 4), dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
-    it = source.batches(TRACK_BATCH)
+    it = prefetch(source.batches(TRACK_BATCH))
     while True:
         with ctx.stage("decode"):
             item = next(it, None)
@@ -168,7 +168,7 @@ def prepare(source: FrameSource, req, root: Path, device, dtype, ctx, report) ->
             vae = M.load_vae(root, device, dtype)
             parser = M.load_parser(root, device, dtype)
         cheeks = (int(req.left_cheek_width), int(req.right_cheek_width))
-        it = source.batches(int(req.batch_size))
+        it = prefetch(source.batches(int(req.batch_size)))
         while True:
             with ctx.stage("decode"):
                 item = next(it, None)

@@ -6,6 +6,8 @@ not continue the current forward pass is re-read from a seek, and only two chunk
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
@@ -112,3 +114,42 @@ class FrameSource:
             self._chunks.move_to_end(c)
             out.append(self._chunks[c][int(i) - c * self.chunk])
         return np.stack(out)
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Run ``items`` on a background thread, ``depth`` ahead, so decoding overlaps the GPU work.
+
+    Errors surface in the consumer; a consumer that stops early lets the producer finish its current item and end.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put((item, None))
+        except BaseException as exc:  # noqa: BLE001  (handed to the consumer)
+            q.put((None, exc))
+            return
+        q.put((done, None))
+
+    thread = threading.Thread(target=produce, name="lipdub-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
