@@ -148,6 +148,8 @@ def test_image_input_and_preview(test_checkpoints, media, tmp_path):
     assert result.extra["crop_box"] == list(BOX)
     assert np.array_equal(dubbed[:BOX[1]], frame[:BOX[1]])  # above the box: untouched
     assert not np.array_equal(dubbed[BOX[3] - 20:BOX[3]], frame[BOX[3] - 20:BOX[3]])
+    mid = (BOX[1] + BOX[3]) // 2  # the overlay is drawn on the original frame, not on the dubbed one
+    assert np.array_equal(overlay[mid + 8:BOX[3] - 4, BOX[0] + 8:BOX[2] - 8], frame[mid + 8:BOX[3] - 4, BOX[0] + 8:BOX[2] - 8])
 
 
 def test_bad_inputs_leave_no_output(test_checkpoints, media, tmp_path):

@@ -166,12 +166,12 @@ class TestBlend:
         assert alpha[:55].max() == 0  # rows above y=100 minus the blur reach (k=13 -> 6 px) stay untouched
         assert alpha[80:110, 20:80].min() == 1.0
 
-    def test_paste_keeps_pixels_where_alpha_is_zero(self):
-        frame = torch.randint(0, 256, (3, 64, 64)).float()  # frames are whole numbers
-        before = frame.clone()
+    def test_blend_region_keeps_pixels_where_alpha_is_zero(self):
+        region = torch.randint(0, 256, (3, 32, 32)).float()  # frames are whole numbers
         alpha = torch.zeros(32, 32)
         alpha[16:] = 1
-        B.paste(frame, torch.zeros(3, 256, 256), (16, 16, 48, 48), alpha)
-        assert torch.equal(frame[:, :32], before[:, :32])
-        assert torch.equal(frame[:, :, :16], before[:, :, :16])
-        assert frame[:, 32:48, 16:48].max() == 0
+        alpha[8, 0] = 0.5
+        out = B.blend_region(region, torch.zeros(3, 256, 256), alpha)
+        assert torch.equal(out[:, :8], region[:, :8]) and torch.equal(out[:, 9:16], region[:, 9:16])
+        assert out[:, 16:].max() == 0
+        assert torch.equal(out[:, 8, 0], (region[:, 8, 0] * 0.5).round())

@@ -70,13 +70,13 @@ def box_alpha(mask512: torch.Tensor, box, blur_factor: float = BLUR_FACTOR) -> t
     return (m.round() / 255.0).clamp(0, 1)
 
 
-def paste(frame: torch.Tensor, face: torch.Tensor, box, alpha: torch.Tensor) -> None:
-    """In place on a float [3, H, W] frame: resize the [3, 256, 256] face (0..255) to the box and alpha-blend it."""
-    x, y, x1, y1 = box
-    resized = F.interpolate(face[None].float(), size=(y1 - y, x1 - x), mode="bilinear", align_corners=False)[0]
+def blend_region(region: torch.Tensor, face: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """The face box's new pixels: the [3, 256, 256] face (0..255) resized to the [3, h, w] region and alpha-blended."""
+    h, w = region.shape[1:]
+    resized = F.interpolate(face[None].float(), size=(h, w), mode="bilinear", align_corners=False)[0]
     resized = resized.clamp(0, 255).round()
-    region = frame[:, y:y1, x:x1]
-    frame[:, y:y1, x:x1] = (region + alpha * (resized - region)).round()
+    region = region.float()
+    return (region + alpha * (resized - region)).round()
 
 
 def pack_mask(mask: np.ndarray) -> np.ndarray:

@@ -100,13 +100,24 @@ def dub_faces(latents: torch.Tensor, audio: torch.Tensor, unet, vae, ctx) -> tor
 
 @torch.inference_mode()
 def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.ndarray:
-    """Paste faces[k] into frames[rows[k]] at boxes[k] with mask k; other frames are returned untouched."""
-    t = torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float()
-    for k, r in enumerate(rows):
-        box = tuple(int(v) for v in boxes[k])
-        alpha = B.box_alpha(B.unpack_mask(masks[k], device), box)
-        B.paste(t[r], faces[k], box, alpha)
-    return t.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """Paste faces[k] into frames[rows[k]] at boxes[k] with mask k, in place; other frames stay untouched.
+
+    Only the face boxes travel to the device and back, each way in one copy."""
+    boxes = [tuple(int(v) for v in b) for b in boxes]
+    regions = [frames[r, y1:y2, x1:x2] for r, (x1, y1, x2, y2) in zip(rows, boxes)]
+    sizes = [reg.size for reg in regions]
+    flat = torch.from_numpy(np.concatenate([reg.reshape(-1) for reg in regions])).to(device)
+    out = []
+    for k, (reg, piece) in enumerate(zip(regions, flat.split(sizes))):
+        region = piece.view(reg.shape).permute(2, 0, 1)
+        alpha = B.box_alpha(B.unpack_mask(masks[k], device), boxes[k])
+        out.append(B.blend_region(region, faces[k], alpha).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).reshape(-1))
+    back = torch.cat(out).cpu().numpy()
+    start = 0
+    for r, (x1, y1, x2, y2), reg in zip(rows, boxes, regions):
+        frames[r, y1:y2, x1:x2] = back[start:start + reg.size].reshape(reg.shape)
+        start += reg.size
+    return frames
 
 
 class _WriterThread:
@@ -275,7 +286,7 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
                                 device, dtype, FPS)
         audio = feats([0]) + positional_encoding(device=device, dtype=dtype)
         faces = dub_faces(sample_latents(moments, [0], req.seed, device, dtype), audio, unet, vae, ctx)
-        dubbed = blend_batch(frame, [0], faces, masks, [box], device)[0]
+        dubbed = blend_batch(frame.copy(), [0], faces, masks, [box], device)[0]  # in place: keep frame for the overlay
         alpha = B.box_alpha(B.unpack_mask(masks[0], device), box).cpu().numpy()
     overlay = _draw_overlay(frame[0], dets, chosen, box, lm, alpha)
     overlay_path = _save_rgb(ctx.job_dir / "preview_overlay.png", overlay)
