@@ -46,6 +46,10 @@ def test_tracker_follows_the_chosen_face():
     # the faces swap list order and drift: the tracker keeps the same person
     assert t.update(_dets((14, 12, 64, 72), (100, 0, 150, 60))).tolist() == [14, 12, 64, 72]
     assert t.update(_dets((100, 0, 150, 60))) is None  # our face left the frame: that frame passes through
+    for _ in range(24):
+        assert t.update(_dets((100, 0, 150, 60))) is None
+    # 25 frames without it (a cut): the choice rule picks again
+    assert t.update(_dets((100, 0, 150, 60))).tolist() == [100, 0, 150, 60]
 
 
 def test_frame_source_reads_by_index_for_pingpong(tmp_path):

@@ -40,21 +40,27 @@ def pick(dets: np.ndarray, face: int | None = None, point: tuple[float, float] |
 
 @dataclass
 class FaceTracker:
-    """Stateful: the first frame with faces fixes the choice; later frames take the detection overlapping it most."""
+    """Stateful: the first frame with faces fixes the choice; later frames take the detection overlapping it most.
+
+    After ``relock_after`` frames without a match (a cut, the person left), the choice rule picks again.
+    """
 
     face: int | None = None
     point: tuple[float, float] | None = None
+    relock_after: int = 25
     last: np.ndarray | None = None
+    missed: int = 0
 
     def update(self, dets: np.ndarray) -> np.ndarray | None:
-        if len(dets) == 0:
-            return None
-        if self.last is None:
-            i = pick(dets, self.face, self.point)
-        else:
-            scores = [iou(self.last, d) for d in dets]
-            i = int(np.argmax(scores)) if max(scores) >= MATCH_IOU else None
+        i = None
+        if len(dets):
+            if self.last is None or self.missed >= self.relock_after:
+                i = pick(dets, self.face, self.point)
+            else:
+                scores = [iou(self.last, d) for d in dets]
+                i = int(np.argmax(scores)) if max(scores) >= MATCH_IOU else None
         if i is None:
+            self.missed += 1
             return None
-        self.last = dets[i, :4].copy()
+        self.last, self.missed = dets[i, :4].copy(), 0
         return self.last
