@@ -28,7 +28,7 @@ def list_files(engine_names: list[str]) -> int:
         print(f"\n{engine} — {module.TITLE}: {'ready' if not gone else f'{len(gone)} missing'}")
         for item in module.FILES:
             mark = "missing" if item.local in gone else "present"
-            print(f"  [{mark:7}] {item.local:60} {_human(item.size):>9}  {item.source}")
+            print(f"  [{mark:7}] {item.local:70} {_human(item.size):>9}  {item.source}")
     return 0
 
 
