@@ -238,3 +238,26 @@ def test_rotated_30fps_video_and_v1(test_checkpoints, media, tmp_path):
     # upright, in time order: the counters drawn on the source read back from the output (above the mask)
     expected = [read_counter(f) for f in iter_video_frames(clip)][:5]
     assert [read_counter(f) for f in iter_video_frames(result.output)] == expected == [0, 1, 2, 3, 4]
+
+
+def test_frames_without_the_face_pass_through_in_place(test_checkpoints, media, monkeypatch, tmp_path):
+    """The detector finds the face on even frames only: odd frames come out untouched, at their own times."""
+    from core.face import landmarks as L
+
+    clip = make_video(tmp_path / "c.mp4", seconds=0.12, fps=25, size=(96, 64), tone_hz=None)  # frames 0, 1, 2
+    face = np.array([[20, 20, 76, 62, 0.99]], np.float32)
+    monkeypatch.setattr(L, "detect_faces", lambda det, frames, device: [
+        face.copy() if read_counter(f) % 2 == 0 else np.zeros((0, 5), np.float32) for f in frames])
+    req = _req(media, test_checkpoints, video=str(clip), box=None, audio=str(media["short_audio"]), crf=0,
+               smooth=False)
+    result = jobs.run_job("lipdub", run, req)
+    assert result.extra["faceless_frames"] == 1 and any("no face in 1 of 3" in w for w in result.warnings)
+    src = list(iter_video_frames(clip))
+    out = list(iter_video_frames(result.output))
+    order = [pingpong(i, 3) for i in range(5)]  # 0 1 2 2 1
+    assert [read_counter(f) for f in out] == order
+    for frame, j in zip(out, order):
+        if j == 1:
+            assert _psnr(frame, src[1]) > 40  # untouched apart from the lossless-YUV round trip
+        else:
+            assert _psnr(frame, src[j]) < 35  # dubbed (noise from random weights in the lower crop)
