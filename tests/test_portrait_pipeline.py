@@ -134,3 +134,20 @@ def test_cli_preview_and_bad_input(portrait_weights, astronaut, speech, tmp_path
     assert not (tmp_path / "x.mp4").exists()
     with pytest.raises(BadInputError, match="emotion"):
         PortraitRequest(image=astronaut, audio=speech, emotion="joy").validate()
+
+
+def test_cancel_between_batches_leaves_no_video(portrait_weights, astronaut, speech):
+    import threading
+
+    from core.errors import JobCancelled
+
+    cancel = threading.Event()
+
+    def progress(fraction, message):
+        if message.startswith("rendered"):
+            cancel.set()
+
+    req = PortraitRequest(image=astronaut, audio=speech, box=BOX, steps=1, render_batch=4, end=0.3)
+    with pytest.raises(JobCancelled):
+        run_job("portrait", run, req, progress=progress, cancel_event=cancel)
+    assert not list(Path(paths.outputs_dir()).rglob("*.mp4"))
