@@ -5,6 +5,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from core.audio.cli import add_audio_args
 from core.errors import BadInputError
 
 from .request import LipdubRequest
@@ -31,11 +32,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--start", type=float, help="driving-audio start (s)")
-    p.add_argument("--end", type=float, help="driving-audio end (s)")
-    p.add_argument("--separate-vocals", action="store_true", help="drive with the separated voice (MDX-Net)")
-    p.add_argument("--keep-audio", default="mix", help="output track: mix, vocals, or another audio file")
-    p.add_argument("--normalize", choices=["none", "peak", "loudness"], default="none", help="driving signal level")
+    add_audio_args(p)
     p.add_argument("--crf", type=int, default=18, help="H.264 quality (lower = better, 0-51)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the prepared-video cache")
     p.add_argument("--preview", metavar="PNG", help="write the first-frame preview (dubbed) here and exit; "
@@ -59,7 +56,7 @@ def request_from_args(args: argparse.Namespace) -> LipdubRequest:
         right_cheek_width=args.cheeks[1], batch_size=args.batch, device=args.device, dtype=args.dtype,
         seed=args.seed, face=args.face, face_point=point, box=args.box, smooth=not args.no_smooth,
         start=args.start, end=args.end, separate_vocals=args.separate_vocals, keep_audio=args.keep_audio,
-        normalize=args.normalize, crf=args.crf, use_cache=not args.no_cache, checkpoints=args.checkpoints)
+        normalize=args.normalize, peak_dbfs=args.peak_dbfs, loudness_lufs=args.loudness_lufs, crf=args.crf, use_cache=not args.no_cache, checkpoints=args.checkpoints)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -31,6 +31,8 @@ class LipdubRequest:
     separate_vocals: bool = False  # audio preparation (core.audio): drive with the separated voice
     keep_audio: str = "mix"  # output track: "mix", "vocals" or a path to another file
     normalize: str = "none"  # driving level: "none" | "peak" | "loudness"
+    peak_dbfs: float = -1.0  # target of normalize="peak"
+    loudness_lufs: float = -20.0  # target of normalize="loudness"
     crf: int = 18
     use_cache: bool = True  # reuse / store the prepared-video cache
     checkpoints: str | None = None
