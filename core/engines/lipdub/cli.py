@@ -56,15 +56,18 @@ def request_from_args(args: argparse.Namespace) -> LipdubRequest:
         right_cheek_width=args.cheeks[1], batch_size=args.batch, device=args.device, dtype=args.dtype,
         seed=args.seed, face=args.face, face_point=point, box=args.box, smooth=not args.no_smooth,
         start=args.start, end=args.end, separate_vocals=args.separate_vocals, keep_audio=args.keep_audio,
-        normalize=args.normalize, peak_dbfs=args.peak_dbfs, loudness_lufs=args.loudness_lufs, crf=args.crf, use_cache=not args.no_cache, checkpoints=args.checkpoints)
+        normalize=args.normalize, peak_dbfs=args.peak_dbfs, loudness_lufs=args.loudness_lufs, crf=args.crf,
+        use_cache=not args.no_cache, checkpoints=args.checkpoints)
 
 
 def main(args: argparse.Namespace) -> int:
-    from core import jobs
+    from core import jobs, paths
     from core.cli import run_engine
 
     from .engine import preview, run
 
+    if args.checkpoints:  # the audio separator and the job's test-weights check read the same folder
+        paths.set_checkpoints_dir(args.checkpoints)
     for path in (args.video, args.audio):
         if not Path(path).is_file():
             raise BadInputError(f"no such file: {path}")

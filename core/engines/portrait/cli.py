@@ -5,6 +5,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from core.audio.cli import add_audio_args
 from core.errors import BadInputError
 
 from .moda.motion import EMOTIONS
@@ -16,11 +17,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--image", required=True, help="portrait photo")
     p.add_argument("--audio", required=True, help="driving speech (any audio format, or a video's audio track)")
     p.add_argument("--out", help="output .mp4 (required unless --preview)")
-    p.add_argument("--start", type=float, help="driving-audio start (s)")
-    p.add_argument("--end", type=float, help="driving-audio end (s)")
-    p.add_argument("--separate-vocals", action="store_true", help="drive with the separated voice (MDX-Net)")
-    p.add_argument("--keep-audio", default="mix", help="output track: mix, vocals, or another audio file")
-    p.add_argument("--normalize", choices=["none", "peak", "loudness"], default="none", help="driving signal level")
+    add_audio_args(p)
     p.add_argument("--emotion", default="none", choices=["none", *EMOTIONS])
     p.add_argument("--cfg", type=float, default=1.2, help="audio guidance scale (<= 1 disables CFG)")
     p.add_argument("--steps", type=int, default=10, help="sampling steps")
@@ -59,7 +56,8 @@ def request_from_args(args: argparse.Namespace):
 
     return PortraitRequest(
         image=args.image, audio=args.audio, start=args.start, end=args.end, separate_vocals=args.separate_vocals,
-        keep_audio=args.keep_audio, normalize=args.normalize, emotion=args.emotion, cfg_scale=args.cfg, steps=args.steps,
+        keep_audio=args.keep_audio, normalize=args.normalize, peak_dbfs=args.peak_dbfs,
+        loudness_lufs=args.loudness_lufs, emotion=args.emotion, cfg_scale=args.cfg, steps=args.steps,
         seed=args.seed, smoothing=args.smoothing, head_motion=args.head_motion, crop_scale=args.crop_scale,
         pasteback=not args.no_pasteback, face_index=args.face or 0, box=parse_box(args.box),
         max_side=args.max_side, device=args.device, dtype=args.dtype, render_batch=args.batch, crf=args.crf)

@@ -48,6 +48,8 @@ class PortraitRequest:
     separate_vocals: bool = False    # drive with the separated voice (MDX-Net Kim_Vocal_2)
     keep_audio: str = "mix"          # output track: "mix", "vocals" or a path to another file
     normalize: str = "none"          # driving level: "none" | "peak" | "loudness"
+    peak_dbfs: float = -1.0          # target of normalize="peak"
+    loudness_lufs: float = -20.0     # target of normalize="loudness"
     emotion: str = "none"            # none or one of moda.motion.EMOTIONS
     cfg_scale: float = 1.2           # audio guidance; <= 1 disables CFG
     steps: int = 10                  # rectified-flow Euler steps
