@@ -49,7 +49,7 @@ def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path)
     from core.media import VideoWriter, iter_video_frames, load_image, probe
 
     result = run_job("portrait", run, PortraitRequest(image=astronaut, audio=speech, box=BOX, emotion="happiness",
-                                                      steps=3, render_batch=8))
+                                                      steps=3, render_batch=8, crf=0))
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and info.fps == 25 and info.has_audio
     assert abs(info.video_duration - 0.62) <= 0.04 and abs(info.duration - 0.62) <= 0.04
@@ -65,14 +65,14 @@ def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path)
     x0, y0, x1, y1 = paste.roi
     outside[y0:y1, x0:x1] = paste.mask[..., 0].numpy() == 0
     assert 0.5 < outside.mean() < 0.95
-    # The encoder alone costs this photo ~35.5 dB (4:2:0 chroma, crf 18), so the video is compared with the
-    # photo through the same encoder (measured 44.3 dB; the exact-bytes check is the test below).
+    # Lossless H.264 (crf 0), so the comparison sees the engine, not the codec; the photo goes through the same
+    # 4:2:0 encode (the exact-bytes check before encoding is the test below).
     still = tmp_path / "still.mp4"
-    with VideoWriter(still, fps=25) as writer:
+    with VideoWriter(still, fps=25, crf=0) as writer:
         writer.write(np.repeat(photo[None], len(frames), axis=0))
     encoded_photo = list(iter_video_frames(still))
     for i in (0, len(frames) // 2, len(frames) - 1):
-        assert psnr(frames[i][outside], encoded_photo[i][outside]) > 42
+        assert psnr(frames[i][outside], encoded_photo[i][outside]) > 45
     assert psnr(frames[-1][~outside], encoded_photo[-1][~outside]) < 30  # the animated (noise) face is pasted
 
 
