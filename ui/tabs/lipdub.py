@@ -89,10 +89,14 @@ def build() -> None:
                 use_cache, device, dtype]
     inputs = [video, *panel.inputs, *controls]
 
-    # Named parameters (not *values) so the API endpoints document each input by name.
-    def do_preview(video, audio, start, end, separate_vocals, keep_audio, keep_file, normalize, version, bbox_shift,
-                   extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size, seed, face,
-                   face_point, box, smooth, crf, use_cache, device, dtype, progress=gr.Progress()):
+    # Named parameters (not *values) so the API endpoints document each input by name. The None defaults only tell
+    # Gradio that inputs without a starting value (end, keep_file, face_point, box) are optional for API clients;
+    # every other input's default is its component's value.
+    def do_preview(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
+                   normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
+                   left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
+                   face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
+                   progress=gr.Progress()):  # noqa: B008 - Gradio injects progress this way
         """First-frame preview: overlay, dubbed frame 0 (real audio window), suggested bbox_shift range."""
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
@@ -101,9 +105,11 @@ def build() -> None:
         report_warnings(res)
         return str(res.extra["overlay"]), str(res.extra["dubbed"]), _hint(res.extra)
 
-    def do_generate(video, audio, start, end, separate_vocals, keep_audio, keep_file, normalize, version, bbox_shift,
-                    extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size, seed, face,
-                    face_point, box, smooth, crf, use_cache, device, dtype, progress=gr.Progress()):
+    def do_generate(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
+                    normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
+                    left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
+                    face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
+                    progress=gr.Progress()):  # noqa: B008
         """Dub the whole video: result video, timings, suggested bbox_shift range."""
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,

@@ -90,18 +90,31 @@ def build() -> None:
     controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                 batch, crf, device, dtype]
     inputs = [image, *panel.inputs, *controls]
-    n_audio = len(panel.inputs)
 
-    def _req(values):
-        return make_request(values[0], values[1:1 + n_audio], *values[1 + n_audio:])
-
-    def do_preview(*values, progress=gr.Progress()):  # noqa: B008 - Gradio injects progress this way
-        res = jobs.run_job("portrait", engine_preview, _req(values), progress=progress_adapter(progress))
+    # Named parameters (not *values) so the API endpoints document each input by name and accept keywords. The None
+    # defaults only tell Gradio that inputs without a starting value (end, keep_file, box) are optional for API
+    # clients; every other input's default is its component's value.
+    def do_preview(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
+                   normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
+                   head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
+                   render_batch=None, crf=None, device=None, dtype=None, progress=gr.Progress()):  # noqa: B008
+        """Preview: the 512x512 face crop and the first frame."""
+        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
+                           cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
+                           render_batch, crf, device, dtype)
+        res = jobs.run_job("portrait", engine_preview, req, progress=progress_adapter(progress))
         report_warnings(res)
         return str(res.extra["crop_image"]), str(res.extra["frame_image"])
 
-    def do_generate(*values, progress=gr.Progress()):  # noqa: B008
-        res = jobs.run_job("portrait", engine_run, _req(values), progress=progress_adapter(progress))
+    def do_generate(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
+                    normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
+                    head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
+                    render_batch=None, crf=None, device=None, dtype=None, progress=gr.Progress()):  # noqa: B008
+        """Animate the photo: result video and timings."""
+        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
+                           cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
+                           render_batch, crf, device, dtype)
+        res = jobs.run_job("portrait", engine_run, req, progress=progress_adapter(progress))
         report_warnings(res)
         seconds = res.extra.get("seconds") or 0.0
         rtf = f" · real-time factor {res.timings.get('total', 0.0) / seconds:.2f}" if seconds else ""
