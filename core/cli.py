@@ -5,11 +5,12 @@ Exit codes: 0 success, 2 bad input (one line on stderr), 3 missing weights (name
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from core.errors import MouthpieceError
 
@@ -49,17 +50,24 @@ def guarded(fn: Callable[..., int], *args) -> int:
         return 130
 
 
-def run_engine(engine: str, fn: Callable, request: Any, out: str | Path | None = None) -> int:
-    """Run an engine job with a tqdm bar, copy its output to ``out``, print warnings and timings. Engine CLIs call this."""
+@contextlib.contextmanager
+def tqdm_progress(desc: str) -> Iterator[Callable[[float, str], None]]:
+    """A core progress callback (fraction, message) drawn as one tqdm bar on the terminal."""
     from tqdm import tqdm
 
-    from core import jobs
-
-    with tqdm(total=1000, desc=engine, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}") as bar:
+    with tqdm(total=1000, desc=desc, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}") as bar:
         def report(fraction: float, message: str) -> None:
             bar.set_postfix_str(message[-60:])
             bar.update(max(int(fraction * 1000) - bar.n, 0))
 
+        yield report
+
+
+def run_engine(engine: str, fn: Callable, request: Any, out: str | Path | None = None) -> int:
+    """Run an engine job with a tqdm bar, copy its output to ``out``, print warnings and timings. Engine CLIs call this."""
+    from core import jobs
+
+    with tqdm_progress(engine) as report:
         result = jobs.run_job(engine, fn, request, progress=report)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

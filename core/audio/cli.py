@@ -38,18 +38,13 @@ def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) 
 
 
 def _separate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from core import paths
     from core.audio.prepare import separate_file
+    from core.cli import tqdm_progress
 
     if args.checkpoints:
         paths.set_checkpoints_dir(args.checkpoints)
-    with tqdm(total=1000, desc="separate", unit="‰") as bar:
-        def report(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message[-50:])
-            bar.update(int(fraction * 1000) - bar.n)
-
+    with tqdm_progress("separate") as report:
         vocals, accompaniment, hit = separate_file(args.audio, args.out_dir, args.start, args.end, args.device, report)
     print(f"vocals: {vocals}\naccompaniment: {accompaniment}" + ("\n(from the separation cache)" if hit else ""))
     return 0
@@ -60,18 +55,13 @@ def _prepare(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from tqdm import tqdm
-
     from core import paths
     from core.audio.prepare import prepare_audio
+    from core.cli import tqdm_progress
 
     if args.checkpoints:
         paths.set_checkpoints_dir(args.checkpoints)
-    with tqdm(total=1000, desc="prepare audio", unit="‰") as bar:
-        def report(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message[-50:])
-            bar.update(int(fraction * 1000) - bar.n)
-
+    with tqdm_progress("prepare audio") as report:
         prepared = prepare_audio(audio_options_from_args(args), report)
     out = Path(args.out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)

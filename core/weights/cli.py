@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from tqdm import tqdm
-
 from core import paths, weights
 
 
@@ -33,12 +31,10 @@ def list_files(engine_names: list[str]) -> int:
 
 
 def download_with_bar(engine_names: list[str]) -> int:
-    for engine in engine_names:
-        with tqdm(total=1000, desc=engine, unit="‰") as bar:
-            def report(fraction: float, message: str) -> None:
-                bar.set_postfix_str(message[-50:])
-                bar.update(int(fraction * 1000) - bar.n)
+    from core.cli import tqdm_progress
 
+    for engine in engine_names:
+        with tqdm_progress(engine) as report:
             weights.download(engine, progress=report)
     return 0
 
