@@ -3,10 +3,7 @@ and a headless Chromium sees the five tabs."""
 import importlib.machinery
 import importlib.util
 import json
-import os
 import re
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -15,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.appserver import free_port, running_app
 from ui.app import TAB_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,40 +20,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 TABS = ["Lip-dub a video", "Animate a photo", "Infinite avatar", "Expression control", "Models & settings"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` on a free port with an empty checkpoints folder, as a fresh machine would have."""
     base = tmp_path_factory.mktemp("ui_server")
-    port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", MOUTHPIECE_OUTPUTS=str(base / "out"),
-               MOUTHPIECE_CACHE=str(base / "cache"), MOUTHPIECE_PRESETS=str(base / "presets"))
-    log = open(base / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints", str(base / "ckpt")],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{(base / 'server.log').read_text()}")
-            try:
-                urllib.request.urlopen(url, timeout=5)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail(f"app.py did not serve {url} in 180 s:\n{(base / 'server.log').read_text()}")
-                time.sleep(0.5)
+    with running_app(base, base / "ckpt") as url:
         yield {"url": url, "ckpt": base / "ckpt"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def test_serves_page_and_config_lists_api_names(server):
@@ -193,7 +163,7 @@ def test_one_click_download_with_progress(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
 
     demo = build_app(checkpoints=tmp_path / "ckpt")
-    port = _free_port()
+    port = free_port()
     demo.queue(default_concurrency_limit=1).launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
                                                    quiet=True, **launch_options())
     try:

@@ -1,12 +1,6 @@
 """A creator's whole path through the running studio: `python app.py` on tiny random weights, then the Gradio API
 (gradio_client + handle_file) for lip-dub and photo animation, previews included; a bad input answers with one line
 and the studio serves the next call."""
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +8,7 @@ import pytest
 from PIL import Image
 
 from core.media import probe
+from tests.appserver import running_app
 from tests.samples import make_tone, make_video, portrait_path, talking_clip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,42 +17,14 @@ LIPDUB_BOX = "32,24,96,112"  # x1,y1,x2,y2 on the 128x128 clip (random weights c
 PORTRAIT_BOX = "185,70,275,185"  # the astronaut's face
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, test_checkpoints):
     """`python app.py --checkpoints <tiny random weights>` on a free port, and a gradio_client attached to it."""
     from gradio_client import Client
 
     base = tmp_path_factory.mktemp("ui_e2e")
-    port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", MOUTHPIECE_OUTPUTS=str(base / "out"),
-               MOUTHPIECE_CACHE=str(base / "cache"), MOUTHPIECE_PRESETS=str(base / "presets"))
-    log_path = base / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints",
-                                 str(test_checkpoints)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                urllib.request.urlopen(url, timeout=5)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail(f"app.py did not serve {url} in 180 s:\n{log_path.read_text()}")
-                time.sleep(0.5)
+    with running_app(base, test_checkpoints) as url:
         yield Client(url, verbose=False, download_files=str(base / "downloads"))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
