@@ -29,7 +29,7 @@ from . import models as M
 from .audio import SR, WhisperFeatures, positional_encoding
 from .prepare import Prepared, materials, prepare
 from .request import LipdubRequest
-from .source import FPS, FrameSource, pingpong, prefetch
+from .source import FPS, FrameSource, pingpong, timed_prefetch
 
 ENGINE = "lipdub"
 _OUT_AUDIO_RATE = 48000
@@ -162,14 +162,7 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
             src = [pingpong(i, prep.n) for i in out_idx]
             yield out_idx, src, source.frames(src)
 
-    it = prefetch(batches())
-    while True:
-        ctx.check_cancelled()
-        with ctx.stage("decode"):  # time waiting for decoded frames (decoding itself overlaps the GPU)
-            item = next(it, None)
-        if item is None:
-            break
-        out_idx, src, frames = item
+    for out_idx, src, frames in timed_prefetch(batches(), ctx):  # decoding overlaps the GPU work
         a = out_idx[0]
         rows = [k for k, j in enumerate(src) if prep.valid[j]]
         if rows:

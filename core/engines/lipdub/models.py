@@ -68,13 +68,18 @@ def load_unet(root: Path, version: str, device, dtype):
     return default_cache().get(_key(f"unet-{version}", path, device, dtype), build)
 
 
+def _weights_file(folder: Path, stem: str, legacy_stem: str | None = None) -> Path:
+    """The safetensors file of a Hugging Face folder, or its older .bin twin when only that was downloaded."""
+    path = folder / f"{stem}.safetensors"
+    legacy = folder / f"{legacy_stem or stem}.bin"
+    return legacy if not path.is_file() and legacy.is_file() else path
+
+
 def load_vae(root: Path, device, dtype):
     from diffusers import AutoencoderKL
 
     folder = root / W.VAE_DIR
-    path = folder / "diffusion_pytorch_model.safetensors"
-    if not path.is_file() and (folder / "diffusion_pytorch_model.bin").is_file():
-        path = folder / "diffusion_pytorch_model.bin"
+    path = _weights_file(folder, "diffusion_pytorch_model")
 
     def build():
         vae = AutoencoderKL.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
@@ -90,9 +95,7 @@ def load_whisper_encoder(root: Path, device, dtype):
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
     folder = root / W.WHISPER_DIR
-    path = folder / "model.safetensors"
-    if not path.is_file() and (folder / "pytorch_model.bin").is_file():
-        path = folder / "pytorch_model.bin"
+    path = _weights_file(folder, "model", "pytorch_model")
 
     def build():
         config = WhisperConfig.from_json_file(str(folder / "config.json"))

@@ -28,7 +28,7 @@ from core.face.track import FaceTracker
 
 from . import blend as B
 from . import models as M
-from .source import FrameSource, content_hash, prefetch
+from .source import FrameSource, content_hash, timed_prefetch
 
 FORMAT = 1
 TRACK_BATCH = 16
@@ -83,14 +83,7 @@ def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np
     tracker = FaceTracker(face=req.face, point=tuple(req.face_point) if req.face_point else None)
     boxes = np.zeros((n, 4), dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
-    it = prefetch(source.batches(TRACK_BATCH))
-    while True:
-        with ctx.stage("decode"):
-            item = next(it, None)
-        if item is None:
-            break
-        start, frames = item
-        ctx.check_cancelled()
+    for start, frames in timed_prefetch(source.batches(TRACK_BATCH), ctx):
         with ctx.stage("face_track"):
             dets = L.detect_faces(detector, frames, device)
             chosen = [tracker.update(d) for d in dets]
@@ -168,14 +161,7 @@ def prepare(source: FrameSource, req, root: Path, device, dtype, ctx, report) ->
             vae = M.load_vae(root, device, dtype)
             parser = M.load_parser(root, device, dtype)
         cheeks = (int(req.left_cheek_width), int(req.right_cheek_width))
-        it = prefetch(source.batches(int(req.batch_size)))
-        while True:
-            with ctx.stage("decode"):
-                item = next(it, None)
-            if item is None:
-                break
-            start, frames = item
-            ctx.check_cancelled()
+        for start, frames in timed_prefetch(source.batches(int(req.batch_size)), ctx):
             rows = [k for k in range(len(frames)) if start + k < n and valid[start + k]]
             if rows:
                 mom, msk = materials(frames[rows], boxes[[start + k for k in rows]], vae, parser, req.mode, cheeks,

@@ -153,3 +153,19 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
                 q.get(timeout=0.05)
             except queue.Empty:
                 pass
+
+
+def timed_prefetch(items: Iterator, ctx, depth: int = 2) -> Iterator:
+    """``prefetch`` for a job: time spent waiting for decoded frames counts as "decode", and cancellation is checked
+    between batches."""
+    it = prefetch(items, depth)
+    try:
+        while True:
+            with ctx.stage("decode"):
+                item = next(it, None)
+            if item is None:
+                return
+            ctx.check_cancelled()
+            yield item
+    finally:
+        it.close()
