@@ -268,3 +268,13 @@ def talking_clip(path, seconds: float = 2.0, fps: float = 25, size: tuple[int, i
     else:
         raise ValueError(f"audio must be 'tone' or 'speech', got {audio!r}")
     return _write_av(path, frames(), frame_times(seconds, fps), fps, (samples, sr))
+
+
+def xcorr_peak(a: np.ndarray, b: np.ndarray, max_lag: int = 4096) -> float:
+    """Peak normalised cross-correlation of two signals over lags up to max_lag (AAC adds an encoder delay)."""
+    n = min(len(a), len(b))
+    a, b = a[:n] - a[:n].mean(), b[:n] - b[:n].mean()
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    c = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    c = np.concatenate([c[-max_lag:], c[:max_lag + 1]])
+    return float(np.max(np.abs(c)) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))

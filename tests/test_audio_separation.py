@@ -17,6 +17,7 @@ from core.audio.prepare import AudioOptions, prepare_audio, separate_file
 from core.cache import default_cache
 from core.cli import main as cli_main
 from core.errors import MissingWeightsError
+from tests.samples import xcorr_peak
 
 SR = 44100
 SECONDS = 3.0
@@ -47,16 +48,6 @@ def song(tmp_path, left_only_checkpoints):
     path = tmp_path / "song.wav"
     sf.write(path, np.stack([voice, music], 1), SR, subtype="FLOAT")
     return path, voice, music
-
-
-def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int = 4096) -> float:
-    """Peak normalised cross-correlation over lags up to max_lag (AAC adds an encoder delay)."""
-    n = min(len(a), len(b))
-    a, b = a[:n] - a[:n].mean(), b[:n] - b[:n].mean()
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    c = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
-    c = np.concatenate([c[-max_lag:], c[:max_lag + 1]])
-    return float(np.max(np.abs(c)) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
 def test_test_checkpoint_has_kim_vocal_2_signature(tmp_path):
@@ -102,7 +93,7 @@ def test_drive_with_vocals_keep_the_mix_muxed(song, tmp_path):
         driving, rate = sf.read(prepared.driving_wav, dtype="float32")
         assert rate == 16000
         voice16 = np.interp(np.arange(driving.size) / 16000, np.arange(voice.size) / SR, voice)
-        assert _xcorr(driving, voice16) > 0.99  # the engine hears the voice only
+        assert xcorr_peak(driving, voice16) > 0.99  # the engine hears the voice only
         # gaps in the voice are silent frames even though the music never stops
         spans = prepared.silent_spans()
         assert spans[0] == pytest.approx((0.0, 0.4), abs=0.08)
@@ -116,8 +107,8 @@ def test_drive_with_vocals_keep_the_mix_muxed(song, tmp_path):
     assert mixed.channels == 2 and vocal.channels == 2
     left_src, right_src = (np.interp(np.arange(int(SECONDS * mixed.rate)) / mixed.rate, np.arange(voice.size) / SR, s)
                            for s in (voice, music))
-    assert _xcorr(mixed.samples[:, 0], left_src) > 0.95 and _xcorr(mixed.samples[:, 1], right_src) > 0.95
-    assert _xcorr(vocal.samples[:, 0], left_src) > 0.95
+    assert xcorr_peak(mixed.samples[:, 0], left_src) > 0.95 and xcorr_peak(mixed.samples[:, 1], right_src) > 0.95
+    assert xcorr_peak(vocal.samples[:, 0], left_src) > 0.95
     assert np.sqrt(np.mean(vocal.samples[:, 1] ** 2)) < 0.01 * np.sqrt(np.mean(right_src ** 2))  # music is gone
 
 
