@@ -30,7 +30,7 @@ from core import jobs
 from core.engines.lipdub import LipdubRequest, run
 from core.engines.lipdub import models as M
 from core.engines.lipdub import weights as W
-from core.face import landmarks as L
+from core.engines.lipdub.face import landmarks as L
 from core.media import iter_video_frames
 from tests.samples import make_tone, talking_clip
 
@@ -43,7 +43,7 @@ def write_full_random(root: Path) -> Path:
     from safetensors.torch import save_file
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-    from core.face.bisenet import BiSeNet
+    from core.engines.lipdub.face.bisenet import BiSeNet
 
     if (root / "DONE").is_file():
         return root

@@ -34,9 +34,9 @@ def write_full_weights(root: Path) -> None:
     from transformers import HubertConfig, HubertModel
 
     from core.engines.portrait import weights as PW
-    from core.engines.portrait.crop.testmodels import write_test_onnx_models
-    from core.engines.portrait.liveportrait import LivePortraitConfig
-    from core.engines.portrait.liveportrait import weights as lpw
+    from core.liveportrait.crop.testmodels import write_test_onnx_models
+    from core.liveportrait import LivePortraitConfig
+    from core.liveportrait import weights as lpw
     from core.engines.portrait.moda.audio import legacy_names
     from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
 

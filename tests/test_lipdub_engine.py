@@ -193,7 +193,7 @@ def test_detection_path_with_two_faces(test_checkpoints, media, monkeypatch, tmp
     A still image keeps the full-size FAN (random weights, seconds per frame on CPU) to one frame."""
     from PIL import Image
 
-    from core.face import landmarks as L
+    from core.engines.lipdub.face import landmarks as L
 
     still = tmp_path / "still.png"
     Image.fromarray(next(iter_video_frames(media["video"]))).save(still)
@@ -242,7 +242,7 @@ def test_rotated_30fps_video_and_v1(test_checkpoints, media, tmp_path):
 
 def test_frames_without_the_face_pass_through_in_place(test_checkpoints, media, monkeypatch, tmp_path):
     """The detector finds the face on even frames only: odd frames come out untouched, at their own times."""
-    from core.face import landmarks as L
+    from core.engines.lipdub.face import landmarks as L
 
     clip = make_video(tmp_path / "c.mp4", seconds=0.12, fps=25, size=(96, 64), tone_hz=None)  # frames 0, 1, 2
     face = np.array([[20, 20, 76, 62, 0.99]], np.float32)

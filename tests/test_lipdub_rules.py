@@ -9,8 +9,8 @@ from core.engines.lipdub import audio as A
 from core.engines.lipdub import blend as B
 from core.engines.lipdub.source import pingpong
 from core.errors import BadInputError
-from core.face import crop as C
-from core.face.parsing import cheek_mask, mode_mask
+from core.engines.lipdub.face import crop as C
+from core.engines.lipdub.face.parsing import cheek_mask, mode_mask
 
 
 def face68(nose28=(50, 60), nose29=(50, 70), nose30=(50, 78), xs=(20, 80), chin=100):

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from core.engines.portrait.crop import FaceCropper
-from core.engines.portrait.crop import testmodels as tm
-from core.engines.portrait.crop.detector import SCRFD, anchor_centers, distance_to_boxes, distance_to_kps, nms
-from core.engines.portrait.crop.geometry import (
+from core.liveportrait.crop import FaceCropper
+from core.liveportrait.crop import testmodels as tm
+from core.liveportrait.crop.detector import SCRFD, anchor_centers, distance_to_boxes, distance_to_kps, nms
+from core.liveportrait.crop.geometry import (
     crop_matrix_from_box,
     crop_matrix_from_landmarks,
     rect_from_landmarks,
     transform_points,
 )
-from core.engines.portrait.crop.landmarks import Landmark106, Landmark203
-from core.engines.portrait.liveportrait import weights as lpw
-from core.engines.portrait.pasteback import PasteBack, mask_template
+from core.liveportrait.crop.landmarks import Landmark106, Landmark203
+from core.liveportrait import weights as lpw
+from core.liveportrait.pasteback import PasteBack, mask_template
 from core.errors import BadInputError
 
 

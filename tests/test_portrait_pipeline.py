@@ -44,8 +44,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path):
-    from core.engines.portrait.crop import FaceCropper
-    from core.engines.portrait.pasteback import PasteBack
+    from core.liveportrait.crop import FaceCropper
+    from core.liveportrait.pasteback import PasteBack
     from core.media import VideoWriter, iter_video_frames, load_image, probe
 
     result = run_job("portrait", run, PortraitRequest(image=astronaut, audio=speech, box=BOX, emotion="happiness",
@@ -78,7 +78,7 @@ def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path)
 
 def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, astronaut):
     """Before encoding, every pixel outside the paste-back mask is bit-identical to the photo (PSNR infinite)."""
-    from core.engines.portrait.pasteback import PasteBack
+    from core.liveportrait.pasteback import PasteBack
     from core.engines.portrait.pipeline import _prepare, render_frames
     from core.jobs import JobContext
 

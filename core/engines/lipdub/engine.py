@@ -18,9 +18,9 @@ import torch
 from core import weights
 from core.device import oom_guard, resolve_device, resolve_dtype
 from core.errors import BadInputError
-from core.face import crop as C
-from core.face import landmarks as L
-from core.face.track import left_to_right, pick
+from core.engines.lipdub.face import crop as C
+from core.engines.lipdub.face import landmarks as L
+from core.engines.lipdub.face.track import left_to_right, pick
 from core.jobs import JobContext, JobResult
 from core.media import VideoWriter, frames_needed, load_audio, probe
 

@@ -125,7 +125,7 @@ def load_feature_extractor(root: Path):
 
 
 def load_parser(root: Path, device, dtype):
-    from core.face.bisenet import BiSeNet
+    from core.engines.lipdub.face.bisenet import BiSeNet
 
     path = root / W.PARSER
 

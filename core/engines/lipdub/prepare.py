@@ -21,10 +21,10 @@ import torch
 
 from core import paths
 from core.errors import BadInputError
-from core.face import crop as C
-from core.face import landmarks as L
-from core.face.parsing import mode_mask, parse
-from core.face.track import FaceTracker
+from core.engines.lipdub.face import crop as C
+from core.engines.lipdub.face import landmarks as L
+from core.engines.lipdub.face.parsing import mode_mask, parse
+from core.engines.lipdub.face.track import FaceTracker
 
 from . import blend as B
 from . import models as M

@@ -101,7 +101,7 @@ def make_test_checkpoints(root: Path) -> None:
     from safetensors.torch import save_file
     from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-    from core.face.bisenet import BiSeNet
+    from core.engines.lipdub.face.bisenet import BiSeNet
 
     root = Path(root)
     torch.manual_seed(0)

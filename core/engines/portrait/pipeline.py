@@ -104,8 +104,8 @@ class _Prepared:
 
 def _prepare(request: PortraitRequest, ctx: JobContext) -> _Prepared:
     """Weights, device, photo, face crop and the LivePortrait source state (shared by run and preview)."""
-    from core.engines.portrait.crop import FaceCropper, resize_to_limit
-    from core.engines.portrait.liveportrait import LivePortraitRenderer, image_to_tensor
+    from core.liveportrait.crop import FaceCropper, resize_to_limit
+    from core.liveportrait import LivePortraitRenderer, image_to_tensor
     from core.media import load_image
 
     request.validate()
@@ -211,7 +211,7 @@ def _sync(device: torch.device) -> None:
 
 def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, ctx: JobContext, sink) -> None:
     """Render, paste back and hand uint8 batches to ``sink`` in order, ``render_batch`` frames at a time."""
-    from core.engines.portrait.pasteback import PasteBack
+    from core.liveportrait.pasteback import PasteBack
 
     r, src = prep.renderer, prep.source
     batch_size = request.render_batch or (25 if r.device.type == "cuda" else 4)  # full-size W+G: ~0.5 GB/frame on CPU

@@ -15,7 +15,7 @@ import torch
 
 from core.weights import WeightFile
 
-from .liveportrait import weights as lpw
+from core.liveportrait import weights as lpw
 
 ENGINE = "portrait"
 TITLE = "Animate a photo (MoDA + LivePortrait)"

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.errors import BadInputError
 
-from ..liveportrait import weights as lpw
+from .. import weights as lpw
 from .detector import SCRFD, Detections
 from .geometry import (
     CROP_SCALE,
