@@ -178,7 +178,7 @@ def test_crop_source_reports_no_face_and_bad_face_index(crop_root, tmp_path):
     info = cropper.crop_source(img)
     assert info.box == pytest.approx([192, 128, 256, 192])
     with pytest.raises(BadInputError, match="1 face"):
-        cropper.crop_source(img, face_index=1)
+        cropper.crop_source(img, face=1)
     with pytest.raises(BadInputError):
         cropper.crop_source(np.zeros((8, 8, 3), np.uint8))
 
