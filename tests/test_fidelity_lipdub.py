@@ -1,0 +1,37 @@
+"""Issue 12: the lip-dub engine's arithmetic against the MuseTalk reference's (derivations in tests/golden/)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from core.engines.lipdub import engine as E
+from core.engines.lipdub import models as M
+from core.engines.lipdub.prepare import vae_inputs
+from tests.golden import lipdub_vae
+
+
+def test_vae_inputs_are_contiguous_nchw_and_encode_like_float64():
+    crop = lipdub_vae.masked_crop_nhwc()
+    assert not crop.is_contiguous()  # the old path: channels-last strides reached vae.encode on the CPU
+    x = vae_inputs(np.zeros((2, 64, 64, 3), np.uint8), [(0, 0, 64, 64)] * 2)
+    assert x.is_contiguous()
+    passed, contiguous = lipdub_vae.encode_errors(lipdub_vae.random_vae(), crop)
+    assert contiguous < 1e-5 < 1e-4 < passed  # 1.5e-6 against 2.9e-4 (tests/golden/lipdub_vae.py)
+
+
+def test_decode_multiplies_by_the_inverse_scale_like_the_reference():
+    seen = []
+
+    class Spy:
+        def decode(self, z):
+            seen.append(z.clone())
+            return SimpleNamespace(sample=torch.zeros(z.shape[0], 3, 256, 256))
+
+    pred = torch.randn(2, 4, 32, 32, generator=torch.Generator().manual_seed(0))
+    unet = lambda lat, t, encoder_hidden_states: SimpleNamespace(sample=pred)  # noqa: E731
+    ctx = SimpleNamespace(stage=lambda name: torch.autograd.profiler.record_function(name))
+    E.dub_faces(torch.zeros(2, 8, 32, 32), torch.zeros(2, 50, 384), unet, Spy(), ctx)
+    assert torch.equal(seen[0], pred * (1 / M.VAE_SCALE))
+    assert not torch.equal(seen[0], pred / M.VAE_SCALE)
