@@ -35,3 +35,25 @@ def test_decode_multiplies_by_the_inverse_scale_like_the_reference():
     E.dub_faces(torch.zeros(2, 8, 32, 32), torch.zeros(2, 50, 384), unet, Spy(), ctx)
     assert torch.equal(seen[0], pred * (1 / M.VAE_SCALE))
     assert not torch.equal(seen[0], pred / M.VAE_SCALE)
+
+
+def test_parser_sees_the_reference_pil_resized_input():
+    from core.engines.lipdub.face.parsing import parse
+    from tests.golden import lipdub_parse
+
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            seen.append(x.clone())
+            return torch.zeros(x.shape[0], 19, 512, 512)
+
+    crop = lipdub_parse.face_crop()
+    assert parse(Spy(), [crop]).shape == (1, 512, 512)
+    assert torch.equal(seen[0], lipdub_parse.reference_input(crop))
+    # the float resize it replaces moves ~15 % of the input's grey levels by up to one
+    assert (lipdub_parse.old_input(crop) - seen[0]).abs().amax() > 0.5 / 255 / 0.229

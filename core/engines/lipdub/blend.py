@@ -38,14 +38,14 @@ def gaussian_kernel(k: int, device) -> torch.Tensor:
     return (g / g.sum()).float().to(device)
 
 
-def crop_padded(frame: torch.Tensor, box) -> torch.Tensor:
-    """[3, y2-y1, x2-x1] crop of a [3, H, W] frame; outside the frame reads black (PIL ``Image.crop``)."""
+def crop_padded(frame: np.ndarray, box) -> np.ndarray:
+    """[y2-y1, x2-x1, 3] crop of an [H, W, 3] uint8 frame; outside the frame reads black (PIL ``Image.crop``)."""
     x1, y1, x2, y2 = box
-    h, w = frame.shape[1:]
-    out = frame.new_zeros((frame.shape[0], y2 - y1, x2 - x1))
+    h, w = frame.shape[:2]
+    out = np.zeros((y2 - y1, x2 - x1) + frame.shape[2:], dtype=frame.dtype)
     sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
     if sx2 > sx1 and sy2 > sy1:
-        out[:, sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = frame[:, sy1:sy2, sx1:sx2]
+        out[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = frame[sy1:sy2, sx1:sx2]
     return out
 
 

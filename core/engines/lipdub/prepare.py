@@ -30,7 +30,7 @@ from . import blend as B
 from . import models as M
 from .source import FrameSource, content_hash, timed_prefetch
 
-FORMAT = 1
+FORMAT = 2  # 2: parsing input resized with PIL like the reference
 TRACK_BATCH = 16
 PACKED = 512 * 512 // 8
 
@@ -129,13 +129,7 @@ def materials(frames: np.ndarray, boxes, vae, parser, mode: str, cheeks, device,
         mean, std = dist.mean.float(), dist.std.float()
         moments = torch.stack([mean[:b], std[:b], mean[b:], std[b:]], dim=1).cpu().numpy()
     with ctx.stage("parse"):
-        t = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2)
-        crops = []
-        for frame, box in zip(t, boxes):
-            big = B.crop_padded(frame, B.crop_box(box)[0]).float()
-            crops.append(torch.nn.functional.interpolate(big[None], size=(512, 512), mode="bilinear",
-                                                         antialias=True, align_corners=False)[0])
-        maps = parse(parser, torch.stack(crops))
+        maps = parse(parser, [B.crop_padded(frame, B.crop_box(box)[0]) for frame, box in zip(frames, boxes)])
         masks = np.stack([B.pack_mask(mode_mask(m, mode, *cheeks)) for m in maps])
     return moments, masks
 
