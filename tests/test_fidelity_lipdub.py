@@ -57,3 +57,30 @@ def test_parser_sees_the_reference_pil_resized_input():
     assert torch.equal(seen[0], lipdub_parse.reference_input(crop))
     # the float resize it replaces moves ~15 % of the input's grey levels by up to one
     assert (lipdub_parse.old_input(crop) - seen[0]).abs().amax() > 0.5 / 255 / 0.229
+
+
+def test_cpu_blend_is_the_reference_get_image_exactly_and_the_gpu_blend_within_one_level():
+    from core.engines.lipdub import blend as B
+    from tests.golden import lipdub_blend as G
+
+    frame, face, mask = G.inputs()
+    packed = B.pack_mask(mask)
+    for box in G.BOXES:
+        ref = G.reference_blend(frame, face, box, mask)
+        faces = torch.from_numpy(face).permute(2, 0, 1)[None].float()
+        cached = E.blend_batch(frame[None].copy(), [0], faces, [B.frame_alpha(mask, box)], [box], "cpu")[0]
+        preview = E.blend_batch(frame[None].copy(), [0], faces, [packed], [box], "cpu")[0]
+        assert np.array_equal(cached, ref) and np.array_equal(preview, ref)
+        assert G.max_diff(G.engine_float(frame, face, box, mask), ref)[0] <= 1
+
+
+def test_alpha_store_returns_each_frames_box_shaped_weights():
+    from core.engines.lipdub.prepare import AlphaStore, alpha_offsets
+
+    boxes = np.array([[0, 0, 4, 2], [0, 0, 9, 9], [1, 1, 4, 5]])
+    valid = np.array([True, False, True])
+    offsets = alpha_offsets(boxes, valid)
+    assert offsets.tolist() == [0, 8, 8, 20]
+    store = AlphaStore(np.arange(20, dtype=np.uint8), boxes, valid)
+    a, c = store[np.array([0, 2])]
+    assert a.shape == (2, 4) and c.shape == (4, 3) and c[0, 0] == 8 and c[-1, -1] == 19

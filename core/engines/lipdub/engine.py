@@ -103,22 +103,30 @@ def dub_faces(latents: torch.Tensor, audio: torch.Tensor, unet, vae, ctx) -> tor
 
 @torch.inference_mode()
 def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.ndarray:
-    """Paste faces[k] into frames[rows[k]] at boxes[k] with mask k, in place; other frames stay untouched.
+    """Paste faces[k] into frames[rows[k]] at boxes[k] with blend weights k (``B.as_alpha``), in place; other
+    frames stay untouched.
 
-    Only the face boxes travel to the device and back, each way in one copy."""
+    On the CPU this is the reference's arithmetic in single-threaded numpy/cv2 (exact, and unaffected by other
+    processes holding cores); on a GPU only the face boxes travel to the device and back, each way in one copy."""
     boxes = [tuple(int(v) for v in b) for b in boxes]
+    alphas = [B.as_alpha(m, b) for m, b in zip(masks, boxes)]
     regions = [frames[r, y1:y2, x1:x2] for r, (x1, y1, x2, y2) in zip(rows, boxes)]
+    if torch.device(device).type == "cpu":
+        faces = faces.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        for reg, face, alpha in zip(regions, faces, alphas):
+            reg[...] = B.paste_face(reg, face, alpha)
+        return frames
     sizes = [reg.size for reg in regions]
     flat = torch.from_numpy(np.concatenate([reg.reshape(-1) for reg in regions])).to(device)
     out = []
     for k, (reg, piece) in enumerate(zip(regions, flat.split(sizes))):
         region = piece.view(reg.shape).permute(2, 0, 1)
-        alpha = B.box_alpha(B.unpack_mask(masks[k], device), boxes[k])
+        alpha = torch.from_numpy(alphas[k]).to(device).float() / 255.0
         out.append(B.blend_region(region, faces[k], alpha).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).reshape(-1))
     back = torch.cat(out).cpu().numpy()
     start = 0
-    for r, (x1, y1, x2, y2), reg in zip(rows, boxes, regions):
-        frames[r, y1:y2, x1:x2] = back[start:start + reg.size].reshape(reg.shape)
+    for reg in regions:
+        reg[...] = back[start:start + reg.size].reshape(reg.shape)
         start += reg.size
     return frames
 
