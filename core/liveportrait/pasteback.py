@@ -63,8 +63,9 @@ class PasteBack:
     def paste(self, crop: np.ndarray, out: np.ndarray) -> None:
         """Blend one uint8 (512, 512, 3) crop into ``out``, a copy of the photo, in place."""
         x0, y0, x1, y1 = self.roi
-        warped = cv2.warpAffine(crop, self.m_roi, self.size, flags=cv2.INTER_LINEAR)
-        out[y0:y1, x0:x1] = np.clip(self.mask.numpy() * warped + self.photo_share, 0, 255).astype(np.uint8)
+        blend = cv2.warpAffine(crop, self.m_roi, self.size, flags=cv2.INTER_LINEAR) * self.mask.numpy()
+        blend += self.photo_share
+        out[y0:y1, x0:x1] = np.clip(blend, 0, 255, out=blend)  # the uint8 cast truncates, as astype does
 
     @torch.no_grad()
     def __call__(self, frames512: torch.Tensor) -> torch.Tensor:
@@ -79,7 +80,11 @@ class PasteBack:
 
 def to_uint8(frames512: torch.Tensor) -> np.ndarray:
     """(B, 512, 512, 3) uint8 crops: floats truncated as the reference's ``parse_output`` does
-    (``clip(clip(x, 0, 1) * 255, 0, 255).astype(uint8)``), uint8 passed through."""
-    if frames512.dtype != torch.uint8:
+    (``clip(clip(x, 0, 1) * 255, 0, 255).astype(uint8)``), uint8 passed through. On a GPU the truncation runs there
+    (a quarter of the bytes come back); on the CPU it is numpy, one thread."""
+    if frames512.dtype != torch.uint8 and frames512.device.type != "cpu":
         frames512 = (frames512.float().clamp(0, 1) * 255).clamp(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(frames512.permute(0, 2, 3, 1).cpu().numpy())
+    x = frames512.detach().cpu().numpy().transpose(0, 2, 3, 1)
+    if x.dtype != np.uint8:
+        x = np.clip(np.clip(x.astype(np.float32), 0, 1) * np.float32(255), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(x)

@@ -53,13 +53,17 @@ def inputs(side: int = 1024, batch: int = 2, seed: int = 0):
     return photo, m_c2o, render.clamp(-0.05, 1.05)
 
 
-def before(render: torch.Tensor, photo: np.ndarray, m_c2o: np.ndarray) -> np.ndarray:
-    """PasteBack as it was before issue 12 (pasteback.py at 1f16803, run from git)."""
+def old_pasteback():
+    """The PasteBack class as it was before issue 12 (pasteback.py at 1f16803, loaded from git)."""
     code = subprocess.run(["git", "-C", str(ROOT), "show", "1f16803:core/liveportrait/pasteback.py"],
                           check=True, capture_output=True, text=True).stdout
     old = types.ModuleType("old_pasteback")
     exec(compile(code, "old_pasteback.py", "exec"), old.__dict__)  # noqa: S102  (the project's own past code)
-    return old.PasteBack(photo, SimpleNamespace(M_c2o=m_c2o))(render).numpy()
+    return old.PasteBack
+
+
+def before(render: torch.Tensor, photo: np.ndarray, m_c2o: np.ndarray) -> np.ndarray:
+    return old_pasteback()(photo, SimpleNamespace(M_c2o=m_c2o))(render).numpy()
 
 
 def now(render: torch.Tensor, photo: np.ndarray, m_c2o: np.ndarray) -> np.ndarray:
