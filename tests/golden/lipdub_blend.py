@@ -80,12 +80,18 @@ def engine_float(frame, face, box, mask) -> np.ndarray:
     return out
 
 
-def engine_before(frame, face, box, mask) -> np.ndarray:
-    """The blend as it was before issue 12 (blend.py at 1f16803, run from git)."""
+def old_blend():
+    """blend.py as it was before issue 12 (at 1f16803, loaded from git)."""
     code = subprocess.run(["git", "-C", str(ROOT), "show", "1f16803:core/engines/lipdub/blend.py"],
                           check=True, capture_output=True, text=True).stdout
     old = types.ModuleType("old_blend")
     exec(compile(code, "old_blend.py", "exec"), old.__dict__)  # noqa: S102  (the project's own past code)
+    return old
+
+
+def engine_before(frame, face, box, mask, old=None) -> np.ndarray:
+    """The blend as it was before issue 12: mask resize + blur and the float blend, per output frame."""
+    old = old or old_blend()
     out = frame.copy()
     x, y, x1, y1 = box
     region = torch.from_numpy(out[y:y1, x:x1]).permute(2, 0, 1)
@@ -93,6 +99,19 @@ def engine_before(frame, face, box, mask) -> np.ndarray:
     new = old.blend_region(region, torch.from_numpy(face).permute(2, 0, 1).float(), alpha)
     out[y:y1, x:x1] = new.clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     return out
+
+
+def reference_realtime(frame, face, box, alpha_crop: np.ndarray, crop) -> np.ndarray:
+    """The reference's cached-mask path (``get_image_blending``): cv2.resize of the face, a copy of the crop with
+    the face in it, ``cv2.blendLinear`` with the float mask. ``alpha_crop`` is the uint8 mask over ``crop``."""
+    x, y, x1, y1 = box
+    xs, ys, xe, ye = crop
+    face = cv2.resize(face, (x1 - x, y1 - y))
+    large = frame[ys:ye, xs:xe].copy()
+    large[y - ys:y1 - ys, x - xs:x1 - xs] = face
+    w = (alpha_crop / 255).astype(np.float32)
+    frame[ys:ye, xs:xe] = cv2.blendLinear(large, frame[ys:ye, xs:xe], w, 1 - w)
+    return frame
 
 
 def max_diff(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:

@@ -91,6 +91,13 @@ def paste_face(region: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> np.nd
     return ((v + (v >> 8)) >> 8).astype(np.uint8)
 
 
+def faces_uint8(faces: torch.Tensor) -> np.ndarray:
+    """[B, 256, 256, 3] uint8 from [B, 3, 256, 256] faces in 0..255 (whole numbers). On the CPU in numpy: a chain
+    of small multi-threaded torch operations stalls whenever another process holds a core."""
+    x = faces.detach().cpu().numpy()
+    return np.ascontiguousarray(np.clip(x, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1))
+
+
 def blend_region(region: torch.Tensor, face: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """The face box's new pixels on a GPU: the [3, 256, 256] face (0..255) resized to the [3, h, w] region and
     alpha-blended. With ``alpha = frame_alpha / 255`` the blend rounds as PIL's does; the float bilinear resize is

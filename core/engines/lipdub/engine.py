@@ -112,8 +112,7 @@ def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.nda
     alphas = [B.as_alpha(m, b) for m, b in zip(masks, boxes)]
     regions = [frames[r, y1:y2, x1:x2] for r, (x1, y1, x2, y2) in zip(rows, boxes)]
     if torch.device(device).type == "cpu":
-        faces = faces.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        for reg, face, alpha in zip(regions, faces, alphas):
+        for reg, face, alpha in zip(regions, B.faces_uint8(faces), alphas):
             reg[...] = B.paste_face(reg, face, alpha)
         return frames
     sizes = [reg.size for reg in regions]
