@@ -28,3 +28,19 @@ def test_libswresample_defaults_were_off_in_the_high_band(tmp_path):
     ref, old = G.librosa_samples(path), G.swresample_samples(path)
     d = old[:ref.size] - ref[:old.size]
     assert np.abs(d).max() > 0.01 and G.high_band_share(d) > 0.9
+
+
+@pytest.mark.parametrize("fps", [25, 30, 29.97])
+def test_frame_count_rounds_to_the_nearest_frame_where_the_reference_floors(fps):
+    import math
+
+    from core.media import frames_needed
+
+    for k in (1, 7, 250):
+        below, above = (k + 0.5 - 1e-6) / fps, (k + 0.5 + 1e-6) / fps  # both edges of the half frame
+        assert frames_needed(k / fps, fps) == k == math.floor(k / fps * fps + 1e-9)
+        assert frames_needed(below, fps) == k == math.floor(below * fps)
+        assert frames_needed(above, fps) == k + 1 and math.floor(above * fps) == k  # the reference is a frame short
+        for seconds in (below, above):
+            assert abs(frames_needed(seconds, fps) / fps - seconds) <= 0.5 / fps + 1e-9
+        assert above - math.floor(above * fps) / fps > 0.5 / fps  # floor leaves over half a frame without picture
