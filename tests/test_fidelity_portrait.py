@@ -1,7 +1,10 @@
 """Issue 12: the photo engine's paste-back against LivePortrait's arithmetic (derivation: tests/golden/)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
+import pytest
 import torch
 
 from core.liveportrait.pasteback import to_uint8
@@ -18,3 +21,23 @@ def test_pasted_frames_are_within_one_level_of_the_reference():
     ref = G.reference_paste(render, photo, m_c2o)
     worst, share = G.diff(G.now(render, photo, m_c2o), ref)
     assert worst <= 1 and share < 1e-3  # 0.008 % (was up to 12 on 24 % of values, tests/golden/portrait_pasteback.py)
+
+
+def test_null_audio_note_is_logged_not_warned(tmp_path, monkeypatch):
+    """Item 8: a seeded null-audio vector is a fact for the log, not a warning the creator cannot act on."""
+    from core.engines.portrait import pipeline as P
+    from core.jobs import JobContext
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args):
+        raise Stop
+
+    monkeypatch.setattr(P, "_models", lambda device: (SimpleNamespace(null_audio_from_checkpoint=False), None))
+    monkeypatch.setattr(P, "AudioFeatures", stop)
+    ctx = JobContext(tmp_path)
+    with pytest.raises(Stop):
+        P.generate_motion(P.PortraitRequest(image="x", audio="y"), None, np.zeros(16000, np.float32), 25, "cpu", ctx)
+    assert ctx.warnings == []
+    assert P.NULL_AUDIO_NOTE in (tmp_path / "log.txt").read_text() and "reproducible" in P.NULL_AUDIO_NOTE

@@ -35,8 +35,8 @@ from core.jobs import JobContext, JobResult
 
 ENGINE = "portrait"
 OUT_RATE = 48000  # output track rate when the range is cut here
-NULL_AUDIO_NOTE = ("net-200.pth has no null_audio_feat (the reference never registers it on GPU): the CFG null "
-                   "audio vector was drawn from a fixed seed, so guidance differs from the reference's")
+NULL_AUDIO_NOTE = ("CFG null-audio vector: net-200.pth holds none (the reference never registers one, so every "
+                   "reference run draws a fresh random vector); ours is drawn from a fixed seed, so runs are reproducible")
 
 
 @dataclass
@@ -140,7 +140,7 @@ def generate_motion(request: PortraitRequest, source, speech: np.ndarray, frames
     """Denormalised motion (frames_out, 70) for the source, following MoDA's ``driven_sample``."""
     gen, enc = _models(device)
     if not gen.null_audio_from_checkpoint:
-        ctx.warn(NULL_AUDIO_NOTE)
+        ctx.log(NULL_AUDIO_NOTE)
     features = AudioFeatures(enc, prepare_waveform(speech))
     if features.frames <= SILENT_FRAMES:
         raise BadInputError("the audio is shorter than one video frame (40 ms): nothing to animate")
