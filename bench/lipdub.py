@@ -29,13 +29,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.busy import print_table, side_by_side
 from core import jobs
 from core.engines.lipdub import LipdubRequest, run
 from core.engines.lipdub import models as M
 from core.engines.lipdub import weights as W
 from core.engines.lipdub.face import landmarks as L
 from core.media import iter_video_frames
-from bench.busy import print_table, side_by_side
 from tests.golden import lipdub_blend as G
 from tests.samples import make_tone, talking_clip
 
@@ -93,10 +93,10 @@ def decode_fps(video: Path) -> float:
 
 def blend_speed(w: int, h: int, repeats: int = 20) -> None:
     """ms per output frame for the astronaut scaled to w x h and a face box ~ 30 % of the frame's sides."""
+    import cv2
+
     from core.engines.lipdub import blend as B
     from core.engines.lipdub.engine import blend_batch
-
-    import cv2
 
     frame, face, mask = G.inputs()
     frame = cv2.resize(frame, (w, h))

@@ -15,16 +15,14 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # noqa: E402 below
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.busy import print_table, side_by_side
 from core.device import resolve_device, resolve_dtype
-from core.liveportrait.crop.geometry import crop_matrix_from_box
 from core.liveportrait import LivePortraitConfig, LivePortraitRenderer
 from core.liveportrait.pasteback import PasteBack
-from bench.busy import print_table, side_by_side
 from tests.golden import portrait_pasteback as G
 
 
@@ -70,13 +68,18 @@ def paste_speed(side: int, repeats: int) -> None:
     """One frame at a time, as the pipeline's batches reach it on the CPU."""
     rows = {}
     for n in sorted({512, side}):
-        photo, m_c2o, render = G.inputs(n, batch=1)
-        ours = PasteBack(photo, SimpleNamespace(M_c2o=m_c2o))
-        old = G.old_pasteback()(photo, SimpleNamespace(M_c2o=m_c2o))
-        rows[f"ours {n}x{n}"] = lambda: ours(render)
-        rows[f"before issue 12 {n}x{n}"] = lambda: old(render)
-        rows[f"reference {n}x{n}"] = lambda: G.reference_paste(render, photo, m_c2o)
+        rows.update(paste_paths(n))
     print_table("paste-back", side_by_side(rows, repeats))
+
+
+def paste_paths(n: int) -> dict:
+    """Ours, ours before issue 12 and the reference's, for an n x n photo."""
+    photo, m_c2o, render = G.inputs(n, batch=1)
+    ours = PasteBack(photo, SimpleNamespace(M_c2o=m_c2o))
+    old = G.old_pasteback()(photo, SimpleNamespace(M_c2o=m_c2o))
+    return {f"ours {n}x{n}": lambda: ours(render),
+            f"before issue 12 {n}x{n}": lambda: old(render),
+            f"reference {n}x{n}": lambda: G.reference_paste(render, photo, m_c2o)}
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+
 def mask_template(size: int = 512, ramp: int = 16) -> np.ndarray:
     """uint8 (size, size): 255 * clip(ramp - distance to the inner square [ramp, size - ramp], 0, ramp) / ramp,
     floored, which reproduces the reference `mask_template.png` at 512."""

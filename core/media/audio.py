@@ -90,9 +90,9 @@ def load_audio(
     rate = info.audio_rate or sr
     native = _decode_mono(p, rate, begin, None if end is None else float(end) - begin)
     samples = resample(native, rate, sr)
-    wanted = None if end is None else int(round((float(end) - begin) * sr))
+    wanted = None if end is None else round((float(end) - begin) * sr)
     if duration:
-        declared = int(round((duration - begin) * sr))
+        declared = round((duration - begin) * sr)
         if samples.size - declared <= _MAX_PADDING_S * sr:  # codec padding, not an underestimated duration
             wanted = declared if wanted is None else min(wanted, declared)
     if wanted is not None:
@@ -105,7 +105,7 @@ def load_audio(
 def _decode_mono(p: Path, rate: int, begin: float, seconds: float | None) -> np.ndarray:
     """float32 mono at the file's own `rate` from `begin`, `seconds` long (to the end when None): the channels'
     mean, as librosa's ``to_mono`` takes it."""
-    wanted = None if seconds is None else int(round(seconds * rate))
+    wanted = None if seconds is None else round(seconds * rate)
     chunks: list[np.ndarray] = []
     have = 0
     for chunk in iter_audio(p, rate, None, begin):

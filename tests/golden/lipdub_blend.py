@@ -24,8 +24,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.engines.lipdub import blend as B  # noqa: E402
-from tests.samples import portrait_path  # noqa: E402
+from core.engines.lipdub import blend as B
+from tests.samples import portrait_path
 
 BOXES = [(150, 40, 330, 250), (160, 60, 311, 233), (5, 300, 160, 512)]  # the last reaches the frame's edge
 
@@ -35,7 +35,7 @@ def reference_blend(frame: np.ndarray, face: np.ndarray, box, mask512: np.ndarra
     x, y, x1, y1 = box
     face = cv2.resize(face, (x1 - x, y1 - y))
     body = Image.fromarray(frame)
-    (xs, ys, xe, ye), s = B.crop_box(box)
+    (xs, ys, xe, ye), _ = B.crop_box(box)
     face_large = body.crop((xs, ys, xe, ye))
     size = face_large.size
     mask = Image.fromarray(mask512).resize(size, Image.BICUBIC)

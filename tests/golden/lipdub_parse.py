@@ -20,9 +20,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.engines.lipdub import blend as B  # noqa: E402
-from core.engines.lipdub.face.parsing import MODES, mode_mask  # noqa: E402
-from tests.samples import portrait_path  # noqa: E402
+from core.engines.lipdub import blend as B
+from core.engines.lipdub.face.parsing import MODES, mode_mask
+from tests.samples import portrait_path
 
 BOX = (150, 40, 330, 250)
 MEAN = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)

@@ -16,9 +16,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.engines.lipdub import weights as W  # noqa: E402
-from core.engines.lipdub.models import VAE_SCALE  # noqa: E402
-from tests.samples import portrait_path  # noqa: E402
+from core.engines.lipdub import weights as W
+from core.engines.lipdub.models import VAE_SCALE
+from tests.samples import portrait_path
 
 BOX = (150, 40, 330, 250)  # the astronaut's face
 
@@ -32,8 +32,8 @@ def random_vae(official: bool = False):
 
 def masked_crop_nhwc() -> torch.Tensor:
     """The astronaut's face crop prepared as ``vae_inputs`` did before the fix: an NCHW view of HWC memory."""
-    from PIL import Image
     import cv2
+    from PIL import Image
 
     img = np.asarray(Image.open(portrait_path()).convert("RGB"))
     x1, y1, x2, y2 = BOX
@@ -70,4 +70,5 @@ if __name__ == "__main__":
     vae = random_vae("--official" in sys.argv)
     passed, contiguous = encode_errors(vae, masked_crop_nhwc())
     print(f"posterior mean vs fp64: channels-last input {passed:.2e}, contiguous NCHW {contiguous:.2e}")
-    print("decode: %d of %d roundings flip between /scale and *(1/scale)" % decode_flips(vae))
+    flips, total = decode_flips(vae)
+    print(f"decode: {flips} of {total} roundings flip between /scale and *(1/scale)")

@@ -17,7 +17,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.media import iter_audio, load_audio  # noqa: E402
+from core.media import iter_audio, load_audio
 
 SR = 16000
 

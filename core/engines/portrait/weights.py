@@ -16,9 +16,8 @@ from pathlib import Path
 
 import torch
 
-from core.weights import WeightFile
-
 from core.liveportrait import weights as lpw
+from core.weights import WeightFile
 
 ENGINE = "portrait"
 TITLE = "Animate a photo (MoDA + LivePortrait)"
