@@ -9,3 +9,14 @@ def avatar_checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("avatar_checkpoints")
     weights.make_test_checkpoints(root)
     return root
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The tiny models are too small to gain from threads; on a shared machine threads only add waiting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

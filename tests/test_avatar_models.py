@@ -3,7 +3,7 @@ import torch
 import pytest
 
 from core.errors import BadInputError
-from tests.avatar_support import avatar_checkpoints  # noqa: F401  (fixture)
+from tests.avatar_support import avatar_checkpoints, one_torch_thread  # noqa: F401  (fixtures)
 from core.wan import audio, image, keymaps, text, transformer, vae
 
 
