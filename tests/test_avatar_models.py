@@ -239,3 +239,24 @@ def test_text_is_512_tokens_zero_past_the_prompt(avatar_checkpoints):
     assert out.shape == (2, 512, model.config.d_model)
     n = len(tokenizer("hi").input_ids)
     assert out[1, :n].abs().sum() > 0 and out[1, n:].abs().sum() == 0
+
+
+def test_fp8_storage_keeps_names_halves_bytes_and_stays_close():
+    from core.wan import fp8
+
+    torch.manual_seed(0)
+    model = transformer.AvatarTransformer(transformer.TINY).eval()
+    x = _inputs()
+    with torch.no_grad():
+        want = model(**x, null_audio_rows=1)
+    names = set(model.state_dict())
+    before = sum(p.numel() * p.element_size() for p in model.blocks.parameters())
+    fp8.to_fp8_storage(model)
+    assert set(model.state_dict()) == names
+    assert model.blocks[0].attn2.to_k_vocal.weight.dtype == fp8.FP8
+    assert model.blocks[0].scale_shift_table.dtype == torch.float32
+    after = sum(p.numel() * p.element_size() for p in model.blocks.parameters())
+    assert after < 0.3 * before                      # fp32 -> fp8 for the blocks' Linear weights
+    with torch.no_grad():
+        got = model(**x, null_audio_rows=1)
+    assert ((got - want).norm() / want.norm()) < 0.1
