@@ -29,12 +29,15 @@ class Fp8Linear(nn.Module):
         return F.linear(x, self.weight.to(x.dtype), bias)
 
 
-def to_fp8_storage(model: nn.Module, within: tuple[str, ...] = ("blocks.", "vocal_projector.")) -> nn.Module:
-    """Replace (in place) every ``nn.Linear`` under the named submodules by an ``Fp8Linear``: the transformer
-    blocks and the audio adapter, 95 % of StableAvatar's weights. The embedders stay as they are (diffusers
-    casts the timestep to the time embedder's dtype, which cannot be fp8)."""
+def to_fp8_storage(model: nn.Module, within: tuple[str, ...] = ("blocks.", "vocal_projector."),
+                   skip: tuple[str, ...] = ()) -> nn.Module:
+    """Replace (in place) every ``nn.Linear`` under the named submodules by an ``Fp8Linear``, except names ending
+    in ``skip``. The default covers the DiT's transformer blocks and audio adapter, 98 % of StableAvatar's
+    weights; the embedders stay as they are (diffusers casts the timestep to the time embedder's dtype, which
+    cannot be fp8)."""
     for parent_name, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear) and f"{parent_name}.{name}".startswith(within):
+            qualified = f"{parent_name}.{name}"
+            if isinstance(child, nn.Linear) and qualified.startswith(within) and not qualified.endswith(skip):
                 setattr(parent, name, Fp8Linear(child))
     return model

@@ -23,6 +23,7 @@ Deviations from the reference (``wan_fantasy_transformer3d_1B.py``), all deliber
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -235,6 +236,7 @@ class AvatarTransformer(WanTransformer3DModel):
             block.attn2.to_k_vocal = nn.Linear(config.dim, config.dim)
             block.attn2.to_v_vocal = nn.Linear(config.dim, config.dim)
             block.attn2.set_processor(VocalAttnProcessor())
+            block.forward = partial(_block_forward, block)  # called as a module, so offload hooks still fire
 
     def forward(self, latents: torch.Tensor, cond: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor,
                 image: torch.Tensor, audio: torch.Tensor, audio_ranges: Sequence[tuple[int, int]],
@@ -261,7 +263,7 @@ class AvatarTransformer(WanTransformer3DModel):
         vocal = torch.cat([torch.zeros_like(vocal).expand(null_audio_rows, -1, -1, -1),
                            vocal.expand(batch - null_audio_rows, -1, -1, -1)])
         for block in self.blocks:
-            tokens = _block_forward(block, tokens, context, timestep_proj, rotary_emb, vocal)
+            tokens = block(tokens, context, timestep_proj, rotary_emb, vocal)
         shift, scale = (self.scale_shift_table + temb.float().unsqueeze(1)).chunk(2, dim=1)
         tokens = (self.norm_out(tokens.float()) * (1 + scale) + shift).type_as(tokens)
         out = self.proj_out(tokens)
