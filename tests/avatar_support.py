@@ -4,11 +4,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def avatar_checkpoints(tmp_path_factory):
-    from core.engines.avatar import weights
+    from core import weights
 
-    root = tmp_path_factory.mktemp("avatar_checkpoints")
-    weights.make_test_checkpoints(root)
-    return root
+    return weights.make_test_checkpoints(tmp_path_factory.mktemp("avatar_checkpoints"), only=["avatar"])
 
 
 @pytest.fixture(autouse=True)
