@@ -90,3 +90,19 @@ def test_bad_requests_fail_before_work(avatar_checkpoints, astronaut, tmp_path):
             request(astronaut, audio, avatar_checkpoints, **kw).validate()
     with pytest.raises(BadInputError):
         request(str(tmp_path / "missing.png"), audio, avatar_checkpoints).validate()
+
+
+def test_cli_generates_and_refuses_bad_input(avatar_checkpoints, astronaut, tmp_path, capsys):
+    from core.cli import main
+    from core.media import probe
+
+    audio = voice(tmp_path / "speech.wav", 0.5)
+    out = tmp_path / "avatar.mp4"
+    code = main(["avatar", "--image", astronaut, "--audio", audio, "--prompt", "a woman talking", "--out", str(out),
+                 "--size", "48x32", "--steps", "draft", "--checkpoints", str(avatar_checkpoints)])
+    assert code == 0
+    info = probe(out)
+    assert (info.width, info.height) == (48, 32) and info.has_audio and abs(info.duration - 0.5) <= 0.04
+    assert main(["avatar", "--image", astronaut, "--audio", audio, "--out", str(out), "--overlap", "0",
+                 "--checkpoints", str(avatar_checkpoints)]) == 2
+    assert "overlap must be 1..20" in capsys.readouterr().err
