@@ -31,8 +31,9 @@ def match(frames: np.ndarray, target: tuple[np.ndarray, np.ndarray], strength: f
         lab = rgb2lab(rgb)
         flat = lab.reshape(-1, 3)
         mean, std = flat.mean(axis=0), flat.std(axis=0)
-        scale = np.divide(std_ref, std, out=np.zeros(3), where=std > 0)
-        corrected = np.where(std > 0, (lab - mean) * scale + mean_ref, mean_ref)
+        varied = std > 1e-6                        # a flat channel (std 0 up to rounding) takes the reference mean
+        scale = np.divide(std_ref, std, out=np.zeros(3), where=varied)
+        corrected = np.where(varied, (lab - mean) * scale + mean_ref, mean_ref)
         blended = (1 - strength) * rgb + strength * np.clip(lab2rgb(corrected), 0, 1)
         out[i] = np.clip(np.round(blended * 255), 0, 255).astype(np.uint8)
     return out
