@@ -4,8 +4,15 @@ The same transfer as the reference's ``match_and_blend_colors`` (shipped there b
 L, a and b channels are shifted and scaled to the reference image's mean and standard deviation (a flat channel
 takes the reference mean), converted back to RGB and blended ``(1 − s)·frame + s·corrected``. Here it runs on
 the decoded uint8 frames as they stream to the encoder, so it costs no extra memory.
+
+Off by default: on test runs (tiny random weights, 8 s of audio, 4 windows, 4 steps, 64x48) the
+distance between each frame's Lab mean and the photo's was 35.5, 34.8, 34.9, 33.9 per window without it and
+1.8, 1.7, 1.8, 1.7 with it: it removes a constant colour offset but there was no drift across windows to
+reduce, and random weights say nothing about the real model's drift. Turn it on when a long video drifts.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -34,6 +41,9 @@ def match(frames: np.ndarray, target: tuple[np.ndarray, np.ndarray], strength: f
         varied = std > 1e-6                        # a flat channel (std 0 up to rounding) takes the reference mean
         scale = np.divide(std_ref, std, out=np.zeros(3), where=varied)
         corrected = np.where(varied, (lab - mean) * scale + mean_ref, mean_ref)
-        blended = (1 - strength) * rgb + strength * np.clip(lab2rgb(corrected), 0, 1)
+        with warnings.catch_warnings():            # out-of-gamut Lab values are clipped, as intended
+            warnings.simplefilter("ignore", UserWarning)
+            back = lab2rgb(corrected)
+        blended = (1 - strength) * rgb + strength * np.clip(back, 0, 1)
         out[i] = np.clip(np.round(blended * 255), 0, 255).astype(np.uint8)
     return out
