@@ -260,3 +260,22 @@ def test_fp8_storage_keeps_names_halves_bytes_and_stays_close():
     with torch.no_grad():
         got = model(**x, null_audio_rows=1)
     assert ((got - want).norm() / want.norm()) < 0.1
+
+
+def test_full_size_vae_map_gives_wan_vae_names_and_shapes():
+    with torch.device("meta"):
+        model = vae.build(vae.WAN_2_1)
+    official = keymaps.vae_map().official_state_dict(model.state_dict())
+    assert len(official) == 194 and {keymaps.vae_map().to_ours(k) for k in official} == set(model.state_dict())
+    shapes = {"encoder.conv1.weight": (96, 3, 3, 3, 3), "conv1.weight": (32, 32, 1, 1, 1),
+              "conv2.weight": (16, 16, 1, 1, 1), "decoder.head.2.weight": (3, 96, 3, 3, 3),
+              "decoder.upsamples.0.residual.0.gamma": (384, 1, 1, 1),
+              "decoder.upsamples.3.resample.1.weight": (192, 384, 3, 3),
+              "decoder.upsamples.3.time_conv.weight": (768, 384, 3, 1, 1),
+              "decoder.upsamples.4.shortcut.weight": (384, 192, 1, 1, 1),
+              "decoder.upsamples.14.residual.6.weight": (96, 96, 3, 3, 3),
+              "decoder.middle.1.to_qkv.weight": (1152, 384, 1, 1),
+              "encoder.downsamples.8.time_conv.weight": (384, 384, 3, 1, 1)}
+    assert {k: tuple(official[k].shape) for k in shapes} == shapes
+    assert vae.VAEConfig.from_official(official) == vae.WAN_2_1
+    assert 1.26e8 < sum(v.numel() for v in official.values()) < 1.28e8
