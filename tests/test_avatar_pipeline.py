@@ -43,7 +43,9 @@ def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_pat
     from core.media import iter_video_frames, probe
 
     audio = voice(tmp_path / "speech.wav", seconds)
-    result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=1))
+    messages = []
+    result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=1),
+                     progress=lambda fraction, message: messages.append(message))
     info = probe(result.output)
     assert (info.width, info.height) == (64, 48) and info.fps == 25 and info.has_audio
     assert abs(info.video_duration - seconds) <= 0.04 and abs(info.duration - seconds) <= 0.04
@@ -53,6 +55,9 @@ def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_pat
     assert np.std(frames[-1].astype(float)) > 1                 # decoded content, not a constant frame
     assert {"text", "image", "vae encode", "audio features", "denoise", "vae decode", "encode"} <= set(result.timings)
     assert pipeline.TEST_WEIGHTS_NOTE in result.warnings
+    denoising = [m for m in messages if m.startswith("denoising")]
+    assert len(denoising) == 2 * windows and f"window {windows}/{windows}" in denoising[-1]
+    assert "left" in denoising[-1]                              # ETA once a rate is known
 
 
 def test_cancelled_between_denoising_steps(avatar_checkpoints, astronaut, tmp_path):

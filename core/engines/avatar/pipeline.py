@@ -141,8 +141,8 @@ def denoise(models: Models, request: AvatarRequest, cond: Conditioning, latents:
 
     def on_step(where: sampling.Step) -> None:
         done = where.step * where.windows + where.window + 1
-        ctx.count(done, total, f"denoising (step {where.step + 1}/{steps}, window {where.window + 1}/"
-                               f"{where.windows})", "window steps")
+        ctx.count(done, total, "denoising", f"window steps (step {where.step + 1}/{steps}, "
+                                            f"window {where.window + 1}/{where.windows})")
         ctx.check_cancelled()
 
     with ctx.stage("denoise"), models.placement.use(models.dit):
