@@ -2,7 +2,9 @@
 
 Local paths mirror that repository (the official download is the whole repo into ``checkpoints/``). Byte sizes
 could not be checked against the Hub from here, so ``size`` is left unset (no size check after download) and the
-approximate size is in the note.
+approximate size is in the note. Only ``transformer3d-square.pt`` is used; the repository's
+``transformer3d-rec-vec.pt`` (trained on 480x832 and 832x480, same layout) would load through the same map, and
+the README says both work at all three sizes.
 
 ``make_test_checkpoints`` writes tiny random models (the official structures with narrow widths, see the
 ``TINY`` configs in ``core.wan``) in the official file names, formats and key layouts: Wan's original names in the
@@ -24,7 +26,6 @@ TITLE = "Infinite avatar (StableAvatar on Wan2.1-Fun 1.3B)"
 REPO = "FrancisRing/StableAvatar"
 FUN = "Wan2.1-Fun-V1.1-1.3B-InP"
 DIT = "StableAvatar-1.3B/transformer3d-square.pt"
-DIT_REC = "StableAvatar-1.3B/transformer3d-rec-vec.pt"
 FUN_DIT = f"{FUN}/diffusion_pytorch_model.safetensors"
 VAE = f"{FUN}/Wan2.1_VAE.pth"
 T5 = f"{FUN}/models_t5_umt5-xxl-enc-bf16.pth"
@@ -47,8 +48,6 @@ FILES: list[WeightFile] = [
     _file(CLIP, "open-clip XLM-RoBERTa-large + ViT-H/14 (about 4.8 GB); only the ViT is used"),
 ] + [_file(f"{TOKENIZER}/{name}", "umT5 tokenizer") for name in TOKENIZER_FILES] \
   + [_file(f"{WAV2VEC}/{name}", "wav2vec2-base-960h speech encoder (about 0.4 GB)") for name in WAV2VEC_FILES]
-
-OPTIONAL = [_file(DIT_REC, "StableAvatar DiT trained on 480x832 / 832x480 (same layout as the square one)")]
 
 
 def _save_tokenizer(folder: Path) -> None:
