@@ -95,7 +95,7 @@ def main() -> int:
             cmd = [sys.executable, __file__, "--one", str(seconds), "--mode", mode, "--work", str(work),
                    "--weights", args.weights, "--size", args.size, "--steps", str(args.steps),
                    "--device", args.device, "--dtype", args.dtype]
-            out = subprocess.run(cmd, capture_output=True, text=True)
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode:
                 print(out.stderr[-2000:], file=sys.stderr)
                 return out.returncode

@@ -1,4 +1,5 @@
-"""Shared fixture for the avatar tests: the tiny StableAvatar checkpoints, written once per session."""
+"""Fixtures for the avatar tests (loaded with ``pytest_plugins``): the tiny StableAvatar checkpoints, written once
+per session, and one torch thread for the test that asks for it."""
 import pytest
 
 
@@ -9,7 +10,7 @@ def avatar_checkpoints(tmp_path_factory):
     return weights.make_test_checkpoints(tmp_path_factory.mktemp("avatar_checkpoints"), only=["avatar"])
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def one_torch_thread():
     """The tiny models are too small to gain from threads; on a shared machine threads only add waiting."""
     import torch

@@ -1,9 +1,12 @@
 """Memory modes: estimates per mode, fp8 storage on prepare, and the sequential-offload partition of a model."""
+import pytest
 import torch
 
 from core.engines.avatar import memory
 from core.wan import fp8, text, transformer
-from tests.avatar_support import one_torch_thread  # noqa: F401  (fixture)
+
+pytest_plugins = ["tests.avatar_support"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_estimates_fall_from_full_to_sequential():

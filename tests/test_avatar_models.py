@@ -1,10 +1,12 @@
 """StableAvatar models: official key layouts, strict loading of tiny files, and the audio path's behaviour."""
-import torch
 import pytest
+import torch
 
 from core.errors import BadInputError
-from tests.avatar_support import avatar_checkpoints, one_torch_thread  # noqa: F401  (fixtures)
 from core.wan import audio, image, keymaps, text, transformer, vae
+
+pytest_plugins = ["tests.avatar_support"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def reference_dit_keys(layers: int = 30, vocal_layers: int = 2) -> set[str]:

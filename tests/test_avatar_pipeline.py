@@ -15,7 +15,9 @@ from core.engines.avatar import pipeline
 from core.engines.avatar.request import AvatarRequest
 from core.errors import BadInputError, JobCancelled
 from core.jobs import run_job
-from tests.avatar_support import avatar_checkpoints, one_torch_thread  # noqa: F401  (fixtures)
+
+pytest_plugins = ["tests.avatar_support"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,15 @@
 """StableAvatar sampling maths: windows, overlap weights, audio ranges, guidance, scheduler, the window loop."""
+import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from tests.avatar_support import one_torch_thread  # noqa: F401  (fixture)
-
 from core.wan import audio, sampling
+
+pytest_plugins = ["tests.avatar_support"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("frames,latents", [(1, 1), (2, 2), (5, 2), (6, 3), (81, 21), (82, 22), (250, 64)])
@@ -30,7 +32,7 @@ def test_windows_short_exact_and_long():
             assert windows[-1][1] == latents
             assert all(e - s == 21 for s, e in windows[:-1])
             assert overlap + 1 <= windows[-1][1] - windows[-1][0] <= 21
-            assert all(b[0] - a[0] == stride for a, b in zip(windows, windows[1:]))
+            assert all(b[0] - a[0] == stride for a, b in itertools.pairwise(windows))
     with pytest.raises(ValueError):
         sampling.plan_windows(30, 21)
 
@@ -96,7 +98,9 @@ def test_guidance_combination():
 
 def test_sigma_table_is_shifted_flow_matching():
     sigmas = sampling.sigma_table(50).double().numpy()
-    shift = lambda s: 5 * s / (1 + 4 * s)                                 # noqa: E731
+    def shift(s):
+        return 5 * s / (1 + 4 * s)
+
     expected = shift(np.linspace(1.0, shift(0.001), 50))
     np.testing.assert_allclose(sigmas[:-1], expected, atol=1e-6)
     assert sigmas[-1] == 0 and len(sigmas) == 51

@@ -18,7 +18,7 @@ def test_tab_registers_avatar_endpoints():
 def test_memory_modes_show_estimates():
     from ui.tabs.avatar import memory_choices
 
-    labels = dict((v, k) for k, v in memory_choices("480x832"))
+    labels = {v: k for k, v in memory_choices("480x832")}
     assert set(labels) == {"full", "offload", "fp8", "sequential"}
     assert all(" GB" in label for label in labels.values())
 

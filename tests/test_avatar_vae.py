@@ -1,9 +1,11 @@
 """Wan VAE: the streaming decode gives the one-shot decode's frames; the conditioning encode is causal."""
+import pytest
 import torch
 
-from tests.avatar_support import one_torch_thread  # noqa: F401  (fixture)
-
 from core.wan import vae
+
+pytest_plugins = ["tests.avatar_support"]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny():

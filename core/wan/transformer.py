@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,6 @@ from diffusers import WanTransformer3DModel
 from diffusers.models.attention_dispatch import dispatch_attention_fn
 from torch import nn
 
-from core.errors import BadInputError
 from core.weights import load_state_dict
 
 from . import keymaps

@@ -15,7 +15,7 @@ On the CPU every mode computes the same thing (moves are no-ops), which is how t
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

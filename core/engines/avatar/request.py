@@ -61,8 +61,8 @@ class AvatarRequest(EngineRequest):
             (0 <= self.text_guidance <= 20, f"text guidance must be 0..20, got {self.text_guidance}"),
             (0 <= self.audio_guidance <= 20, f"audio guidance must be 0..20, got {self.audio_guidance}"),
             (1 <= self.overlap < WINDOW, f"overlap must be 1..{WINDOW - 1} latent frames, got {self.overlap}"),
-            (self.overlap_scheme in SCHEMES, f"overlap weighting must be {' or '.join(SCHEMES)}, "
-                                             f"got {self.overlap_scheme!r}"),
+            (self.overlap_scheme in SCHEMES,
+             f"overlap weighting must be {' or '.join(SCHEMES)}, got {self.overlap_scheme!r}"),
             (self.memory in MODES, f"memory mode must be one of {', '.join(MODES)}, got {self.memory!r}"),
             (0 <= self.colour_correction <= 1, f"colour correction must be 0..1, got {self.colour_correction}"),
         ]
