@@ -21,8 +21,8 @@ Files and maps:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import torch
 

@@ -21,8 +21,8 @@ Contracts (reference: ``wan_inference_long_pipeline.py``; see ../shared/referenc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 

@@ -22,10 +22,10 @@ Deviations from the reference (``wan_fantasy_transformer3d_1B.py``), all deliber
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
-from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
