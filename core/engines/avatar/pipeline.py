@@ -10,8 +10,9 @@ StableAvatar (Wan2.1-Fun 1.3B + audio adapter), steps:
 5. streaming VAE decode, one latent frame at a time, optional colour matching, straight into the encoder thread,
    cut to the audio's frame count and muxed with the output track.
 
-Memory stays flat in the audio length: latents are a [16, T, H/8, W/8] fp32 tensor on the CPU (about 1 MB per
-second of video at 512²), features are per window, and frames leave the decoder a few at a time.
+Memory stays flat in the audio length: the only per-video state is the [16, T, H/8, W/8] fp32 latents and their
+stepped copy on the CPU (about 3.3 MB per second of video at 512², 0.2 GB per minute), features are per window,
+and frames leave the decoder a few at a time.
 """
 from __future__ import annotations
 
