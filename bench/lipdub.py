@@ -27,10 +27,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import jobs
+from core.audio.options import AudioOptions
 from core.engines.lipdub import LipdubRequest, run
 from core.engines.lipdub import models as M
 from core.engines.lipdub import weights as W
-from core.face import landmarks as L
+from core.engines.lipdub.face import landmarks as L
 from core.media import iter_video_frames
 from tests.samples import make_tone, talking_clip
 
@@ -43,7 +44,7 @@ def write_full_random(root: Path) -> Path:
     from safetensors.torch import save_file
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-    from core.face.bisenet import BiSeNet
+    from core.engines.lipdub.face.bisenet import BiSeNet
 
     if (root / "DONE").is_file():
         return root
@@ -118,7 +119,7 @@ def main() -> None:
               f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} threads")
         track = face_track_fps(root, video, box, device)
         decode = decode_fps(video)
-        req = LipdubRequest(video=str(video), audio=str(audio), box=",".join(map(str, box)), checkpoints=str(root),
+        req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio)), box=list(box), checkpoints=str(root),
                             batch_size=args.batch, device=args.device, dtype=args.dtype)
         first = jobs.run_job("lipdub", run, req)
         second = jobs.run_job("lipdub", run, req)

@@ -16,9 +16,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.device import resolve_device, resolve_dtype
-from core.engines.portrait.crop.geometry import crop_matrix_from_box
-from core.engines.portrait.liveportrait import LivePortraitConfig, LivePortraitRenderer
-from core.engines.portrait.pasteback import PasteBack
+from core.liveportrait.crop.geometry import crop_matrix_from_box
+from core.liveportrait import LivePortraitConfig, LivePortraitRenderer
+from core.liveportrait.pasteback import PasteBack
 
 
 def timed(fn, repeats: int, device: torch.device) -> float:

@@ -3,8 +3,8 @@ import numpy as np
 import torch
 
 from core.engines.lipdub.source import FrameSource, pingpong
-from core.face.landmarks import _decode_heatmaps, wflw98_to_ibug68
-from core.face.track import FaceTracker, pick
+from core.engines.lipdub.face.landmarks import _decode_heatmaps, wflw98_to_ibug68
+from core.engines.lipdub.face.track import FaceTracker, pick
 from tests.samples import make_video, read_counter
 
 
@@ -63,7 +63,7 @@ def test_frame_source_reads_by_index_for_pingpong(tmp_path):
 
 
 def test_landmarks_map_heatmaps_back_to_frame_pixels():
-    from core.face.landmarks import FAN_CROP_SCALE, landmarks68
+    from core.engines.lipdub.face.landmarks import FAN_CROP_SCALE, landmarks68
 
     seen = {}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.engines.portrait.liveportrait import (
+from core.liveportrait import (
     LivePortraitConfig,
     LivePortraitRenderer,
     bins_to_degrees,
@@ -14,7 +14,7 @@ from core.engines.portrait.liveportrait import (
     tiny_config,
     transform_keypoints,
 )
-from core.engines.portrait.liveportrait import weights as lpw
+from core.liveportrait import weights as lpw
 from core.errors import BadInputError
 
 

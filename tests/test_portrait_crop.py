@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from core.engines.portrait.crop import FaceCropper
-from core.engines.portrait.crop import testmodels as tm
-from core.engines.portrait.crop.detector import SCRFD, anchor_centers, distance_to_boxes, distance_to_kps, nms
-from core.engines.portrait.crop.geometry import (
+from core.liveportrait.crop import FaceCropper
+from core.liveportrait.crop import testmodels as tm
+from core.liveportrait.crop.detector import SCRFD, anchor_centers, distance_to_boxes, distance_to_kps, nms
+from core.liveportrait.crop.geometry import (
     crop_matrix_from_box,
     crop_matrix_from_landmarks,
     rect_from_landmarks,
     transform_points,
 )
-from core.engines.portrait.crop.landmarks import Landmark106, Landmark203
-from core.engines.portrait.liveportrait import weights as lpw
-from core.engines.portrait.pasteback import PasteBack, mask_template
+from core.liveportrait.crop.landmarks import Landmark106, Landmark203
+from core.liveportrait import weights as lpw
+from core.liveportrait.pasteback import PasteBack, mask_template
 from core.errors import BadInputError
 
 
@@ -178,7 +178,7 @@ def test_crop_source_reports_no_face_and_bad_face_index(crop_root, tmp_path):
     info = cropper.crop_source(img)
     assert info.box == pytest.approx([192, 128, 256, 192])
     with pytest.raises(BadInputError, match="1 face"):
-        cropper.crop_source(img, face_index=1)
+        cropper.crop_source(img, face=1)
     with pytest.raises(BadInputError):
         cropper.crop_source(np.zeros((8, 8, 3), np.uint8))
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.face.parsing import PARSE_SIZE
+from core.engines.lipdub.face.parsing import PARSE_SIZE
 
 EXPAND = 1.5
 BLUR_FACTOR = 0.05

@@ -20,15 +20,16 @@ import numpy as np
 import torch
 
 from core import paths
+from core.engines.lipdub.face import crop as C
+from core.engines.lipdub.face import landmarks as L
+from core.engines.lipdub.face.parsing import mode_mask, parse
+from core.engines.lipdub.face.track import FaceTracker
 from core.errors import BadInputError
-from core.face import crop as C
-from core.face import landmarks as L
-from core.face.parsing import mode_mask, parse
-from core.face.track import FaceTracker
+from core.weights import content_hash
 
 from . import blend as B
 from . import models as M
-from .source import FrameSource, content_hash, timed_prefetch
+from .source import FrameSource, timed_prefetch
 
 FORMAT = 1
 TRACK_BATCH = 16
@@ -60,7 +61,7 @@ def cache_key(req, source_hash: str, root: Path, dtype) -> str:
 
     vae = root / "sd-vae"
     params = {
-        "format": FORMAT, "video": source_hash, "box": req.box, "face": req.face, "point": req.face_point,
+        "format": FORMAT, "video": source_hash, "box": req.box, "face": req.face, "point": req.point,
         "shift": int(req.bbox_shift), "margin": req.margin, "smooth": bool(req.smooth), "mode": req.mode,
         "cheeks": [int(req.left_cheek_width), int(req.right_cheek_width)],
         "detector": [L.DETECT_SIDE, L.DETECT_THRESHOLD, L.FAN_CROP_SCALE],
@@ -75,12 +76,12 @@ def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np
     n, hw = source.n, source.hw
     landmarks = np.full((n, 68, 2), np.nan, dtype=np.float32)
     if req.box:
-        box = C.manual_box(C.parse_box(req.box), hw, source.name)
+        box = C.manual_box(req.box, hw, source.name)
         return np.tile(np.array(box, dtype=np.int64), (n, 1)), np.ones(n, dtype=bool), landmarks
     with ctx.stage("load_models"):
         detector = M.load_detector(root, device)
         fan = M.load_landmarker(root, device)
-    tracker = FaceTracker(face=req.face, point=tuple(req.face_point) if req.face_point else None)
+    tracker = FaceTracker(face=req.face, point=tuple(req.point) if req.point else None)
     boxes = np.zeros((n, 4), dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
     for start, frames in timed_prefetch(source.batches(TRACK_BATCH), ctx):

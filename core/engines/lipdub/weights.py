@@ -10,9 +10,6 @@ from pathlib import Path
 
 from core.weights import WeightFile
 
-ENGINE = "lipdub"
-TITLE = "Lip-dub (MuseTalk)"
-
 _FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
 
 UNET_V15 = ("musetalkV15/musetalk.json", "musetalkV15/unet.pth")
@@ -101,7 +98,7 @@ def make_test_checkpoints(root: Path) -> None:
     from safetensors.torch import save_file
     from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-    from core.face.bisenet import BiSeNet
+    from core.engines.lipdub.face.bisenet import BiSeNet
 
     root = Path(root)
     torch.manual_seed(0)

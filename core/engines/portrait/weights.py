@@ -13,12 +13,9 @@ from pathlib import Path
 
 import torch
 
+from core.liveportrait import weights as lpw
 from core.weights import WeightFile
 
-from .liveportrait import weights as lpw
-
-ENGINE = "portrait"
-TITLE = "Animate a photo (MoDA + LivePortrait)"
 MODA_REPO = "lixinyizju/moda"
 HUBERT_REPO = "TencentGameMate/chinese-hubert-base"  # the encoder MoDA's configs name; same files as MoDA's copy
 _UNVERIFIED = "path inferred from MoDA's configs, unverified on the Hub"

@@ -1,11 +1,12 @@
-"""LivePortrait renderer for photo animation (networks, strict checkpoint loading, batched rendering).
+"""LivePortrait, shared by the photo (portrait) and expression engines: networks, strict checkpoint loading, face
+crop, rendering, paste-back.
 
 Public API (all tensors fp32 unless said; keypoints are row vectors, K = 21):
 
-    from core.engines.portrait.liveportrait import LivePortraitRenderer, SourceState, image_to_tensor
-    from core.engines.portrait.liveportrait import weights      # FILES, make_test_checkpoints(root), paths
-    from core.engines.portrait.crop import FaceCropper, CropInfo, resize_to_limit
-    from core.engines.portrait.pasteback import PasteBack
+    from core.liveportrait import LivePortraitRenderer, SourceState, image_to_tensor
+    from core.liveportrait import weights      # FILES, make_test_checkpoints(root), paths
+    from core.liveportrait.crop import FaceCropper, CropInfo, resize_to_limit
+    from core.liveportrait.pasteback import PasteBack
 
     photo = resize_to_limit(load_image(path))                    # reference: longest side <= 1920, even dims
     crop = FaceCropper.cached(root).crop_source(photo)           # or box=(x1, y1, x2, y2) / face_index=k

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import BadInputError
-from core.weights import load_state_dict
+from core.weights import load_state_dict, load_strict
 
 from . import weights as lpw
 from .camera import bins_to_degrees, rotation_matrix, transform_keypoints
@@ -84,7 +84,7 @@ class LivePortraitRenderer(nn.Module):
         for module, rel in ((renderer.appearance_feature_extractor, lpw.APPEARANCE),
                             (renderer.motion_extractor, lpw.MOTION), (renderer.warping_module, lpw.WARPING),
                             (renderer.spade_generator, lpw.SPADE)):
-            _load_strict(module, load_state_dict(root / rel), root / rel)
+            load_strict(module, load_state_dict(root / rel), root / rel)
         bundle = load_state_dict(root / lpw.STITCHING)
         for module, name in ((renderer.stitching, "stitching"), (renderer.retarget_lip_net, "lip"),
                              (renderer.retarget_eye_net, "eye")):
@@ -92,7 +92,7 @@ class LivePortraitRenderer(nn.Module):
             if not isinstance(bundle, dict) or key not in bundle:
                 raise BadInputError(f"{root / lpw.STITCHING} has no '{key}' entry; is it the official file?")
             state = {k.removeprefix("module."): v for k, v in bundle[key].items()}
-            _load_strict(module, state, root / lpw.STITCHING)
+            load_strict(module, state, root / lpw.STITCHING)
         renderer.device = torch.device(device)
         return renderer.to(renderer.device)
 
@@ -194,12 +194,3 @@ class LivePortraitRenderer(nn.Module):
         chunks = [self.warp_decode(source.f_s, source.x_s, part) for part in x_d.split(max(1, batch_size))]
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
-
-def _load_strict(module: nn.Module, state: dict, path: Path) -> None:
-    """load_state_dict(strict=True), turning a key or shape mismatch into a one-line BadInputError."""
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:3])[:300]
-        raise BadInputError(f"{path} does not match the expected network ({detail}); re-download it") from exc

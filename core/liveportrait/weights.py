@@ -87,7 +87,7 @@ def _randomise(module: nn.Module, generator: torch.Generator) -> dict[str, torch
 
 def make_test_checkpoints(root: str | Path, seed: int = 0) -> None:
     """Write tiny random LivePortrait checkpoints and ONNX face models at the official paths and key layouts."""
-    from ..crop.testmodels import write_test_onnx_models
+    from .crop.testmodels import write_test_onnx_models
 
     root = Path(root)
     generator = torch.Generator().manual_seed(seed)

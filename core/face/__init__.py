@@ -1,1 +1,0 @@
-"""Face detection, 68-point landmarks, tracking, MuseTalk's crop rule and face-parsing masks (no mmcv/mmpose)."""
