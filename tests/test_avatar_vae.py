@@ -20,7 +20,7 @@ def test_streaming_decode_equals_one_shot_decode():
     model = _tiny()
     torch.manual_seed(1)
     latents = torch.randn(1, 16, 3, 4, 4)
-    chunks = list(vae.decode_stream(model, latents))
+    chunks = list(vae.decode_stream(model, latents, torch.device("cpu")))
     assert [c.shape[0] for c in chunks] == [1, 4, 4]
     assert all(c.dtype == torch.uint8 and c.shape[1:] == (32, 32, 3) for c in chunks)
     mean, std = vae._stats(model, latents)
@@ -37,8 +37,8 @@ def test_streaming_decode_equals_one_shot_decode():
 def test_condition_latents_are_normalised_and_causal():
     model = _tiny()
     frame = torch.rand(3, 32, 32) * 2 - 1
-    two = vae.encode_condition(model, frame, 2)
-    three = vae.encode_condition(model, frame, 3)
+    two = vae.encode_condition(model, frame, 2, torch.device("cpu"))
+    three = vae.encode_condition(model, frame, 3, torch.device("cpu"))
     assert two.shape == (1, 16, 2, 4, 4) and three.shape == (1, 16, 3, 4, 4)
     torch.testing.assert_close(three[:, :, :2], two, atol=1e-5, rtol=1e-5)   # a window's slice = shorter encode
     mean, std = vae._stats(model, two)

@@ -63,6 +63,12 @@ class Wav2Vec:
     def __init__(self, model, normalize: bool = True):
         self.model = model.eval()
         self.normalize = normalize
+        self.device = torch.device("cpu")
+
+    def to(self, device: torch.device) -> Wav2Vec:
+        self.model.to(device)
+        self.device = device
+        return self
 
     @classmethod
     def load(cls, folder: Path) -> Wav2Vec:
@@ -82,5 +88,4 @@ class Wav2Vec:
         x = torch.from_numpy(np.asarray(samples, dtype=np.float32))[None]
         if self.normalize:
             x = (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-7)
-        device = next(self.model.parameters()).device
-        return self.model(x.to(device)).last_hidden_state.float()
+        return self.model(x.to(self.device)).last_hidden_state.float()

@@ -88,8 +88,9 @@ class VisionTower(nn.Module):
         self.post_norm = nn.LayerNorm(config.dim, eps=config.eps)
         self.head = nn.Parameter(torch.zeros(config.dim, config.out_dim))
 
-    def penultimate(self, pixels: torch.Tensor) -> torch.Tensor:
-        """[B, 3, S, S] normalised pixels → [B, 1 + patches, dim] after all blocks but the last."""
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[B, 3, S, S] normalised pixels → the penultimate tokens [B, 1 + patches, dim] (all blocks but the
+        last; no post-norm, no head)."""
         x = self.patch_embedding(pixels).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls_embedding.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embedding
         return self.transformer[:-1](self.pre_norm(x))
@@ -111,4 +112,4 @@ def clip_tokens(tower: VisionTower, frame: torch.Tensor) -> torch.Tensor:
     std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
     x = ((x + 1) / 2 - mean) / std
     dtype = tower.patch_embedding.weight.dtype
-    return tower.penultimate(x.to(dtype))
+    return tower(x.to(dtype))

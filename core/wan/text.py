@@ -64,11 +64,11 @@ def load_tokenizer(folder: Path):
 
 
 @torch.no_grad()
-def encode(tokenizer, model, prompts: list[str]) -> torch.Tensor:
-    """[len(prompts), 512, d_model] float32 on the CPU, zeros past each prompt's tokens."""
+def encode(tokenizer, model, prompts: list[str], device: torch.device) -> torch.Tensor:
+    """[len(prompts), 512, d_model] float32 on the CPU, zeros past each prompt's tokens. ``device``: where the
+    model computes (its weights may be elsewhere under sequential offload)."""
     batch = tokenizer(prompts, padding="max_length", max_length=TEXT_TOKENS, truncation=True,
                       add_special_tokens=True, return_tensors="pt")
-    device = next(model.parameters()).device
     mask = batch.attention_mask.to(device)
     hidden = model(input_ids=batch.input_ids.to(device), attention_mask=mask).last_hidden_state
     return (hidden * mask[..., None].to(hidden.dtype)).float().cpu()

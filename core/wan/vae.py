@@ -59,16 +59,11 @@ def _stats(vae, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, std
 
 
-def _device(vae) -> tuple[torch.device, torch.dtype]:
-    weight = next(vae.parameters())
-    return weight.device, weight.dtype
-
-
 @torch.no_grad()
-def encode_condition(vae, frame: torch.Tensor, latents: int) -> torch.Tensor:
-    """``frame`` [3, H, W] in [-1, 1] → normalised latents [1, z, latents, H/8, W/8] of the video
-    [frame, 0, 0, ...] (4·latents − 3 frames), posterior mode."""
-    device, dtype = _device(vae)
+def encode_condition(vae, frame: torch.Tensor, latents: int, device: torch.device) -> torch.Tensor:
+    """``frame`` [3, H, W] in [-1, 1] → normalised latents [1, z, latents, H/8, W/8] (fp32, CPU) of the video
+    [frame, 0, 0, ...] (4·latents − 3 frames), posterior mode, computed on ``device``."""
+    dtype = next(vae.parameters()).dtype
     video = torch.zeros(1, 3, 4 * latents - 3, *frame.shape[1:], device=device, dtype=dtype)
     video[:, :, 0] = frame.to(device, dtype)
     mode = vae.encode(video).latent_dist.mode()
@@ -77,10 +72,10 @@ def encode_condition(vae, frame: torch.Tensor, latents: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode_stream(vae, latents: torch.Tensor) -> Iterator[torch.Tensor]:
+def decode_stream(vae, latents: torch.Tensor, device: torch.device) -> Iterator[torch.Tensor]:
     """Normalised latents [1, z, T, h, w] (any device) → chunks [n, H, W, 3] uint8 on the CPU, in order
-    (1 frame, then 4 per latent): 4(T − 1) + 1 frames in all."""
-    device, dtype = _device(vae)
+    (1 frame, then 4 per latent): 4(T − 1) + 1 frames in all, computed on ``device``."""
+    dtype = next(vae.parameters()).dtype
     vae.clear_cache()
     try:
         for i in range(latents.shape[2]):

@@ -23,14 +23,14 @@ import numpy as np
 import torch
 
 from core import weights as W
+from core.cache import default_cache
 from core.device import oom_guard, resolve_device, resolve_dtype
 from core.jobs import JobContext, JobResult
 from core.wan import audio as wan_audio
 from core.wan import sampling
 
-from . import colour
+from . import colour, memory
 from . import weights as AW
-from .memory import Placement
 from .request import AvatarRequest
 
 ENGINE = "avatar"
@@ -47,36 +47,38 @@ class Models:
     tokenizer: object
     clip: torch.nn.Module
     wav2vec: wan_audio.Wav2Vec
-    placement: Placement
+    device: torch.device           # where every model computes (its weights may wait elsewhere)
+    dtype: torch.dtype             # the DiT's and umT5's compute precision
 
 
-def load_models(root, device: torch.device, dtype: torch.dtype, memory: str) -> Models:
-    """Every model through the shared cache; keys carry the memory mode (it changes storage and hooks)."""
-    from core.cache import default_cache
+def load_models(root, device: torch.device, dtype: torch.dtype, mode: str) -> Models:
+    """Every model through the shared cache, placed as the memory mode says; keys carry the mode (fp8 changes the
+    stored weights). Use a model inside ``on_device(model)``."""
     from core.wan import image, text, transformer, vae
 
-    cache, place = default_cache(), Placement(memory, device)
+    cache = default_cache()
 
-    def get(name, factory, key_dtype=dtype, fp8=False):
+    def get(name, factory, key_dtype=dtype):
         # nn.Module.to: diffusers' ModelMixin.to warns about its keep-in-fp32 list; our norms and modulation
         # already compute in fp32 whatever the weights' dtype (as the reference's bf16 run).
-        key = (f"avatar-{name}", str(device), str(key_dtype), memory, str(root))
-        return cache.get(key, lambda: place.prepare(torch.nn.Module.to(factory(), key_dtype), fp8=fp8))
+        key = (f"avatar-{name}", str(device), str(key_dtype), mode, str(root))
+        return cache.get(key, lambda: memory.prepare(torch.nn.Module.to(factory(), key_dtype), mode),
+                         placement=memory.PLACEMENT[mode], device=device)
 
     return Models(
-        dit=get("dit", lambda: transformer.load(root / AW.DIT, root / AW.FUN_DIT), fp8=True),
+        dit=get("dit", lambda: transformer.load(root / AW.DIT, root / AW.FUN_DIT)),
         vae=get("vae", lambda: vae.load(root / AW.VAE), torch.float32),
-        t5=get("umt5", lambda: text.load(root / AW.T5), fp8=True),
+        t5=get("umt5", lambda: text.load(root / AW.T5)),
         tokenizer=cache.get(("avatar-tokenizer", str(root)), lambda: text.load_tokenizer(root / AW.TOKENIZER)),
         clip=get("clip", lambda: image.load(root / AW.CLIP), torch.float32),
-        wav2vec=cache.get(("avatar-wav2vec", str(device), str(root)), lambda: _wav2vec(root, device)),
-        placement=place)
+        wav2vec=cache.get(("avatar-wav2vec", str(device), str(root)),
+                          lambda: wan_audio.Wav2Vec.load(root / AW.WAV2VEC).to(device)),
+        device=device, dtype=dtype)
 
 
-def _wav2vec(root, device: torch.device) -> wan_audio.Wav2Vec:
-    encoder = wan_audio.Wav2Vec.load(root / AW.WAV2VEC)
-    encoder.model.to(device)
-    return encoder
+def on_device(model: torch.nn.Module):
+    """The model on its device for the block (offload modes move it there and the previous one back)."""
+    return default_cache().on_device(model)
 
 
 def reference_frame(path: str, width: int, height: int) -> tuple[np.ndarray, torch.Tensor]:
@@ -101,14 +103,14 @@ def condition(models: Models, request: AvatarRequest, frame: torch.Tensor, speec
               windows: list[tuple[int, int]], ctx: JobContext) -> Conditioning:
     from core.wan import image, text, vae
 
-    use = models.placement.use
-    with ctx.stage("text"), use(models.t5):
-        prompts = text.encode(models.tokenizer, models.t5, [request.negative_prompt, request.prompt])
-    with ctx.stage("image"), use(models.clip):
+    with ctx.stage("text"), on_device(models.t5):
+        prompts = text.encode(models.tokenizer, models.t5, [request.negative_prompt, request.prompt],
+                              models.device)
+    with ctx.stage("image"), on_device(models.clip):
         clip = image.clip_tokens(models.clip, frame)
     first = windows[0][1] - windows[0][0]
-    with ctx.stage("vae encode"), use(models.vae):
-        latent = vae.encode_condition(models.vae, frame, first)
+    with ctx.stage("vae encode"), on_device(models.vae):
+        latent = vae.encode_condition(models.vae, frame, first, models.device)
     mask = torch.zeros(1, 4, first, *latent.shape[3:])
     mask[:, :, 0] = 1
     audio = []
@@ -121,8 +123,9 @@ def condition(models: Models, request: AvatarRequest, frame: torch.Tensor, speec
 
 
 def denoise(models: Models, request: AvatarRequest, cond: Conditioning, latents: int, steps: int,
-            device: torch.device, dtype: torch.dtype, ctx: JobContext) -> torch.Tensor:
+            ctx: JobContext) -> torch.Tensor:
     """Final latents [1, 16, T, h, w] (fp32, CPU)."""
+    device, dtype = models.device, models.dtype
     height, width = cond.y.shape[3:]
     generator = torch.Generator("cpu").manual_seed(int(request.seed))
     noise = torch.randn(1, 16, latents, height, width, generator=generator)
@@ -146,7 +149,7 @@ def denoise(models: Models, request: AvatarRequest, cond: Conditioning, latents:
                                             f"window {where.window + 1}/{where.windows})")
         ctx.check_cancelled()
 
-    with ctx.stage("denoise"), models.placement.use(models.dit):
+    with ctx.stage("denoise"), on_device(models.dit):
         return sampling.denoise(noise, velocity, steps, request.overlap, request.overlap_scheme, on_step)
 
 
@@ -157,7 +160,7 @@ def decode(models: Models, latents: torch.Tensor, frames: int, reference: np.nda
 
     target = colour.lab_stats(reference) if strength > 0 else None
     written, total = 0, latents.shape[2]
-    with models.placement.use(models.vae), contextlib.closing(vae.decode_stream(models.vae, latents)) as chunks:
+    with on_device(models.vae), contextlib.closing(vae.decode_stream(models.vae, latents, models.device)) as chunks:
         for index in range(total):
             with ctx.stage("vae decode"):
                 chunk = next(chunks).numpy()[:frames - written]
@@ -207,7 +210,7 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
             cond = condition(models, request, frame, speech, windows, ctx)
         # 3-4. Seeded noise and windowed denoising.
         with ctx.span(0.12, 0.9):
-            final = denoise(models, request, cond, latents, steps, device, dtype, ctx)
+            final = denoise(models, request, cond, latents, steps, ctx)
         # 5. Streaming decode into the encoder, cut to the audio's length, audio muxed.
         out_path = ctx.job_dir / name
         last: list[np.ndarray] = []
