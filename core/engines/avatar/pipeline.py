@@ -36,7 +36,6 @@ from .request import AvatarRequest
 ENGINE = "avatar"
 SR, FPS = wan_audio.SR, wan_audio.FPS
 PREVIEW_STEPS = 10
-TEST_WEIGHTS_NOTE = "running on tiny random TEST weights: output is noise"
 
 
 @dataclass
@@ -184,8 +183,6 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
     # 1. Request, weights, device, reference image, driving audio.
     request.validate()
     root = W.require(ENGINE, request.checkpoints)
-    if W.is_test_checkpoints(root):
-        ctx.warn(TEST_WEIGHTS_NOTE)
     device = resolve_device(request.device)
     dtype = resolve_dtype(request.dtype, device, half=torch.bfloat16)
     width, height = request.width_height
