@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from core.audio.options import AudioOptions
+from core.errors import BadInputError
 from core.engines.avatar import pipeline
 from core.engines.avatar.memory import LABELS, MODES, estimate_vram_gb
 from core.engines.avatar.request import (
@@ -28,8 +29,11 @@ def _path(value) -> str | None:
 
 
 def memory_choices(size: str) -> list[tuple[str, str]]:
-    """Memory modes labelled with their estimated peak GPU memory at this size."""
-    width, height = parse_size(size)
+    """Memory modes labelled with their estimated peak GPU memory at this size (512x512 while it is not valid)."""
+    try:
+        width, height = parse_size(size)
+    except BadInputError:
+        width, height = parse_size(RESOLUTIONS[0])
     return [(f"{LABELS[m]} · ~{estimate_vram_gb(m, width, height):g} GB", m) for m in MODES]
 
 
@@ -55,7 +59,8 @@ def build() -> None:
             prompt = gr.Textbox(value=DEFAULT_PROMPT, lines=2, label="Prompt",
                                 info="first frame, then behaviour, then background")
             with gr.Row():
-                size = gr.Dropdown([(SIZE_LABELS[s], s) for s in RESOLUTIONS], value=RESOLUTIONS[0], label="Size")
+                size = gr.Dropdown([(SIZE_LABELS[s], s) for s in RESOLUTIONS], value=RESOLUTIONS[0], label="Size",
+                                   allow_custom_value=True, info="or type WIDTHxHEIGHT (multiples of 16)")
                 preset = gr.Radio([(f"{k} ({v})", v) for k, v in STEP_PRESETS.items()],
                                   value=STEP_PRESETS["balanced"], label="Quality")
                 steps = gr.Slider(1, 100, value=STEP_PRESETS["balanced"], step=1, label="Steps")
