@@ -41,9 +41,13 @@ def request(image, audio, checkpoints, **kw) -> AvatarRequest:
 
 
 @pytest.mark.parametrize("seconds,windows", [(0.62, 1), (4.0, 2)])
-def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_path, seconds, windows):
+def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_path, seconds, windows, monkeypatch):
     from core.media import iter_video_frames, probe
+    from core.wan.audio import Wav2Vec
 
+    encoded = []
+    original = Wav2Vec.__call__
+    monkeypatch.setattr(Wav2Vec, "__call__", lambda self, samples: encoded.append(len(samples)) or original(self, samples))
     audio = voice(tmp_path / "speech.wav", seconds)
     messages = []
     result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=1),
@@ -60,6 +64,7 @@ def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_pat
     denoising = [m for m in messages if m.startswith("denoising")]
     assert len(denoising) == 2 * windows and f"window {windows}/{windows}" in denoising[-1]
     assert "left" in denoising[-1]                              # ETA once a rate is known
+    assert len(encoded) == windows                              # wav2vec once per window, not once per step
 
 
 def test_cancelled_between_denoising_steps(avatar_checkpoints, astronaut, tmp_path):

@@ -100,6 +100,8 @@ class Conditioning:
 
 def condition(models: Models, request: AvatarRequest, frame: torch.Tensor, speech: np.ndarray,
               windows: list[tuple[int, int]], ctx: JobContext) -> Conditioning:
+    """Everything the denoiser needs besides the latents, computed once per job, each model on its device in
+    turn: prompts [negative, positive], CLIP tokens and VAE latent of the reference, wav2vec per window."""
     from core.wan import image, text, vae
 
     with ctx.stage("text"), on_device(models.t5):
@@ -230,7 +232,7 @@ def run(request: AvatarRequest, ctx: JobContext) -> JobResult:
 
 
 def preview(request: AvatarRequest, ctx: JobContext) -> JobResult:
-    """The first window (up to 81 frames, 3.24 s) at draft steps (10), with its audio. The result is the
+    """The first window (up to 81 frames, 3.24 s) at draft steps (10), with its driving audio. The result is the
     window's last frame as a PNG (how the identity holds after 3 s); ``extra["video"]`` is the clip."""
     from PIL import Image
 
