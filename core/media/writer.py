@@ -22,7 +22,13 @@ _CONTAINERS = (".mp4", ".mov", ".m4v", ".mkv")  # those that carry H.264 + AAC
 
 
 def frames_needed(audio_seconds: float, fps: float) -> int:
-    """Video frames an engine should produce so the output lasts as long as the audio (within one frame)."""
+    """Video frames an engine should produce so the output lasts as long as the audio: the nearest whole number of
+    frames, so picture and sound end within half a frame of each other.
+
+    Both references floor instead (MuseTalk ``T = floor(L / 16000 * fps)``; MoDA likewise), which leaves up to one
+    frame of audio with no picture (up to 40 ms at 25 fps, cut or shown over a frozen frame by the muxer). Rounding
+    adds that frame once the remainder reaches half a frame; its audio window runs past the end into zero padding,
+    as the last frames' windows already do in the references."""
     return int(math.floor(float(audio_seconds) * float(fps) + 0.5))
 
 

@@ -55,33 +55,43 @@ def sample_latents(moments: np.ndarray, sources, seed: int, device, dtype) -> to
 
 @torch.inference_mode()
 def dub_faces(latents: torch.Tensor, audio: torch.Tensor, unet, vae, ctx) -> torch.Tensor:
-    """UNet at t=0 then VAE decode: [B, 3, 256, 256] RGB faces in 0..255 (rounded like the reference's uint8)."""
+    """UNet at t=0 then VAE decode: [B, 3, 256, 256] RGB faces in 0..255 (rounded like the reference's uint8).
+
+    The latents are scaled by ``1 / VAE_SCALE`` and multiplied, as the reference does: dividing differs by an ulp
+    and flips a few roundings of the output."""
     with ctx.stage("unet"):
         t = torch.zeros(latents.shape[0], dtype=torch.long, device=latents.device)
         pred = unet(latents, t, encoder_hidden_states=audio).sample
     with ctx.stage("vae_decode"):
-        img = vae.decode(pred / M.VAE_SCALE).sample.float()
+        img = vae.decode(pred * (1 / M.VAE_SCALE)).sample.float()
         return ((img / 2 + 0.5).clamp(0, 1) * 255).round()
 
 
 @torch.inference_mode()
 def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.ndarray:
-    """Paste faces[k] into frames[rows[k]] at boxes[k] with mask k, in place; other frames stay untouched.
+    """Paste faces[k] into frames[rows[k]] at boxes[k] with blend weights k (``B.as_alpha``), in place; other
+    frames stay untouched.
 
-    Only the face boxes travel to the device and back, each way in one copy."""
+    On the CPU this is the reference's arithmetic in single-threaded numpy/cv2 (exact, and unaffected by other
+    processes holding cores); on a GPU only the face boxes travel to the device and back, each way in one copy."""
     boxes = [tuple(int(v) for v in b) for b in boxes]
+    alphas = [B.as_alpha(m, b) for m, b in zip(masks, boxes)]
     regions = [frames[r, y1:y2, x1:x2] for r, (x1, y1, x2, y2) in zip(rows, boxes)]
+    if torch.device(device).type == "cpu":
+        for reg, face, alpha in zip(regions, B.faces_uint8(faces), alphas):
+            reg[...] = B.paste_face(reg, face, alpha)
+        return frames
     sizes = [reg.size for reg in regions]
     flat = torch.from_numpy(np.concatenate([reg.reshape(-1) for reg in regions])).to(device)
     out = []
     for k, (reg, piece) in enumerate(zip(regions, flat.split(sizes))):
         region = piece.view(reg.shape).permute(2, 0, 1)
-        alpha = B.box_alpha(B.unpack_mask(masks[k], device), boxes[k])
+        alpha = torch.from_numpy(alphas[k]).to(device).float() / 255.0
         out.append(B.blend_region(region, faces[k], alpha).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).reshape(-1))
     back = torch.cat(out).cpu().numpy()
     start = 0
-    for r, (x1, y1, x2, y2), reg in zip(rows, boxes, regions):
-        frames[r, y1:y2, x1:x2] = back[start:start + reg.size].reshape(reg.shape)
+    for reg in regions:
+        reg[...] = back[start:start + reg.size].reshape(reg.shape)
         start += reg.size
     return frames
 

@@ -32,8 +32,8 @@ from core.jobs import JobContext, JobResult
 from .request import PortraitRequest
 
 ENGINE = "portrait"
-NULL_AUDIO_NOTE = ("net-200.pth has no null_audio_feat (the reference never registers it on GPU): the CFG null "
-                   "audio vector was drawn from a fixed seed, so guidance differs from the reference's")
+NULL_AUDIO_NOTE = ("CFG null-audio vector: net-200.pth holds none (the reference never registers one, so every "
+                   "reference run draws a fresh random vector); ours is drawn from a fixed seed, so runs are reproducible")
 
 
 
@@ -58,8 +58,8 @@ def _prepare(request: PortraitRequest, ctx: JobContext) -> _Prepared:
     dtype = resolve_dtype(request.dtype, device)
     with ctx.stage("load"):
         photo = resize_to_limit(load_image(request.image), max_dim=request.max_side, division=2)
-        cropper = FaceCropper.cached(root)
-        renderer = LivePortraitRenderer.cached(root, device, dtype)
+        cropper = FaceCropper.cached(root, weights=PW.LIVEPORTRAIT)  # MoDA's own LivePortrait copies
+        renderer = LivePortraitRenderer.cached(root, device, dtype, weights=PW.LIVEPORTRAIT)
     with ctx.stage("crop"):
         crop = cropper.crop_source(photo, face=request.face, box=request.box, point=request.point,
                                    scale=request.crop_scale)
@@ -83,7 +83,7 @@ def generate_motion(request: PortraitRequest, source, speech: np.ndarray, frames
     """Denormalised motion (frames_out, 70) for the source, following MoDA's ``driven_sample``."""
     gen, enc = _models(W.require(ENGINE, request.checkpoints), device)
     if not gen.null_audio_from_checkpoint:
-        ctx.warn(NULL_AUDIO_NOTE)
+        ctx.log(NULL_AUDIO_NOTE)
     features = AudioFeatures(enc, prepare_waveform(speech))
     if features.frames <= SILENT_FRAMES:
         raise BadInputError("the audio is shorter than one video frame (40 ms): nothing to animate")

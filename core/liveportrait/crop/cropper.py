@@ -48,18 +48,20 @@ class CropInfo:
 class FaceCropper:
     """The three ONNX face models, loaded once (onnxruntime sessions; CUDA provider when available)."""
 
-    def __init__(self, root: str | Path, providers: list[str] | None = None, det_thresh: float = 0.15):
+    def __init__(self, root: str | Path, providers: list[str] | None = None, det_thresh: float = 0.15,
+                 weights: lpw.WeightSet = lpw.KWAIVGI):
+        """`weights` picks the 203-point landmarker's copy (``lpw.MODA`` for MoDA); the detectors are shared."""
         root = Path(root)
         self.detector = SCRFD(root / lpw.DETECTOR, providers, det_size=512, det_thresh=det_thresh)
         self.landmark106 = Landmark106(root / lpw.LANDMARK_106, providers)
-        self.landmark203 = Landmark203(root / lpw.LANDMARK_203, providers)
+        self.landmark203 = Landmark203(root / weights.landmark_203, providers)
 
     @classmethod
-    def cached(cls, root: str | Path, cache=None) -> FaceCropper:
+    def cached(cls, root: str | Path, cache=None, weights: lpw.WeightSet = lpw.KWAIVGI) -> FaceCropper:
         from core.cache import default_cache
 
-        key = ("face-cropper", "onnxruntime", "fp32", str(Path(root).resolve()))
-        return (cache or default_cache()).get(key, lambda: cls(root))
+        key = ("face-cropper", weights.name, "onnxruntime", "fp32", str(Path(root).resolve()))
+        return (cache or default_cache()).get(key, lambda: cls(root, weights=weights))
 
     def detect_faces(self, img_rgb: np.ndarray) -> Detections:
         """Faces in an RGB uint8 photo, largest first (boxes, scores, 5 keypoints)."""
