@@ -118,3 +118,15 @@ def test_cli_generates_and_refuses_bad_input(avatar_checkpoints, astronaut, tmp_
     assert main(["avatar", "--image", astronaut, "--audio", audio, "--out", str(out), "--overlap", "0",
                  "--checkpoints", str(avatar_checkpoints)]) == 2
     assert "overlap must be 1..20" in capsys.readouterr().err
+
+
+def test_bf16_the_reference_precision_runs_close_to_fp32(avatar_checkpoints, astronaut, tmp_path):
+    from core.media import iter_video_frames
+
+    audio = voice(tmp_path / "speech.wav", 0.5)
+    videos = {}
+    for dtype in ("fp32", "bf16"):
+        result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, size="32x32", dtype=dtype))
+        videos[dtype] = np.stack(list(iter_video_frames(result.output))).astype(float)
+    assert videos["bf16"].shape == videos["fp32"].shape == (13, 32, 32, 3)
+    assert np.abs(videos["bf16"] - videos["fp32"]).mean() < 4          # bf16 DiT and umT5, fp32 VAE and CLIP

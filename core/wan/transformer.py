@@ -127,10 +127,12 @@ class VocalAttnProcessor:
 
 
 class _LayerNorm(nn.LayerNorm):
-    """LayerNorm computed in fp32 (Wan's ``WanLayerNorm``)."""
+    """LayerNorm computed in fp32 whatever the input's and weights' precision (Wan's ``WanLayerNorm``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.float()).type_as(x)
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).type_as(x)
 
 
 class _ProjModel(nn.Module):
