@@ -115,6 +115,13 @@ def test_cli_generates_and_refuses_bad_input(avatar_checkpoints, astronaut, tmp_
     assert code == 0
     info = probe(out)
     assert (info.width, info.height) == (48, 32) and info.has_audio and abs(info.duration - 0.5) <= 0.04
+    still = tmp_path / "preview.png"
+    assert main(["avatar", "--image", astronaut, "--audio", audio, "--preview", str(still), "--size", "48x32",
+                 "--checkpoints", str(avatar_checkpoints)]) == 0
+    from PIL import Image
+
+    assert Image.open(still).size == (48, 32)
+    assert "preview clip:" in capsys.readouterr().out
     assert main(["avatar", "--image", astronaut, "--audio", audio, "--out", str(out), "--overlap", "0",
                  "--checkpoints", str(avatar_checkpoints)]) == 2
     assert "overlap must be 1..20" in capsys.readouterr().err
