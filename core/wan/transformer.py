@@ -14,7 +14,8 @@ Deviations from the reference (``wan_fantasy_transformer3d_1B.py``), all deliber
 
 * Numerics follow diffusers: modulation, norms and residual adds in fp32, fp32 sinusoid, real-valued RoPE
   (the reference keeps a bf16 residual stream and bf16 ``e0``). Same maths: in fp32 the velocity matches the
-  reference implementation to 5e-6 (``bench/avatar_parity.py``, full 21-latent and short windows).
+  reference implementation to 5e-6 (``bench/avatar_parity.py``: 21- and 3-latent windows, the reference called
+  with the same frame count, so without its padding of short windows).
 * A window shorter than 21 latents is not zero-padded to the 21-frame sequence length: its tokens alone enter
   self-attention, and its audio is split over its own frames (the reference pads with unmasked zero tokens and
   spreads the audio of the short window over 21 slots). Training only ever saw full windows, so neither choice
