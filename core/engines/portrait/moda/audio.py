@@ -67,7 +67,7 @@ class HubertEncoder:
     def load(cls, folder: Path, device: torch.device) -> HubertEncoder:
         from transformers import HubertConfig, HubertModel
 
-        from core.weights import load_state_dict
+        from core.weights import load_state_dict, load_strict
 
         folder = Path(folder)
         config = HubertConfig.from_json_file(str(folder / "config.json"))
@@ -76,10 +76,7 @@ class HubertEncoder:
         config._attn_implementation = "sdpa"
         model = HubertModel(config)
         sd = _modern_names(load_state_dict(folder / "pytorch_model.bin"))
-        result = model.load_state_dict(sd, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise BadInputError(f"{folder.name}/pytorch_model.bin does not match its config.json (missing "
-                                f"{result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+        load_strict(model, sd, folder / "pytorch_model.bin")
         prep = folder / "preprocessor_config.json"
         do_normalize = json.loads(prep.read_text()).get("do_normalize", True) if prep.is_file() else True
         return cls(model.to(device), bool(do_normalize))

@@ -23,6 +23,7 @@ from core.engines.portrait.moda import motion as M
 from core.engines.portrait.moda import sampler
 from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
 from core.errors import BadInputError
+from core.weights import load_strict
 
 PREFIX = "talking_head_dit."
 OPTIONAL_KEYS = ("scheduler.sigmas", "null_audio_feat", "null_motion_feat")
@@ -71,14 +72,7 @@ class MotionGenerator:
             raise BadInputError(f"{name}: missing key {exc.args[0]}; not a MoDA motion generator checkpoint") from exc
         dit = TalkingHeadDiT(cfg)
         inner = {k[len(PREFIX):]: v for k, v in sd.items() if k.startswith(PREFIX)}
-        try:
-            result = dit.load_state_dict(inner, strict=False)
-        except RuntimeError as exc:  # shape mismatch
-            detail = " ".join(str(exc).split())[:200]
-            raise BadInputError(f"{name}: layout mismatch ({detail})") from exc
-        if result.missing_keys or result.unexpected_keys:
-            raise BadInputError(f"{name}: layout mismatch (missing {result.missing_keys[:3]}, "
-                                f"unexpected {result.unexpected_keys[:3]})")
+        load_strict(dit, inner, name)
         if "scheduler.sigmas" in sd:
             expected = torch.arange(1, 1001, dtype=torch.float32) / 1000
             if sd["scheduler.sigmas"].shape != expected.shape:
