@@ -87,3 +87,44 @@ def test_cli_signal_cancels_cleanly(tmp_path, test_checkpoints, signum):
     assert err.strip().splitlines()[-1] == "cancelled"
     assert _status(job_dir) == "cancelled"
     assert not out.exists() and not list(tmp_path.glob(".*part*")) and not list(job_dir.glob("*.mp4"))
+
+
+def test_server_sigterm_cancels_running_jobs_and_exits(tmp_path, test_checkpoints):
+    """`python app.py` asked to stop (SIGTERM, as a service manager or a Space would) cancels its running job —
+    status "cancelled", no output — and exits."""
+    from gradio_client import Client
+
+    from tests.appserver import free_port
+
+    audio = make_tone(tmp_path / "minute.wav", seconds=60.0, hz=200.0)
+    port = free_port()
+    env = dict(os.environ, MOUTHPIECE_OUTPUTS=str(tmp_path / "out"), MOUTHPIECE_CACHE=str(tmp_path / "cache"),
+               HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    with open(tmp_path / "server.log", "w") as log:
+        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints", str(test_checkpoints)],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not serving yet
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.5)
+        client.submit(**_portrait_args(audio), api_name="/portrait")
+        job_dir = None
+        while time.monotonic() < deadline:
+            dirs = list((tmp_path / "out").glob("*-portrait-*"))
+            if dirs and "motion" in (dirs[0] / "log.txt").read_text(errors="replace"):
+                job_dir = dirs[0]
+                break
+            time.sleep(0.05)
+        assert job_dir is not None
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) is not None
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert _status(job_dir) == "cancelled"
+    assert not list(job_dir.glob("*.mp4"))

@@ -95,9 +95,6 @@ def progress_adapter(gr_progress: gr.Progress) -> ProgressFn:
     return report
 
 
-gradio_progress = progress_adapter  # the name docs/architecture.md uses
-
-
 def gpu(fn: Callable, duration: int | None = None) -> Callable:
     """Wrap GPU work with spaces.GPU when running on a Hugging Face Space (the `spaces` package is present)."""
     if importlib.util.find_spec("spaces") is None:
