@@ -33,6 +33,8 @@ class EditPlan:
 
     def __post_init__(self):
         E.check_values(dict(self.constant))
+        if not 0 <= self.blink_rate <= 60:
+            raise BadInputError(f"blink rate must be 0..60 per minute, got {self.blink_rate}")
         if not 0 <= self.source_ratio <= 1:
             raise BadInputError(f"source expression ratio must be 0..1, got {self.source_ratio}")
 
