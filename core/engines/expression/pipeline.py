@@ -12,6 +12,7 @@ Steps of `run`:
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,29 @@ from .render import PreparedFace, driving_keypoints, prepare_face, still_keypoin
 from .request import ExpressionRequest
 
 ENGINE = "expression"
+# Video edits smooth pose, translation and the expression rows other than these: each frame keeps its own mouth
+# (LivePortrait's lip keypoints) and eyes (blinks), so lip-sync and blinks are never averaged away.
+UNSMOOTHED_ROWS = (6, 12, 14, 17, 19, 20, 11, 13, 15, 16, 18)
+
+
+_FACES: OrderedDict = OrderedDict()  # recently prepared faces, so live previews skip cropping and extraction
+_FACES_KEPT = 4
+
+
+def _face(key: tuple, make) -> PreparedFace:
+    """The prepared face for `key` (file identity + face choice + renderer), made on first use."""
+    if key in _FACES:
+        _FACES.move_to_end(key)
+        return _FACES[key]
+    _FACES[key] = face = make()
+    while len(_FACES) > _FACES_KEPT:
+        _FACES.popitem(last=False)
+    return face
+
+
+def _file_key(path: str) -> tuple:
+    st = Path(path).stat()
+    return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
 
 
 @dataclass
@@ -56,25 +80,45 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
     from core.media import load_image
 
     request.validate()
-    root = W.require(ENGINE, request.checkpoints)
+    root = _require_weights(request)
     device = resolve_device(request.device)
     dtype = resolve_dtype(request.dtype, device)
     with ctx.stage("load"):
-        image = load_image(request.image) if request.image else _first_frame(request.video)
-        if request.image:
-            image = resize_to_limit(image)
         renderer = LivePortraitRenderer.cached(root, device, dtype)
         cropper = FaceCropper.cached(root)
+    model_key = (str(root), str(device), str(dtype), request.crop_scale)
+
+    def photo(path: str) -> np.ndarray:
+        with ctx.stage("load"):
+            return resize_to_limit(load_image(path))
+
     with ctx.stage("crop"):
-        face = prepare_face(renderer, cropper, image, face=request.face, box=request.box, point=request.point,
-                            crop_scale=request.crop_scale)
+        main = request.image or request.video
+        choice = (request.face, tuple(request.box or ()), tuple(request.point or ()))
+        face = _face(("face", _file_key(main), choice, *model_key), lambda: prepare_face(
+            renderer, cropper, photo(request.image) if request.image else _first_frame(request.video),
+            face=request.face, box=request.box, point=request.point, crop_scale=request.crop_scale))
         transfer = (None, None)
         if request.transfer_image:
-            ref = prepare_face(renderer, cropper, resize_to_limit(load_image(request.transfer_image)),
-                               crop_scale=request.crop_scale)
+            ref = _face(("transfer", _file_key(request.transfer_image), *model_key), lambda: prepare_face(
+                renderer, cropper, photo(request.transfer_image), crop_scale=request.crop_scale))
             transfer = E.transfer_delta(ref.source.exp.cpu(), ref.pose.cpu(), request.transfer_parts,
                                         request.transfer_ratio)
     return _Setup(root, renderer, cropper, face, request.plan(*transfer))
+
+
+def _require_weights(request: ExpressionRequest) -> Path:
+    """All files for photo + audio; only the LivePortrait ones for still and video edits."""
+    from core.errors import MissingWeightsError
+
+    from .weights import LIVEPORTRAIT_FILES
+
+    if request.audio is not None:
+        return W.require(ENGINE, request.checkpoints)
+    gone = [f.local for f in W.missing(ENGINE, request.checkpoints) if f in LIVEPORTRAIT_FILES]
+    if gone:
+        raise MissingWeightsError(ENGINE, gone)
+    return W.root_dir(request.checkpoints)
 
 
 def _batch_size(request: ExpressionRequest, device: torch.device) -> int:
@@ -218,7 +262,10 @@ def _video(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> JobRes
             track = _track(request, setup, ctx, total)
         frames = len(track.crops)
         exp_d, pose_d = setup.plan.deltas(frames, FPS)
-        exp = smooth(track.exp, request.smoothing) + exp_d
+        exp = smooth(track.exp, request.smoothing)
+        keep = list(UNSMOOTHED_ROWS)
+        exp[:, keep] = track.exp[:, keep]
+        exp = exp + exp_d
         pose = smooth(track.pose, request.smoothing) + pose_d
         t = smooth(track.t, request.smoothing)
         out_path = ctx.job_dir / "expression.mp4"

@@ -8,6 +8,7 @@ rows included).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.engines.portrait.moda import motion as M
 from core.errors import BadInputError
@@ -54,6 +55,9 @@ class ExpressionRequest(FaceRequest):
     def check(self) -> None:
         if (self.image is None) == (self.video is None):
             raise BadInputError("give a photo (--image) or a video (--video), one of them")
+        for what, path in (("photo", self.image), ("video", self.video), ("transfer photo", self.transfer_image)):
+            if path is not None and not Path(path).is_file():
+                raise BadInputError(f"{what} {path} does not exist")
         if self.video is not None and self.audio is not None:
             raise BadInputError("a video edit keeps the video's own sound: drop the audio, or use a photo")
         if self.video is not None and self.timeline:
