@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.engines.portrait.moda import motion as M  # noqa: E402
-from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT  # noqa: E402
-from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings  # noqa: E402
+from core.engines.portrait.moda import motion as M
+from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
+from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings
 
 
 def tiny_random_generator(seed: int) -> MotionGenerator:

@@ -46,7 +46,7 @@ def main() -> None:
     print(f"device {'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'} ({os.cpu_count()} cores, "
           f"{torch.get_num_threads()} threads), dtype {dtype}")
     with tempfile.TemporaryDirectory() as tmp:
-        common = dict(box=BOX, device=args.device, dtype=dtype)
+        common = {"box": BOX, "device": args.device, "dtype": dtype}
         photo = str(portrait_path())
         first = time.perf_counter()
         run_job("expression", pipeline.preview, ExpressionRequest(image=photo, **common), outputs_root=Path(tmp))

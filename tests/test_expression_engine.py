@@ -97,7 +97,7 @@ def test_photo_audio_adds_edits_on_top_of_the_audio_motion(weights, photo, tmp_p
         res = run_job("expression", pipeline.run, req)
         return res, torch.cat([e for e, _ in seen]), torch.cat([p for _, p in seen])
 
-    base, exp0, pose0 = run({})
+    _, exp0, pose0 = run({})
     edited, exp1, pose1 = run({"aaa": 30, "smile": 0.5})
     from core.liveportrait.expression import edit_deltas
 

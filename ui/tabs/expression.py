@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from core.request import parse_box
 
-from core.engines.expression import pipeline
-from core.engines.expression import spec
+from core.engines.expression import pipeline, spec
 from core.engines.expression.request import ExpressionRequest
 from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
 from core.liveportrait.expression import GROUPS, SLIDERS, TRANSFER_PARTS
-from core.request import parse_box
 from ui import presets
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, run_action
@@ -116,11 +115,10 @@ def build() -> None:
                                         col_count=(4, "fixed"), label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
                 crossfade = gr.Slider(1, OVERLAP, value=OVERLAP, step=1, label="Crossfade between emotions (frames)")
             for group in GROUPS:
-                with gr.Accordion(f"{group.capitalize()}", open=group == "mouth"):
-                    with gr.Row():
-                        for s in (s for s in SLIDERS if s.group == group):
-                            sliders.append(gr.Slider(s.lo, s.hi, value=0, step=s.step, label=s.label,
-                                                     min_width=160))
+                with gr.Accordion(f"{group.capitalize()}", open=group == "mouth"), gr.Row():
+                    for s in (s for s in SLIDERS if s.group == group):
+                        sliders.append(gr.Slider(s.lo, s.hi, value=0, step=s.step, label=s.label,
+                                                 min_width=160))
             with gr.Accordion("Retargeting, blink, transfer", open=False):
                 with gr.Row():
                     eyes_open = gr.Number(value=None, label="Target eyes-open ratio (0..0.8, empty = off)")
@@ -217,9 +215,8 @@ def _preset_panel(inputs: list, request_from, sliders: list, controls: list) -> 
         data = presets.load_preset(TAB, name, ExpressionRequest)
         edits = spec.parse_edits(data.get("edits") or {})
         slider_updates = [edits.get(s.name, 0.0) for s in SLIDERS]
-        by_name = dict(zip(CONTROLS, controls))
         control_updates = []
-        for name_, comp in by_name.items():
+        for name_ in CONTROLS:
             if name_ == "timeline" and "timeline" in data:
                 rows = spec.timeline_from(data["timeline"]).segments
                 control_updates.append([[s.start, s.end, s.emotion, s.strength] for s in rows])

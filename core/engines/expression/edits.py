@@ -29,7 +29,7 @@ class EditPlan:
     source_ratio: float = 1.0          # AdvancedLivePortrait src_ratio: 0 neutralises the source expression
     transfer_exp: torch.Tensor | None = field(default=None, compare=False)   # (1, 21, 3) from a reference photo
     transfer_pose: torch.Tensor | None = field(default=None, compare=False)  # (1, 3) degrees
-    retarget: E.RetargetTargets = E.RetargetTargets()
+    retarget: E.RetargetTargets = field(default_factory=E.RetargetTargets)
 
     def __post_init__(self):
         E.check_values(dict(self.constant))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 
@@ -51,7 +52,7 @@ class Keyframe:
 def sorted_keyframes(keyframes: Iterable[Keyframe]) -> list[Keyframe]:
     """Keyframes in time order; two at the same time are an error."""
     out = sorted(keyframes, key=lambda k: k.time)
-    for a, b in zip(out, out[1:]):
+    for a, b in pairwise(out):
         if a.time == b.time:
             raise BadInputError(f"two keyframes at {a.time} s; merge them into one")
     return out
@@ -68,7 +69,7 @@ def interpolate(keyframes: Iterable[Keyframe], times: torch.Tensor) -> dict[str,
     out: dict[str, torch.Tensor] = {}
     for name, points in tracks.items():
         values = torch.full_like(times, points[0][1])
-        for (t0, v0, _), (t1, v1, easing) in zip(points, points[1:]):
+        for (t0, v0, _), (t1, v1, easing) in pairwise(points):
             inside = (times > t0) & (times <= t1)
             u = ((times - t0) / (t1 - t0)).clamp(0, 1)
             values = torch.where(inside, v0 + (v1 - v0) * ease(u, easing), values)

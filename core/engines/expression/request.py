@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.request import FaceRequest
+
 from core.engines.portrait.moda import motion as M
 from core.errors import BadInputError
 from core.liveportrait import expression as E
-from core.request import FaceRequest
 
 from . import spec
 from .edits import EditPlan

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from core.engines.portrait.moda import motion as M
 from core.errors import BadInputError
@@ -55,10 +56,10 @@ class Timeline:
             if not 0 <= s.strength <= MAX_STRENGTH:
                 raise BadInputError(f"emotion strength must be 0..{MAX_STRENGTH}, got {s.strength}")
             try:
-                s.emotion_id
+                M.emotion_id(s.emotion)
             except ValueError as exc:
                 raise BadInputError(str(exc)) from exc
-        for a, b in zip(segs, segs[1:]):
+        for a, b in pairwise(segs):
             if b.start < a.end:
                 raise BadInputError(f"timeline segments {a.start}-{a.end} s and {b.start}-{b.end} s overlap")
         if not 1 <= int(crossfade) <= M.OVERLAP:
