@@ -180,3 +180,19 @@ def test_presets_round_trip_and_shipped_examples(monkeypatch, tmp_path):
         shipped_req = ExpressionRequest.from_dict({**values, "image": str(portrait_path())})
         shipped_req.plan()  # edits, keyframes, blink
         shipped_req.emotion_timeline()
+
+
+def test_video_motion_smoothing_keeps_each_frames_mouth_and_eyes():
+    g = torch.Generator().manual_seed(0)
+    track = pipeline._Track(crops=[None] * 6, exp=torch.randn(6, 21, 3, generator=g),
+                            pose=torch.randn(6, 3, generator=g), t=torch.randn(6, 3, generator=g))
+    exp, pose, t = pipeline.smooth_track(track, 3)
+    # centred window 3, edges average what exists: frame 0 = mean(0, 1), frame 3 = mean(2, 3, 4)
+    torch.testing.assert_close(pose[0], track.pose[:2].mean(0))
+    torch.testing.assert_close(t[3], track.t[2:5].mean(0))
+    keep = list(pipeline.UNSMOOTHED_ROWS)
+    assert set(keep) == {6, 12, 14, 17, 19, 20, 11, 13, 15, 16, 18}
+    torch.testing.assert_close(exp[:, keep], track.exp[:, keep])
+    torch.testing.assert_close(exp[3, 1], track.exp[2:5, 1].mean(0))
+    same = pipeline.smooth_track(track, 1)
+    assert all(torch.equal(a, b) for a, b in zip(same, (track.exp, track.pose, track.t)))

@@ -208,6 +208,14 @@ class _Track:
     t: torch.Tensor      # (T, 3)
 
 
+def smooth_track(track: _Track, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(exp, pose, t) of a tracked video, smoothed over `window` frames except the mouth and eye rows of exp."""
+    exp = smooth(track.exp, window)
+    keep = list(UNSMOOTHED_ROWS)
+    exp[:, keep] = track.exp[:, keep]
+    return exp, smooth(track.pose, window), smooth(track.t, window)
+
+
 def _track(request: ExpressionRequest, setup: _Setup, ctx: JobContext, total: int) -> _Track:
     """Crop every frame (the face under the previous frame's box centre after the first) and extract its motion."""
     from dataclasses import replace
@@ -262,12 +270,8 @@ def _video(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> JobRes
             track = _track(request, setup, ctx, total)
         frames = len(track.crops)
         exp_d, pose_d = setup.plan.deltas(frames, FPS)
-        exp = smooth(track.exp, request.smoothing)
-        keep = list(UNSMOOTHED_ROWS)
-        exp[:, keep] = track.exp[:, keep]
-        exp = exp + exp_d
-        pose = smooth(track.pose, request.smoothing) + pose_d
-        t = smooth(track.t, request.smoothing)
+        exp, pose, t = smooth_track(track, request.smoothing)
+        exp, pose = exp + exp_d, pose + pose_d
         out_path = ctx.job_dir / "expression.mp4"
         audio = request.video if info.has_audio else None
         with VideoWriter(out_path, fps=FPS, audio=audio, crf=request.crf) as writer, \
