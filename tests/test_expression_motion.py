@@ -66,6 +66,8 @@ def test_chunks_take_the_majority_segment():
 
 
 def test_bad_timelines():
+    open_end = Timeline.make([{"start": 1.0, "emotion": "fear", "strength": 3}])
+    assert open_end.chunk_conditions(500, 25)[-1] == (M.EMOTIONS.index("fear"), 3.0)
     with pytest.raises(BadInputError, match="overlap"):
         Timeline.make([Segment(0, 2, "anger", 1), Segment(1, 3, "fear", 1)])
     with pytest.raises(BadInputError, match="unknown emotion"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.engines.portrait.moda.motion import OVERLAP
+from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
+from core.errors import BadInputError
 from core.liveportrait.expression import SLIDER_BY_NAME, TRANSFER_PARTS
 
 from . import spec
@@ -21,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keyframes", metavar="FILE.yaml", help="keyframes: a list of {time, easing, slider: value}")
     p.add_argument("--timeline", metavar="FILE.yaml",
                    help="emotion timeline: a list of {start, end, emotion, strength} (photo + audio)")
+    p.add_argument("--emotion", choices=["none", *EMOTIONS], help="one emotion for the whole clip (no --timeline)")
+    p.add_argument("--emotion-strength", type=float, default=2.0, help="its strength (with --emotion)")
     p.add_argument("--crossfade", type=int, default=None, help=f"frames an emotion change blends over (1..{OVERLAP})")
     p.add_argument("--blink-rate", type=float, default=0.0, help="auto blinks per minute (0 = off)")
     p.add_argument("--source-ratio", type=float, default=1.0, help="keep this much of the photo's own expression")
@@ -43,6 +46,10 @@ def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> Expre
     if isinstance(timeline, dict):  # {segments, crossfade}
         crossfade = crossfade if crossfade is not None else timeline.get("crossfade")
         timeline = timeline.get("segments") or []
+    if args.emotion:
+        if timeline:
+            raise BadInputError("give --emotion or --timeline, not both")
+        timeline = [{"start": 0.0, "end": None, "emotion": args.emotion, "strength": args.emotion_strength}]
     keyframes = spec.read_yaml(args.keyframes, "keyframes") if args.keyframes else []
     return ExpressionRequest(
         image=args.image, video=args.video, edits=spec.parse_edits(args.edit), keyframes=keyframes or [],

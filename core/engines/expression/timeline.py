@@ -9,6 +9,7 @@ boundaries are reported by `chunk_spans` so the UI can show them.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -22,7 +23,7 @@ MAX_STRENGTH = 20.0
 @dataclass(frozen=True)
 class Segment:
     start: float      # seconds
-    end: float        # seconds, > start
+    end: float        # seconds, > start (inf: to the end; a row without "end" means that)
     emotion: str      # "none" or one of moda.motion.EMOTIONS
     strength: float   # emotion guidance on top of the audio guidance (0 = the label alone)
 
@@ -43,10 +44,11 @@ class Timeline:
         for i, s in enumerate(segments):
             if isinstance(s, dict):
                 try:
-                    s = Segment(float(s["start"]), float(s["end"]), str(s.get("emotion", "none")),
-                                float(s.get("strength", 0.0)))
+                    end = s.get("end")
+                    s = Segment(float(s["start"]), math.inf if end is None else float(end),
+                                str(s.get("emotion", "none")), float(s.get("strength", 0.0)))
                 except (KeyError, TypeError, ValueError) as exc:
-                    raise BadInputError(f"timeline segment {i + 1}: needs start, end (seconds), emotion, "
+                    raise BadInputError(f"timeline segment {i + 1}: needs start (seconds), end, emotion, "
                                         f"strength ({exc})") from exc
             segs.append(s)
         segs.sort(key=lambda s: s.start)
