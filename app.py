@@ -27,7 +27,28 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_app(checkpoints=args.checkpoints)
     # One job at a time: every engine shares the single accelerator (core.jobs holds the GPU lock too).
     demo.queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, share=args.share, **launch_options())
+        server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, **launch_options())
+    serve_until_signalled(demo)
+
+
+def serve_until_signalled(demo) -> None:
+    """Serve until SIGINT/SIGTERM; then cancel running jobs (each stops within one batch and removes its partial
+    output, its status.json saying "cancelled") and close the server."""
+    import signal
+    import threading
+    import time
+
+    from core import jobs
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    stop.wait()
+    jobs.cancel_all()
+    deadline = time.monotonic() + 60
+    while jobs.active_jobs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    demo.close()
 
 
 if __name__ == "__main__":

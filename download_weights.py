@@ -16,7 +16,7 @@ def main(argv=None) -> int:
     cli.add_arguments(parser)
     args = parser.parse_args(argv)
     names = cli.selected(args)
-    return cli.list_files(names) if args.list else cli.download_with_bar(names)
+    return cli.list_files(names, args.checkpoints) if args.list else cli.download_with_bar(names, args.checkpoints)
 
 
 if __name__ == "__main__":

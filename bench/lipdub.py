@@ -2,6 +2,7 @@
 
     flock /tmp/mouthpiece-heavy.lock python bench/lipdub.py [--seconds 1] [--audio-seconds 2] [--size 1280x720]
         [--batch 8] [--device auto] [--dtype auto] [--tiny] [--json out.json]
+    python bench/lipdub.py --blend-only [--size 1920x1080]
 
 Stages: decode, face track (RetinaFace + FAN on the clip's frames), audio features (whisper-tiny), VAE encode,
 parse (BiSeNet), UNet, VAE decode, blend, encode; then end to end for a first run (prepare + generate) and a second
@@ -9,6 +10,8 @@ run on the same video (prepared-video cache hit: generation only). Random weight
 a manual box around the portrait's face and the face track is timed on its own. ``--tiny`` uses the tiny test
 weights instead (fast; shows pipeline overheads and memory boundedness on long clips).
 Peak RAM is the process's max RSS; peak GPU memory is torch.cuda.max_memory_allocated.
+``--blend-only`` times the CPU blend per output frame, quiet and with a busy loop pinned to one core, beside the
+engine before issue 12 and the reference's ``get_image`` (mask made per frame) and cached-mask realtime paths.
 """
 from __future__ import annotations
 
@@ -26,12 +29,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.busy import print_table, side_by_side
 from core import jobs
+from core.audio.options import AudioOptions
 from core.engines.lipdub import LipdubRequest, run
 from core.engines.lipdub import models as M
 from core.engines.lipdub import weights as W
 from core.engines.lipdub.face import landmarks as L
 from core.media import iter_video_frames
+from tests.golden import lipdub_blend as G
 from tests.samples import make_tone, talking_clip
 
 CKPT_FULL = Path(tempfile.gettempdir()) / "mouthpiece-bench-lipdub-full"
@@ -86,6 +92,33 @@ def decode_fps(video: Path) -> float:
     return n / (time.perf_counter() - t)
 
 
+def blend_speed(w: int, h: int, repeats: int = 20) -> None:
+    """ms per output frame for the astronaut scaled to w x h and a face box ~ 30 % of the frame's sides."""
+    import cv2
+
+    from core.engines.lipdub import blend as B
+    from core.engines.lipdub.engine import blend_batch
+
+    frame, face, mask = G.inputs()
+    frame = cv2.resize(frame, (w, h))
+    box = (int(0.33 * w), int(0.3 * h), int(0.64 * w), int(0.62 * h))  # its expanded crop stays in the frame
+    alpha = B.frame_alpha(mask, box)
+    crop, _ = B.crop_box(box)
+    x, y, x1, y1 = box
+    alpha_crop = np.zeros((crop[3] - crop[1], crop[2] - crop[0]), np.uint8)
+    alpha_crop[y - crop[1]:y1 - crop[1], x - crop[0]:x1 - crop[0]] = alpha
+    faces = torch.from_numpy(face).permute(2, 0, 1)[None].float()
+    frames = frame[None].copy()
+    old = G.old_blend()
+    rows = {
+        "ours (cached weights, cv2 + numpy)": lambda: blend_batch(frames, [0], faces, [alpha], [box], "cpu"),
+        "before issue 12 (torch, mask per frame)": lambda: G.engine_before(frame, face, box, mask, old),
+        "reference get_image (mask per frame)": lambda: G.reference_blend(frame, face, box, mask),
+        "reference realtime (cached mask)": lambda: G.reference_realtime(frames[0], face, box, alpha_crop, crop),
+    }
+    print_table(f"lip-dub blend {w}x{h}, face box {x1 - x}x{y1 - y}", side_by_side(rows, repeats))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0, help="video length")
@@ -96,8 +129,11 @@ def main() -> None:
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--tiny", action="store_true", help="tiny test weights instead of full-size random ones")
     ap.add_argument("--json", help="write the numbers here")
+    ap.add_argument("--blend-only", action="store_true", help="only the CPU blend, quiet and beside a busy core")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
+    if args.blend_only:
+        return blend_speed(w, h)
     os.environ.setdefault("MOUTHPIECE_CACHE", tempfile.mkdtemp(prefix="lipdub-bench-cache-"))
     os.environ.setdefault("MOUTHPIECE_OUTPUTS", tempfile.mkdtemp(prefix="lipdub-bench-out-"))
     from core.device import resolve_device
@@ -118,7 +154,7 @@ def main() -> None:
               f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} threads")
         track = face_track_fps(root, video, box, device)
         decode = decode_fps(video)
-        req = LipdubRequest(video=str(video), audio=str(audio), box=",".join(map(str, box)), checkpoints=str(root),
+        req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio)), box=list(box), checkpoints=str(root),
                             batch_size=args.batch, device=args.device, dtype=args.dtype)
         first = jobs.run_job("lipdub", run, req)
         second = jobs.run_job("lipdub", run, req)

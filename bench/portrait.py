@@ -73,19 +73,19 @@ def child(args: argparse.Namespace) -> None:
     import soundfile as sf
     import torch
 
-    from core import paths
-    from core.engines.portrait.pipeline import PortraitRequest, run
+    from core.audio.options import AudioOptions
+    from core.engines.portrait import PortraitRequest, run
     from core.jobs import run_job
 
     skimage_data = Path(__import__("skimage").__file__).parent / "data"
-    paths.set_checkpoints_dir(args.weights)
     with tempfile.TemporaryDirectory() as tmp:
         sr, n = 16000, int(args.seconds[0] * 16000)
         t = np.arange(n) / sr
         voice = 0.3 * np.sin(2 * np.pi * 170 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3.5 * t))
         sf.write(Path(tmp) / "speech.wav", voice.astype(np.float32), sr)
-        req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=str(Path(tmp) / "speech.wav"),
-                              box=BOX, device=args.device, dtype=args.dtype, render_batch=args.batch)
+        req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=AudioOptions(str(Path(tmp) / "speech.wav")),
+                              box=BOX, device=args.device, dtype=args.dtype, render_batch=args.batch,
+                              checkpoints=str(args.weights))
         start = time.perf_counter()
         result = run_job("portrait", run, req, outputs_root=Path(tmp))
         wall = time.perf_counter() - start

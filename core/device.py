@@ -15,21 +15,24 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
+        raise BadInputError("no CUDA GPU is available: choose cpu (or auto) as the device")
     try:
         return torch.device(name)
     except RuntimeError as exc:
         raise BadInputError(f"unknown device {name!r}: use auto, cpu or cuda") from exc
 
 
-def resolve_dtype(name: str | None, device: torch.device) -> torch.dtype:
-    name = (name or "fp32").lower()
+def resolve_dtype(name: str | None, device: torch.device, half: torch.dtype = torch.float16) -> torch.dtype:
+    """The one dtype policy: "auto" is ``half`` on CUDA (fp16, or bf16 for an engine whose reference needs it) and
+    fp32 on the CPU; an explicit fp32 / fp16 / bf16 is honoured on any device (half precision on the CPU is slow
+    but runs, which is how those paths are exercised without a GPU)."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        return half if device.type == "cuda" else torch.float32
     if name not in DTYPES:
-        raise BadInputError(f"unknown dtype {name!r}: use one of {', '.join(DTYPES)}")
-    if name != "fp32" and device.type != "cuda":
-        raise BadInputError(f"{name} needs a CUDA GPU; on {device.type} use fp32")
-    if name == "bf16" and not torch.cuda.is_bf16_supported():
-        raise BadInputError("this GPU does not support bf16; use fp16")
+        raise BadInputError(f"unknown precision {name!r}: use auto, {', '.join(DTYPES)}")
+    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise BadInputError("this GPU does not support bf16; choose fp16 under Precision")
     return DTYPES[name]
 
 

@@ -9,13 +9,11 @@ import contextlib
 import dataclasses
 import json
 import os
-import queue
 import shutil
 import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +36,7 @@ class JobResult:
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     job_dir: Path | None = None
+    delivered: Path | None = None  # where the output was copied (the request's ``output``), if anywhere
 
     def summary(self) -> str:
         """Timings as one human line, e.g. 'decode 1.2 s · unet 3.4 s · total 5.0 s'."""
@@ -45,7 +44,13 @@ class JobResult:
 
 
 class JobContext:
-    """What an engine sees of its job: progress, cancellation, stage timings, warnings and a log."""
+    """What an engine sees of its job: progress (with spans and ETA), cancellation, stage timings, warnings, a log.
+
+    Progress: ``with ctx.span(0.1, 0.9): ...`` makes every ``progress(f, ...)`` inside fill only that share of the
+    bar (spans nest); ``ctx.count(done, total, "rendering", "frames")`` reports "rendering 40/100 frames · 12 s
+    left" once a rate is known. Stages: ``with ctx.stage(name)`` adds wall time to ``timings[name]``; a stage
+    entered inside another pauses the outer one, so per-thread stage times never overlap.
+    """
 
     def __init__(self, job_dir: Path, progress: ProgressFn | None = None,
                  cancel_event: threading.Event | None = None):
@@ -55,18 +60,44 @@ class JobContext:
         self._cancel = cancel_event or threading.Event()
         self.timings: dict[str, float] = {}
         self.warnings: list[str] = []
-        self._log_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._spans: list[tuple[float, float]] = [(0.0, 1.0)]
+        self._stages = threading.local()
+        self._rates: dict[str, tuple[float, int]] = {}
 
     def log(self, message: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
-        with self._log_lock, open(self.job_dir / "log.txt", "a", encoding="utf-8") as fh:
+        with self._lock, open(self.job_dir / "log.txt", "a", encoding="utf-8") as fh:
             fh.write(f"{stamp} {message}\n")
 
     def progress(self, fraction: float, message: str) -> None:
-        fraction = min(max(float(fraction), 0.0), 1.0)
+        """``fraction`` of the current span (0..1), mapped onto the whole job's bar."""
+        lo, hi = self._spans[-1]
+        fraction = lo + (hi - lo) * min(max(float(fraction), 0.0), 1.0)
         self.log(f"[{fraction:5.1%}] {message}")
         if self._progress is not None:
             self._progress(fraction, message)
+
+    @contextlib.contextmanager
+    def span(self, lo: float, hi: float) -> Iterator[None]:
+        """Progress reported inside fills [lo, hi] of the current span."""
+        outer_lo, outer_hi = self._spans[-1]
+        width = outer_hi - outer_lo
+        self._spans.append((outer_lo + width * lo, outer_lo + width * hi))
+        try:
+            yield
+        finally:
+            self._spans.pop()
+
+    def count(self, done: int, total: int, action: str, unit: str = "frames") -> None:
+        """Progress as "<action> done/total <unit>", with the time left once two reports give a rate."""
+        now = time.perf_counter()
+        first = self._rates.setdefault(action, (now, done))
+        message = f"{action} {done}/{total} {unit}"
+        if done > first[1] and now > first[0]:
+            left = (total - done) * (now - first[0]) / (done - first[1])
+            message += f" · {format_seconds(left)} left"
+        self.progress(done / max(total, 1), message)
 
     def check_cancelled(self) -> None:
         if self._cancel.is_set():
@@ -75,6 +106,10 @@ class JobContext:
     def cancel(self) -> None:
         self._cancel.set()
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
@@ -82,17 +117,40 @@ class JobContext:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Accumulate wall time under ``timings[name]`` (a stage may be entered once per batch)."""
-        start = time.perf_counter()
+        """Accumulate wall time under ``timings[name]`` (a stage may be entered once per batch); a nested stage
+        pauses its parent."""
+        stack = self._stages.__dict__.setdefault("stack", [])
+        now = time.perf_counter()
+        if stack:
+            self._add(stack[-1][0], now - stack[-1][1])
+        stack.append([name, now])
         try:
             yield
         finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+            now = time.perf_counter()
+            done = stack.pop()
+            self._add(done[0], now - done[1])
+            if stack:
+                stack[-1][1] = now
+
+    def _add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
 
     def result(self, output: Path | None, **extra: Any) -> JobResult:
         """The JobResult for this context's timings and warnings."""
         return JobResult(output=output, timings=dict(self.timings), warnings=list(self.warnings),
                          extra=extra, job_dir=self.job_dir)
+
+
+def format_seconds(seconds: float) -> str:
+    """12 s, 3 min 05 s, 1 h 02 min."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def new_job_dir(engine: str, root: Path | None = None) -> Path:
@@ -130,38 +188,74 @@ def _remove_partial(job_dir: Path) -> None:
             item.unlink(missing_ok=True)
 
 
+# Jobs running in this process, so a server or CLI can cancel them all on SIGINT/SIGTERM.
+_ACTIVE: dict[str, JobContext] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def cancel_all() -> int:
+    """Ask every running job to stop at its next batch boundary; returns how many were asked."""
+    with _ACTIVE_LOCK:
+        running = list(_ACTIVE.values())
+    for ctx in running:
+        ctx.cancel()
+    return len(running)
+
+
+def active_jobs() -> int:
+    with _ACTIVE_LOCK:
+        return len(_ACTIVE)
+
+
 def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: Any,
             progress: ProgressFn | None = None, cancel_event: threading.Event | None = None,
             outputs_root: Path | None = None) -> JobResult:
-    """Run one engine call in its own ``outputs/<job-id>/`` folder, holding the GPU lock."""
-    from core import weights  # local: weights imports engines' manifests lazily
+    """Run one engine call in its own ``outputs/<job-id>/`` folder, holding the GPU lock.
+
+    A failed or cancelled job leaves only ``request.json``, ``log.txt`` and ``status.json`` (status "failed" with the
+    error, or "cancelled"); Ctrl-C counts as a cancel. On success the result is also copied to ``request.output``
+    when the request names one (``JobResult.delivered``).
+    """
+    from core import weights  # local: weights reads the engine registry lazily
 
     job_dir = new_job_dir(engine, outputs_root)
     _write_json(job_dir / "request.json", {"engine": engine, "request": request})
     ctx = JobContext(job_dir, progress, cancel_event)
-    if weights.is_test_checkpoints():
+    if weights.is_test_checkpoints(getattr(request, "checkpoints", None)):
         ctx.warn("running on tiny random TEST weights: the output is noise, not a real model's result")
     ctx.progress(0.0, "waiting for the GPU" if GPU_LOCK.locked() else "starting")
     started = time.perf_counter()
+    with _ACTIVE_LOCK:
+        _ACTIVE[job_dir.name] = ctx
     try:
         with GPU_LOCK:
             ctx.check_cancelled()
             result = fn(request, ctx)
+        output = getattr(request, "output", None)
+        if output and result.output is not None:
+            result.delivered = deliver(result, output)
     except BaseException as exc:
         _remove_partial(job_dir)
-        status = "cancelled" if isinstance(exc, JobCancelled) else "failed"
-        ctx.log(f"{status}: {exc}")
-        if not isinstance(exc, MouthpieceError):
+        cancelled = isinstance(exc, (JobCancelled, KeyboardInterrupt)) or ctx.cancelled
+        status = "cancelled" if cancelled else "failed"
+        error = "cancelled" if cancelled else (str(exc) or type(exc).__name__)
+        ctx.log(f"{status}: {error}")
+        if not cancelled and not isinstance(exc, MouthpieceError):
             ctx.log(traceback.format_exc())
-        _write_json(job_dir / "status.json", {"status": status, "error": str(exc)})
+        _write_json(job_dir / "status.json", {"status": status, "error": error, "timings": ctx.timings})
+        if cancelled and not isinstance(exc, JobCancelled):
+            raise JobCancelled("job cancelled") from exc
         raise
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.pop(job_dir.name, None)
     result.job_dir = job_dir
     for message in ctx.warnings:
         if message not in result.warnings:
             result.warnings.append(message)
     result.timings.setdefault("total", time.perf_counter() - started)
-    _write_json(job_dir / "status.json", {"status": "done", "output": result.output, "timings": result.timings,
-                                          "warnings": result.warnings})
+    _write_json(job_dir / "status.json", {"status": "done", "output": result.output, "delivered": result.delivered,
+                                          "timings": result.timings, "warnings": result.warnings})
     ctx.progress(1.0, "done")
     return result
 
@@ -179,62 +273,3 @@ def deliver(result: JobResult, out: str | os.PathLike) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
-
-
-@dataclass
-class Job:
-    id: str
-    engine: str
-    future: Future
-    cancel_event: threading.Event
-    state: str = "queued"  # queued | running | done | failed | cancelled
-    fraction: float = 0.0
-    message: str = ""
-
-
-class JobQueue:
-    """A single worker that runs submitted jobs in order; each job's progress and state can be polled."""
-
-    def __init__(self, outputs_root: Path | None = None):
-        self.outputs_root = outputs_root
-        self._queue: queue.Queue = queue.Queue()
-        self._jobs: dict[str, Job] = {}
-        self._worker = threading.Thread(target=self._work, name="mouthpiece-jobs", daemon=True)
-        self._worker.start()
-
-    def submit(self, engine: str, fn: Callable[[Any, JobContext], JobResult], request: Any,
-               progress: ProgressFn | None = None) -> Job:
-        job = Job(id=uuid.uuid4().hex[:8], engine=engine, future=Future(), cancel_event=threading.Event())
-        self._jobs[job.id] = job
-        self._queue.put((job, fn, request, progress))
-        return job
-
-    def cancel(self, job_id: str) -> None:
-        """Stop the job at its next batch boundary (a queued job is cancelled as soon as it starts)."""
-        self._jobs[job_id].cancel_event.set()
-
-    def jobs(self) -> list[Job]:
-        return list(self._jobs.values())
-
-    def _work(self) -> None:
-        while True:
-            job, fn, request, progress = self._queue.get()
-            job.future.set_running_or_notify_cancel()
-            job.state = "running"
-
-            def report(fraction: float, message: str, job: Job = job) -> None:
-                job.fraction, job.message = fraction, message
-                if progress is not None:
-                    progress(fraction, message)
-
-            try:
-                result = run_job(job.engine, fn, request, report, job.cancel_event, self.outputs_root)
-            except JobCancelled as exc:
-                job.state = "cancelled"
-                job.future.set_exception(exc)
-            except BaseException as exc:  # the queue keeps serving after any single job fails
-                job.state = "failed"
-                job.future.set_exception(exc)
-            else:
-                job.state = "done"
-                job.future.set_result(result)

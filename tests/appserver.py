@@ -47,3 +47,16 @@ def running_app(base: Path, checkpoints: Path, timeout: float = 180) -> Iterator
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def register_engine(monkeypatch, engine, **modules) -> None:
+    """Add ``engine`` to the one registry for this test, with its parts (``weights=``, ``cli=``, ``request=``,
+    ``pipeline=``) given as module objects instead of files."""
+    import types
+
+    from core import engine as registry
+
+    monkeypatch.setitem(sys.modules, engine.package, types.ModuleType(engine.package))
+    for part, module in modules.items():
+        monkeypatch.setitem(sys.modules, f"{engine.package}.{part}", module)
+    monkeypatch.setattr(registry, "ENGINES", [*registry.ENGINES, engine])

@@ -20,10 +20,10 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("mouthpiece")
     monkeypatch.setenv("MOUTHPIECE_OUTPUTS", str(base / "outputs"))
     monkeypatch.setenv("MOUTHPIECE_CACHE", str(base / "cache"))
+    monkeypatch.delenv("MOUTHPIECE_CHECKPOINTS", raising=False)  # a test may point it elsewhere; undone after it
     yield
-    from core import paths
-
-    paths.set_checkpoints_dir(None)
+    if "ui.components" in sys.modules:  # the studio's checkpoints folder, as build_app(checkpoints) sets it
+        sys.modules["ui.components"].SETTINGS.checkpoints = None
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,11 @@ mix or the separated voice, checked against the sources by correlation.
 Checkpoints: the session's tiny lip-dub weights, plus the "left_only" MDX graph (keeps the left channel's spectrogram
 planes) as Kim_Vocal_2.onnx, so a stereo song of voice (left) and music (right) separates exactly.
 """
+import os
 import numpy as np
 import pytest
 import soundfile as sf
 
-from core import paths
 from core.audio import weights as manifest
 from core.audio.decode import decode_audio
 from core.cli import main as cli_main
@@ -30,7 +30,7 @@ def combined_checkpoints(test_checkpoints, tmp_path_factory):
 
 def test_lipdub_cli_keeps_the_mix_or_the_vocals(combined_checkpoints, tmp_path):
     pytest.importorskip("core.engines.lipdub.cli")
-    paths.set_checkpoints_dir(combined_checkpoints)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(combined_checkpoints)
     t = np.arange(int(SECONDS * SR)) / SR
     on = (t >= 0.2) & (t < 0.8)
     voice = np.zeros_like(t)

@@ -1,4 +1,5 @@
 """The shared Audio panel: layout in any tab, its endpoints, and its handlers calling core.audio."""
+import os
 import gradio as gr
 import numpy as np
 import pytest
@@ -68,9 +69,7 @@ def test_waveform_image_shades_silence():
 
 
 def test_separate_endpoint_writes_stems(tmp_path, test_checkpoints):
-    from core import paths
-
-    paths.set_checkpoints_dir(test_checkpoints)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(test_checkpoints)
     path = _bursts(tmp_path / "v.wav")
     vocals, accompaniment = ap.separate(str(path), 0, None, progress=_Progress())
     for stem in (vocals, accompaniment):
@@ -83,9 +82,7 @@ def test_separate_api_through_a_running_app(tmp_path, test_checkpoints):
 
     from gradio_client import Client, handle_file
 
-    from core import paths
-
-    paths.set_checkpoints_dir(test_checkpoints)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(test_checkpoints)
     path = _bursts(tmp_path / "v.wav")
     with gr.Blocks(analytics_enabled=False) as demo:
         ap.audio_panel("t")

@@ -165,18 +165,14 @@ def test_clear_messages(tmp_path, case, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_options_from_an_engine_request():
-    @dataclasses.dataclass
-    class Request:
-        video: str
-        audio: str
-        start: float | None = 1.0
-        end: float | None = None
-        separate_vocals: bool = True
-        device: str = "cpu"
+def test_options_travel_inside_an_engine_request():
+    """Every engine request carries one AudioOptions (no copies of its fields); it survives request.json."""
+    from core.engines.lipdub import LipdubRequest
 
-    opts = AudioOptions.from_request(Request("v.mp4", "a.wav"))
-    assert opts == AudioOptions(audio="a.wav", start=1.0, separate_vocals=True, device="cpu")
+    opts = AudioOptions(audio="a.wav", start=1.0, separate_vocals=True, device="cpu")
+    req = LipdubRequest(video="v.mp4", audio=opts)
+    assert req.audio == opts
+    assert LipdubRequest.from_dict(json.loads(json.dumps(dataclasses.asdict(req)))) == req
 
 
 def test_progress_fills_the_given_span(tmp_path):

@@ -5,12 +5,13 @@ The graph "left_only" keeps the left channel's spectrogram planes and zeroes the
 voice (left) and music (right) it is a perfect vocal separator whose stems we can compute by hand:
 vocals = [voice, 0], accompaniment = mix - 1.009 * vocals = [-0.009 voice, music] (1.009 = Kim_Vocal_2's compensate).
 """
+import os
 import numpy as np
 import onnxruntime as ort
 import pytest
 import soundfile as sf
 
-from core import paths, weights
+from core import weights
 from core.audio import weights as manifest
 from core.audio.decode import decode_audio
 from core.audio.prepare import AudioOptions, prepare_audio, separate_file
@@ -43,7 +44,7 @@ def left_only_checkpoints(tmp_path_factory):
 
 @pytest.fixture()
 def song(tmp_path, left_only_checkpoints):
-    paths.set_checkpoints_dir(left_only_checkpoints)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(left_only_checkpoints)
     voice, music = _signals()
     path = tmp_path / "song.wav"
     sf.write(path, np.stack([voice, music], 1), SR, subtype="FLOAT")
@@ -119,7 +120,7 @@ def test_without_separation_the_music_fills_the_gaps(song):
 
 
 def test_missing_model_names_the_file_and_command(tmp_path):
-    paths.set_checkpoints_dir(tmp_path / "empty")
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(tmp_path / "empty")
     voice, music = _signals()
     sf.write(tmp_path / "s.wav", np.stack([voice, music], 1), SR)
     with pytest.raises(MissingWeightsError) as info:

@@ -7,6 +7,7 @@ import torch
 
 from core import jobs, paths
 from core.cli import main as cli_main
+from core.audio.options import AudioOptions
 from core.engines.lipdub import LipdubRequest, preview, run
 from core.engines.lipdub import models as M
 from core.engines.lipdub.source import pingpong
@@ -29,9 +30,12 @@ def media(tmp_path_factory):
 
 
 def _req(media, ckpt, **kw):
+    """A request with the shared vocabulary: the audio keys (audio, start, end, ...) go into its AudioOptions."""
     base = {"video": str(media["video"]), "audio": str(media["audio"]), "box": ",".join(map(str, BOX)),
             "checkpoints": str(ckpt), "batch_size": 8}
-    return LipdubRequest(**{**base, **kw})
+    values = {**base, **kw}
+    audio = {k: values.pop(k) for k in list(values) if k in AudioOptions.__dataclass_fields__}
+    return LipdubRequest(audio=AudioOptions(**audio), **values)
 
 
 def _loaders(root):
@@ -142,8 +146,8 @@ def test_image_input_and_preview(test_checkpoints, media, tmp_path):
     still = tmp_path / "still.png"
     Image.fromarray(frame).save(still)
     result = jobs.run_job("lipdub", preview, _req(media, test_checkpoints, video=str(still)))
-    overlay = np.asarray(Image.open(result.extra["overlay"]))
-    dubbed = np.asarray(Image.open(result.extra["dubbed"]))
+    overlay = np.asarray(Image.open(result.extra["images"]["overlay"]))
+    dubbed = np.asarray(Image.open(result.output))
     assert overlay.shape == dubbed.shape == (128, 128, 3)
     assert result.extra["crop_box"] == list(BOX)
     assert np.array_equal(dubbed[:BOX[1]], frame[:BOX[1]])  # above the box: untouched
@@ -183,8 +187,8 @@ def test_ui_tab_endpoints_and_request(media):
     assert {"lipdub", "lipdub_preview"} <= names
     req = make_request(str(media["video"]), [str(media["audio"]), 0.5, 0, False, "mix", None, "none"], "v1", 3, 12,
                        "raw", 40, 50, 4, 7, -1, "10,20", "", True, 20, True, "cpu", "fp32")
-    assert (req.start, req.end, req.version, req.bbox_shift, req.extra_margin) == (0.5, None, "v1", 3, 12)
-    assert (req.face, req.face_point, req.box, req.left_cheek_width, req.batch_size) == (None, [10.0, 20.0], None, 40, 4)
+    assert (req.audio.start, req.audio.end, req.version, req.bbox_shift, req.extra_margin) == (0.5, None, "v1", 3, 12)
+    assert (req.face, req.point, req.box, req.left_cheek_width, req.batch_size) == (None, [10.0, 20.0], None, 40, 4)
     assert req.margin == 0 and req.mode == "raw"  # MuseTalk 1.0: no extra margin, raw parsing
 
 

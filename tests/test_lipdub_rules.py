@@ -10,6 +10,7 @@ from core.engines.lipdub import blend as B
 from core.engines.lipdub.source import pingpong
 from core.errors import BadInputError
 from core.engines.lipdub.face import crop as C
+from core.request import parse_box
 from core.engines.lipdub.face.parsing import cheek_mask, mode_mask
 
 
@@ -54,12 +55,12 @@ class TestCropRule:
         assert C.shift_range(lms) == (-9, 9)  # -int(mean(8, 10)), int(mean(10, 8))
 
     def test_manual_box(self):
-        assert C.manual_box(C.parse_box("10, 20, 50,60"), (100, 100)) == (10, 20, 50, 60)
+        assert C.manual_box(parse_box("10, 20, 50,60"), (100, 100)) == (10, 20, 50, 60)
         for text in ("10,20,150,60", "-1,0,10,10", "10,10,5,20"):
             with pytest.raises(BadInputError):
-                C.manual_box(C.parse_box(text), (100, 100))
+                C.manual_box(parse_box(text), (100, 100))
         with pytest.raises(BadInputError):
-            C.parse_box("1,2,3")
+            parse_box("1,2,3")
 
     def test_smoothing_averages_within_runs_only(self):
         boxes = np.array([[0, 0, 10, 10]] * 3 + [[5, 0, 15, 10]] + [[0, 0, 10, 10]] * 3 + [[50, 50, 60, 60]] * 2)

@@ -1,5 +1,6 @@
 """Weights manager, model cache, jobs and CLI plumbing."""
 import http.server
+import json
 import pickle
 import subprocess
 import sys
@@ -10,14 +11,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.appserver import register_engine
+
 from core import cache as cache_mod
-from core import jobs, paths, weights
+from core import jobs, weights
 from core.cli import guarded
+from core.engine import Engine
 from core.errors import BadInputError, JobCancelled, MissingWeightsError
 
 # This module doubles as a toy engine manifest, so the manager is tested without any engine's real files.
-ENGINE = "toy"
-TITLE = "Toy engine"
 FILES = [
     weights.WeightFile("toy/net.safetensors", repo_id="example/toy", filename="net.safetensors"),
     weights.WeightFile("toy/extra/head.pth", url="http://127.0.0.1:1/head.pth"),
@@ -34,8 +36,14 @@ def make_test_checkpoints(root: Path) -> None:
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setitem(weights.ENGINE_MANIFESTS, "toy", __name__)
+    register_toy(monkeypatch)
     return "toy"
+
+
+def register_toy(monkeypatch) -> None:
+    """This module is the toy engine's weights manifest, added to the one registry for the test."""
+    register_engine(monkeypatch, Engine("toy", "Toy engine", "toy_engine", generates=False),
+                    weights=sys.modules[__name__])
 
 
 def test_missing_files_give_the_exact_message(toy, tmp_path):
@@ -105,7 +113,7 @@ def test_url_download_resumes_and_checks_size(monkeypatch, tmp_path):
     url = f"http://127.0.0.1:{server.server_address[1]}/head.pth"
     size = len(_RangeHandler.payload)
     monkeypatch.setattr(sys.modules[__name__], "FILES", [weights.WeightFile("toy/head.pth", url=url, size=size)])
-    monkeypatch.setitem(weights.ENGINE_MANIFESTS, "toy", __name__)
+    register_toy(monkeypatch)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     part = tmp_path / "toy/head.pth.part"
     part.parent.mkdir(parents=True)
@@ -184,29 +192,45 @@ def test_failed_job_leaves_no_result_and_next_job_runs(tmp_path):
     assert delivered.read_text() == "ok" and not list(delivered.parent.glob("*.part"))
 
 
-def test_queue_runs_in_order_and_honours_cancel(tmp_path):
-    queue = jobs.JobQueue(outputs_root=tmp_path)
-    gate = threading.Event()
+def test_jobs_run_in_order_and_honour_cancel(tmp_path):
+    """Two jobs submitted from two threads (as two browser sessions would): the GPU lock runs them one after the
+    other; the first, cancelled, stops at its next batch, says "cancelled" and leaves no output; the second runs."""
+    gate, cancel = threading.Event(), threading.Event()
+    outcome = {}
 
     def batches(request, ctx):
+        (ctx.job_dir / "partial.mp4").write_bytes(b"half")
         for _ in range(100):
             gate.wait()
             ctx.check_cancelled()
             time.sleep(0.01)
         return ctx.result(None)
 
-    first = queue.submit("toy", batches, {})
-    second = queue.submit("toy", _writes_result, {"text": "after"})
-    queue.cancel(first.id)
+    def submit(name, fn, request, event=None):
+        try:
+            outcome[name] = jobs.run_job("toy", fn, request, cancel_event=event, outputs_root=tmp_path)
+        except BaseException as exc:  # noqa: BLE001
+            outcome[name] = exc
+
+    first = threading.Thread(target=submit, args=("first", batches, {}, cancel))
+    first.start()
+    while not jobs.GPU_LOCK.locked():
+        time.sleep(0.005)
+    second = threading.Thread(target=submit, args=("second", _writes_result, {"text": "after"}))
+    second.start()
+    cancel.set()
     gate.set()
-    with pytest.raises(JobCancelled):
-        first.future.result(timeout=10)
-    assert second.future.result(timeout=10).output.read_text() == "after"
-    assert [j.state for j in queue.jobs()] == ["cancelled", "done"]
+    first.join(10)
+    second.join(10)
+    assert isinstance(outcome["first"], JobCancelled)
+    assert outcome["second"].output.read_text() == "after"
+    statuses = sorted(json.loads((d / "status.json").read_text())["status"] for d in tmp_path.iterdir())
+    assert statuses == ["cancelled", "done"]
+    assert not list(tmp_path.glob("*/partial.mp4"))
 
 
-def test_test_weights_are_announced(toy, tmp_path):
-    paths.set_checkpoints_dir(weights.make_test_checkpoints(tmp_path / "ck", only=[toy]))
+def test_test_weights_are_announced(toy, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOUTHPIECE_CHECKPOINTS", str(weights.make_test_checkpoints(tmp_path / "ck", only=[toy])))
     result = jobs.run_job("toy", _writes_result, {"text": "x"}, outputs_root=tmp_path / "out")
     assert any("TEST weights" in w for w in result.warnings)
 

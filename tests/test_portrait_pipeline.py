@@ -1,6 +1,7 @@
 """Animate a photo end to end on tiny random weights: the public-domain astronaut, a manual face box, a short
 synthetic voice. The video must last as long as the audio, have the photo's size, decode, and leave every
 pixel outside the paste-back mask equal to the photo."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import soundfile as sf
 import torch
 
 from core import paths
+from core.audio.options import AudioOptions
 from core.engines.portrait.pipeline import PortraitRequest, preview, run
 from core.errors import BadInputError
 from core.jobs import run_job
@@ -34,7 +36,7 @@ def speech(tmp_path) -> str:
 
 @pytest.fixture
 def portrait_weights(test_checkpoints):
-    paths.set_checkpoints_dir(test_checkpoints)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(test_checkpoints)
     return test_checkpoints
 
 
@@ -48,8 +50,8 @@ def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path)
     from core.liveportrait.pasteback import PasteBack
     from core.media import VideoWriter, iter_video_frames, load_image, probe
 
-    result = run_job("portrait", run, PortraitRequest(image=astronaut, audio=speech, box=BOX, emotion="happiness",
-                                                      steps=3, render_batch=8, crf=0))
+    result = run_job("portrait", run, PortraitRequest(image=astronaut, audio=AudioOptions(speech), box=BOX,
+                                                      emotion="happiness", steps=3, render_batch=8, crf=0))
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and info.fps == 25 and info.has_audio
     assert abs(info.video_duration - 0.62) <= 0.04 and abs(info.duration - 0.62) <= 0.04
@@ -76,13 +78,13 @@ def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path)
     assert psnr(frames[-1][~outside], encoded_photo[-1][~outside]) < 30  # the animated (noise) face is pasted
 
 
-def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, astronaut):
+def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, astronaut, speech):
     """Before encoding, every pixel outside the paste-back mask is bit-identical to the photo (PSNR infinite)."""
     from core.liveportrait.pasteback import PasteBack
     from core.engines.portrait.pipeline import _prepare, render_frames
     from core.jobs import JobContext
 
-    req = PortraitRequest(image=astronaut, audio="unused.wav", box=BOX, render_batch=2)
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech), box=BOX, render_batch=2)
     ctx = JobContext(Path(paths.outputs_dir()) / "direct")
     prep = _prepare(req, ctx)
     raw = prep.source.motion_vector().repeat(3, 1)
@@ -103,20 +105,20 @@ def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, a
 def test_no_pasteback_trimmed_audio_and_preview(portrait_weights, astronaut, speech):
     from core.media import probe
 
-    req = PortraitRequest(image=astronaut, audio=speech, box=BOX, pasteback=False, steps=2, cfg_scale=1.0,
-                          head_motion=0.0, start=0.1, end=0.5)
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, start=0.1, end=0.5), box=BOX, pasteback=False,
+                          steps=2, cfg_scale=1.0, head_motion=0.0)
     result = run_job("portrait", run, req)
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and result.extra["width"] == 512
     assert result.extra["frames"] == 10 and abs(info.duration - 0.4) <= 0.04  # the trimmed range drives it
 
-    shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=speech, box=BOX))
+    shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=AudioOptions(speech), box=BOX))
     from PIL import Image
 
-    overlay = np.asarray(Image.open(shot.extra["crop_image"]))
+    overlay = np.asarray(Image.open(shot.extra["images"]["crop"]))
     assert overlay.shape == (512, 512, 3)
     assert (overlay != np.asarray(Image.open(astronaut).convert("RGB"))).any()  # the crop square is drawn
-    assert Image.open(shot.extra["frame_image"]).size == (512, 512)
+    assert Image.open(shot.output).size == (512, 512)
 
 
 def test_cli_preview_and_bad_input(portrait_weights, astronaut, speech, tmp_path, capsys):
@@ -133,7 +135,7 @@ def test_cli_preview_and_bad_input(portrait_weights, astronaut, speech, tmp_path
     assert "face box" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
     with pytest.raises(BadInputError, match="emotion"):
-        PortraitRequest(image=astronaut, audio=speech, emotion="joy").validate()
+        PortraitRequest(image=astronaut, audio=AudioOptions(speech), emotion="joy").validate()
 
 
 def test_cancel_between_batches_leaves_no_video(portrait_weights, astronaut, speech):
@@ -144,10 +146,10 @@ def test_cancel_between_batches_leaves_no_video(portrait_weights, astronaut, spe
     cancel = threading.Event()
 
     def progress(fraction, message):
-        if message.startswith("rendered"):
+        if message.startswith("rendering"):
             cancel.set()
 
-    req = PortraitRequest(image=astronaut, audio=speech, box=BOX, steps=1, render_batch=4, end=0.3)
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, end=0.3), box=BOX, steps=1, render_batch=4)
     with pytest.raises(JobCancelled):
         run_job("portrait", run, req, progress=progress, cancel_event=cancel)
     assert not list(Path(paths.outputs_dir()).rglob("*.mp4"))

@@ -1,5 +1,6 @@
 """Shared UI helpers: creator errors become one-line gr.Error, progress reaches gr.Progress, ZeroGPU wrapping,
 the missing-weights banner and the preset panel."""
+import os
 import importlib.machinery
 import inspect
 import sys
@@ -8,7 +9,7 @@ import types
 import gradio as gr
 import pytest
 
-from core import paths, weights
+from core import weights
 from core.errors import BadInputError, JobCancelled, MissingWeightsError
 from core.jobs import JobResult
 from ui import components, presets
@@ -88,7 +89,7 @@ def _component_props(demo, kind):
 
 @pytest.mark.skipif("lipdub" not in weights.engines(), reason="the lipdub manifest has not landed")
 def test_weights_banner_lists_missing_files_and_hides_when_present(tmp_path):
-    paths.set_checkpoints_dir(tmp_path)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(tmp_path)
     expected = [f.local for f in weights.files("lipdub")]
     with gr.Blocks() as demo:
         components.weights_banner("lipdub")

@@ -1,9 +1,10 @@
 """Models & settings tab actions: settings are validated before they apply, the budget reaches the model cache,
 unload empties it, and the weights table reports what is on disk."""
+import os
 import pytest
 import torch
 
-from core import cache, paths, weights
+from core import cache, weights
 from core.errors import BadInputError
 from ui import components
 from ui.tabs import settings
@@ -37,7 +38,7 @@ def test_budget_applies_to_the_cache_and_evicts_least_recent():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
 @pytest.mark.parametrize("device, dtype, budget, message", [
-    ("cpu", "fp16", 1, "fp16 needs a CUDA GPU; on cpu use fp32"),
+    ("cpu", "fp64", 1, "unknown precision 'fp64'"),  # fp16 / bf16 run on the CPU now (the one dtype policy)
     ("cuda", "fp32", 1, "no CUDA GPU is available"),
     ("cpu", "fp32", -1, "memory budget must be 0"),
 ])
@@ -56,7 +57,7 @@ def test_unload_all_empties_the_cache():
 
 
 def test_weights_rows_report_presence_and_size(tmp_path):
-    paths.set_checkpoints_dir(tmp_path)
+    os.environ["MOUTHPIECE_CHECKPOINTS"] = str(tmp_path)
     engine = weights.engines()[0]
     first, *rest = weights.files(engine)
     (tmp_path / first.local).parent.mkdir(parents=True, exist_ok=True)

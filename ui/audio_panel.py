@@ -11,9 +11,9 @@ app also carries the public ``separate`` endpoint (audio in; vocals.wav and acco
 """
 from __future__ import annotations
 
+import shutil
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 from gradio.context import Context
@@ -55,7 +55,7 @@ def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, prog
     from core.audio.preview import waveform_image
 
     options = options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize)
-    prepared = prepare_audio(options, progress_adapter(progress))
+    prepared = prepare_audio(options, progress_adapter(progress), root=SETTINGS.checkpoints)
     for message in prepared.warnings:
         gr.Warning(message)
     picture = waveform_image(prepared.driving_samples(), prepared.silence, prepared.fps, prepared.sample_rate)
@@ -67,16 +67,20 @@ def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, prog
 
 def separate(audio, start, end, progress=gr.Progress()):
     """The `separate` endpoint: vocals.wav and accompaniment.wav (44.1 kHz) for the file and range."""
-    import tempfile
-
     from core.audio.prepare import separate_file
+    from core.jobs import new_job_dir
 
     path = _path(audio)
     if path is None:
         raise BadInputError("no audio to separate: drop an audio file or a video with sound")
-    out = Path(tempfile.mkdtemp(prefix="mouthpiece-stems-"))
-    vocals, accompaniment, _ = separate_file(path, out, float(start) if start else None, float(end) if end else None,
-                                             SETTINGS.device, progress_adapter(progress))
+    out = new_job_dir("separate")  # outputs/<job-id>/: the stems stay with the studio's other results
+    try:
+        vocals, accompaniment, _ = separate_file(path, out, float(start) if start else None,
+                                                 float(end) if end else None, SETTINGS.device,
+                                                 progress_adapter(progress), SETTINGS.checkpoints)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     return str(vocals), str(accompaniment)
 
 
@@ -119,17 +123,16 @@ class AudioPanel:
 
 def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
     """Lay out the panel inside the current Blocks context; ``tab`` names its preview endpoint ``<tab>_prepare_audio``."""
-    with gr.Accordion("Audio", open=True):
-        with gr.Row():
-            audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
-                            file_types=["audio", "video"], scale=3)
-            with gr.Column(scale=2):
-                with gr.Row():
-                    start = gr.Number(value=0, minimum=0, label="Start (s)", precision=2)
-                    end = gr.Number(value=None, minimum=0, label="End (s)", precision=2, info="empty = to the end")
-                separate_vocals = gr.Checkbox(
-                    value=False, label="Separate vocals (drive with the voice only)",
-                    info="removes music and noise with MDX-Net Kim_Vocal_2 so lips don't move to drums")
+    with gr.Row():
+        audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
+                        file_types=["audio", "video"], scale=3, height=110)
+        with gr.Column(scale=2, min_width=160):
+            start = gr.Number(value=0, minimum=0, label="Start (s)", precision=2)
+            end = gr.Number(value=None, minimum=0, label="End (s)", precision=2, placeholder="to the end")
+    with gr.Accordion("Audio options: vocals, output sound, level, preview", open=False):
+        separate_vocals = gr.Checkbox(
+            value=False, label="Separate vocals (drive with the voice only)",
+            info="removes music and noise with MDX-Net Kim_Vocal_2 so lips don't move to drums")
         with gr.Row():
             keep = gr.Radio([(v, k) for k, v in KEEP_LABELS.items()], value="mix", label="Output video's sound")
             keep_file = gr.File(label="Output sound file", type="filepath", file_types=["audio", "video"],

@@ -5,13 +5,13 @@ import functools
 import html
 import importlib
 import importlib.util
+import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-import torch
 
 from core import weights
 from core.errors import JobCancelled, MouthpieceError
@@ -23,10 +23,21 @@ log = logging.getLogger("mouthpiece.ui")
 
 @dataclass
 class StudioSettings:
-    """Device and dtype chosen on the Models & settings tab; engine tabs copy them into their requests."""
+    """The studio's defaults, set on the Models & settings tab (and ``app.py --checkpoints``).
+
+    A tab whose Device or Precision is left at "auto" takes these; an explicit choice in a tab is never rewritten.
+    "auto" precision is resolved by core's one dtype policy (fp16 on CUDA, fp32 on the CPU).
+    """
 
     device: str = "auto"
-    dtype: str = field(default_factory=lambda: "fp16" if torch.cuda.is_available() else "fp32")
+    dtype: str = "auto"
+    checkpoints: str | None = None
+
+    def request_fields(self, device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
+        """device, dtype and checkpoints for a request, a tab's explicit choices winning over the defaults."""
+        return {"device": device if device not in (None, "", "auto") else self.device,
+                "dtype": dtype if dtype not in (None, "", "auto") else self.dtype,
+                "checkpoints": self.checkpoints}
 
 
 # One creator, one machine: the studio's settings are process-wide, like the model cache they steer.
@@ -38,8 +49,30 @@ def _one_line(text: str) -> str:
     return html.escape(lines[0] if lines else "", quote=False)  # gr.Error renders HTML; API clients read it raw
 
 
+def _ui_error(exc: BaseException, fn: Callable) -> gr.Error:
+    if isinstance(exc, JobCancelled):
+        return gr.Error(_one_line(str(exc) or "cancelled"), title="Cancelled", print_exception=False)
+    if isinstance(exc, MouthpieceError):
+        return gr.Error(_one_line(str(exc)), print_exception=False)
+    log.error("unexpected failure in %s", getattr(fn, "__name__", fn), exc_info=exc)
+    return gr.Error(f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (details in the console)",
+                    print_exception=False)
+
+
 def run_action(fn: Callable) -> Callable:
-    """Show a failed action as a one-line gr.Error (no traceback for creator errors); the app keeps serving."""
+    """Show a failed action as a one-line gr.Error (no traceback for creator errors); the app keeps serving.
+    Works for plain handlers and for generator handlers (streamed progress)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise _ui_error(exc, fn) from None
+
+        return streaming
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -47,14 +80,8 @@ def run_action(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except JobCancelled as exc:
-            raise gr.Error(_one_line(str(exc) or "cancelled"), title="Cancelled", print_exception=False) from None
-        except MouthpieceError as exc:
-            raise gr.Error(_one_line(str(exc)), print_exception=False) from None
         except Exception as exc:
-            log.exception("unexpected failure in %s", getattr(fn, "__name__", fn))
-            raise gr.Error(f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (details in the console)",
-                           print_exception=False) from None
+            raise _ui_error(exc, fn) from None
 
     return wrapper
 
@@ -88,17 +115,17 @@ def report_warnings(result: JobResult) -> None:
 # ---------------------------------------------------------------- weights
 
 def engine_title(engine: str) -> str:
-    return getattr(weights.manifest(engine), "TITLE", engine)
+    return weights.title(engine)
 
 
 def missing_markdown(engine: str) -> str:
     """What the banner says: every missing file of the engine, or an empty string when all are present."""
-    gone = weights.missing(engine)
+    gone = weights.missing(engine, SETTINGS.checkpoints)
     if not gone:
         return ""
     shown = ", ".join(f"`{f.local}`" for f in gone)
     return (f"### {engine_title(engine)}: {len(gone)} model file(s) needed\n"
-            f"Missing from `{weights.root_dir()}`: {shown}.\n\n"
+            f"Missing from `{weights.root_dir(SETTINGS.checkpoints)}`: {shown}.\n\n"
             "Download them here (progress is shown), or run "
             f"`python download_weights.py --engine {engine}`.")
 
@@ -110,13 +137,13 @@ def download_queue(engine: str) -> str:
 
 def download_weights(engine: str, gr_progress: gr.Progress) -> str:
     """Fetch the engine's missing files with progress; returns a one-line status."""
-    fetched = weights.download(engine, progress=progress_adapter(gr_progress))
+    fetched = weights.download(engine, SETTINGS.checkpoints, progress=progress_adapter(gr_progress))
     return f"{engine_title(engine)}: " + (f"downloaded {len(fetched)} file(s)." if fetched else "all files present.")
 
 
 def weights_banner(engine: str) -> None:
     """A notice naming the engine's missing files with a one-click Download; hidden once everything is present."""
-    with gr.Group(visible=bool(weights.missing(engine))) as group:
+    with gr.Group(visible=bool(weights.missing(engine, SETTINGS.checkpoints))) as group:
         text = gr.Markdown(missing_markdown(engine))
         button = gr.Button(f"Download {engine_title(engine)} weights", variant="primary")
     status = gr.Markdown()

@@ -38,14 +38,12 @@ def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) 
 
 
 def _separate(args: argparse.Namespace) -> int:
-    from core import paths
     from core.audio.prepare import separate_file
     from core.cli import tqdm_progress
 
-    if args.checkpoints:
-        paths.set_checkpoints_dir(args.checkpoints)
     with tqdm_progress("separate") as report:
-        vocals, accompaniment, hit = separate_file(args.audio, args.out_dir, args.start, args.end, args.device, report)
+        vocals, accompaniment, hit = separate_file(args.audio, args.out_dir, args.start, args.end, args.device, report,
+                                                   args.checkpoints)
     print(f"vocals: {vocals}\naccompaniment: {accompaniment}" + ("\n(from the separation cache)" if hit else ""))
     return 0
 
@@ -55,14 +53,11 @@ def _prepare(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from core import paths
     from core.audio.prepare import prepare_audio
     from core.cli import tqdm_progress
 
-    if args.checkpoints:
-        paths.set_checkpoints_dir(args.checkpoints)
     with tqdm_progress("prepare audio") as report:
-        prepared = prepare_audio(audio_options_from_args(args), report)
+        prepared = prepare_audio(audio_options_from_args(args), report, root=args.checkpoints)
     out = Path(args.out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(prepared.driving_wav, out / "driving.wav")

@@ -38,15 +38,10 @@ class AudioOptions:
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise BadInputError(f"end {self.end} s must be after start {self.start} s")
 
-    @classmethod
-    def from_request(cls, request, audio: str | None = None) -> AudioOptions:
-        """Options from any engine request carrying these field names (missing ones keep their defaults)."""
-        values = {name: getattr(request, name) for name in cls.__dataclass_fields__ if hasattr(request, name)}
-        if audio is not None:
-            values["audio"] = audio
-        if values.get("device") in (None, ""):
-            values.pop("device", None)
-        return cls(**values)
+    @property
+    def needs_preparation(self) -> bool:
+        """True when the driving signal or the output track differ from the file's own range."""
+        return self.separate_vocals or self.keep_audio != "mix" or self.normalize != "none"
 
     @property
     def needs_separation(self) -> bool:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 import uuid
 import warnings
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from core.audio import weights as manifest
 from core.audio.decode import Decoded, decode_audio
 from core.audio.options import KEEP_CHOICES, AudioOptions
 from core.errors import BadInputError
+from core.weights import content_hash
 
 DRIVING_RATE = 16000
 FPS = silence.FPS
@@ -104,25 +104,7 @@ class _Reporter:
 # ---------------------------------------------------------------------------------------------------------------------
 # content hashing and the on-disk cache
 
-_hash_memo: dict[tuple, str] = {}
-_hash_lock = threading.Lock()
 
-
-def content_hash(path: str | os.PathLike) -> str:
-    """SHA-256 of the file's bytes (memoised per path, size and mtime within the process)."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _hash_lock:
-        if key in _hash_memo:
-            return _hash_memo[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    with _hash_lock:
-        _hash_memo[key] = digest.hexdigest()
-    return _hash_memo[key]
 
 
 def _key(**parts: Any) -> str:
@@ -157,17 +139,18 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 # vocal separation (cached by content hash)
 
-def _separator_model() -> Path:
-    return weights.require(manifest.ENGINE) / manifest.KIM_VOCAL_2
+def _separator_model(root: str | os.PathLike | None = None) -> Path:
+    return weights.require("audio", root) / manifest.KIM_VOCAL_2
 
 
 def separate_decoded(decoded: Decoded, source_key: str, start: float | None, end: float | None,
-                     device: str = "auto", reporter: _Reporter | None = None) -> tuple[Path, Path, bool]:
+                     device: str = "auto", reporter: _Reporter | None = None,
+                     root: str | os.PathLike | None = None) -> tuple[Path, Path, bool]:
     """(vocals.wav, accompaniment.wav, cache hit) for this range of this file, separating only on a cache miss."""
     from core.audio.separation import SEPARATION_RATE, get_separator, uvr_model_hash
 
     reporter = reporter or _Reporter(None)
-    model = _separator_model()
+    model = _separator_model(root)
     key = _key(kind="separation", source=source_key, start=start, end=end, model=uvr_model_hash(model),
                size=model.stat().st_size)
     final = audio_cache_root() / "separated" / key
@@ -178,7 +161,7 @@ def separate_decoded(decoded: Decoded, source_key: str, start: float | None, end
         mix = np.repeat(mix, 2, axis=1)
     reporter.progress(0.1, "loading the vocal separator")
     separator = get_separator(model, device)
-    if separator.model_hash != manifest.UVR_HASH and not weights.is_test_checkpoints():
+    if separator.model_hash != manifest.UVR_HASH and not weights.is_test_checkpoints(root):
         reporter.warn(f"{model.name} is not the official Kim_Vocal_2 file (UVR hash {separator.model_hash}); "
                       "separation uses Kim_Vocal_2's STFT settings and may be poor")
 
@@ -216,6 +199,16 @@ def _check_not_silent(samples: np.ndarray, what: str) -> None:
         raise BadInputError(f"{what} is silent (peak below {SILENT_PEAK_DBFS:.0f} dBFS); choose audio with speech in it")
 
 
+def _speech_map(driving: np.ndarray, rate: int, name: str) -> np.ndarray:
+    """The silence map (True = silent, per 25 fps frame); all-silent driving audio is refused the same way in every
+    path (preview, prepare, generate): the face would not move, so no job should start on it."""
+    mask = silence.silence_map(driving, rate, FPS)
+    if mask.all():
+        raise BadInputError(f"no speech-level sound in the driving audio of {name}: every frame is below "
+                            f"{silence.FLOOR_DBFS:.0f} dBFS, so the mouth would not move")
+    return mask
+
+
 def _load_prepared(folder: Path, reporter: _Reporter) -> PreparedAudio:
     meta = json.loads((folder / "meta.json").read_text())
     vocals = Path(meta["vocals"]) if meta.get("vocals") else None
@@ -229,11 +222,13 @@ def _load_prepared(folder: Path, reporter: _Reporter) -> PreparedAudio:
         warnings=list(reporter.warnings))
 
 
-def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, float] = (0.0, 1.0)) -> PreparedAudio:
+def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, float] = (0.0, 1.0),
+                  root: str | os.PathLike | None = None) -> PreparedAudio:
     """Driving signal, output track and silence map for ``options``.
 
     ``ctx`` is a JobContext (progress, cancellation between separator windows, stage timings, warnings), a ProgressFn,
-    or None; ``span`` is the part of the caller's progress bar this step fills, e.g. (0.0, 0.1) inside an engine run.
+    or None; ``span`` is the part of the caller's progress bar this step fills, e.g. (0.0, 0.1) inside an engine run;
+    ``root`` is the checkpoints folder holding the separator (None = the default folder).
     """
     reporter = _Reporter(ctx, span)
     options.validate()
@@ -244,7 +239,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
     if options.needs_separation:
         from core.audio.separation import uvr_model_hash
 
-        model_key = uvr_model_hash(_separator_model())
+        model_key = uvr_model_hash(_separator_model(root))
     key = _key(kind="prepared", source=source_key, other=other_key, model=model_key, rate=DRIVING_RATE,
                **{k: v for k, v in dataclasses.asdict(options).items() if k not in ("audio", "device")})
     final = audio_cache_root() / "prepared" / key
@@ -261,7 +256,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
     separation_hit = False
     if options.needs_separation:
         vocals_wav, accompaniment_wav, separation_hit = separate_decoded(
-            decoded, source_key, options.start, options.end, options.device, reporter)
+            decoded, source_key, options.start, options.end, options.device, reporter, root)
     reporter.progress(0.88, "building the driving signal")
 
     if options.separate_vocals:
@@ -278,10 +273,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
         if achieved < options.loudness_lufs - 0.5:
             reporter.warn(f"loudness reached {achieved:.1f} LUFS, not {options.loudness_lufs:.1f}: "
                           "the -1 dBFS peak ceiling limited the gain")
-    mask = silence.silence_map(driving, DRIVING_RATE, FPS)
-    if mask.all():
-        raise BadInputError(f"no speech-level sound in the driving audio of {name}: every frame is below "
-                            f"{silence.FLOOR_DBFS:.0f} dBFS")
+    mask = _speech_map(driving, DRIVING_RATE, name)
     duration = driving.shape[0] / DRIVING_RATE
 
     reporter.progress(0.93, "building the output track")
@@ -317,15 +309,17 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
 
 
 def separate_file(audio: str | os.PathLike, out_dir: str | os.PathLike, start: float | None = None,
-                  end: float | None = None, device: str = "auto", ctx: Any = None) -> tuple[Path, Path, bool]:
-    """Write ``out_dir/vocals.wav`` and ``out_dir/accompaniment.wav`` (44.1 kHz); returns them and the cache-hit flag."""
+                  end: float | None = None, device: str = "auto", ctx: Any = None,
+                  root: str | os.PathLike | None = None) -> tuple[Path, Path, bool]:
+    """Write ``out_dir/vocals.wav`` and ``out_dir/accompaniment.wav`` (44.1 kHz); returns them and the cache-hit flag.
+    ``root`` is the checkpoints folder (None = the default)."""
     reporter = _Reporter(ctx)
     AudioOptions(audio=str(audio), start=start, end=end).validate()
-    _separator_model()  # fail on missing weights before any decoding
+    _separator_model(root)  # fail on missing weights before any decoding
     reporter.progress(0.0, f"decoding audio from {Path(audio).name}")
     decoded = decode_audio(audio, start, end)
     _check_not_silent(decoded.samples, f"the audio of {Path(audio).name}")
-    vocals, accompaniment, hit = separate_decoded(decoded, content_hash(audio), start, end, device, reporter)
+    vocals, accompaniment, hit = separate_decoded(decoded, content_hash(audio), start, end, device, reporter, root)
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -340,3 +334,35 @@ def separate_file(audio: str | os.PathLike, out_dir: str | os.PathLike, start: f
         results.append(dst)
     reporter.progress(1.0, "separation done" + (" (cached)" if hit else ""))
     return results[0], results[1], hit
+
+
+OUTPUT_TRACK_MAX_RATE = 48000
+
+
+def driving_audio(options: AudioOptions, ctx: Any = None, sr: int = DRIVING_RATE, root: str | os.PathLike | None = None,
+                  span: tuple[float, float] = (0.0, 0.05)) -> tuple[np.ndarray, str | tuple[np.ndarray, int]]:
+    """(driving samples, output track) for an engine: mono float32 at ``sr``, and what ``VideoWriter`` muxes.
+
+    Separation, another output track or normalisation go through ``prepare_audio`` (cached); otherwise the file's
+    range is read directly. The track is the file itself when untrimmed (it keeps its channels), else the trimmed
+    samples at the file's rate (at most 48 kHz). Audio shorter than one 25 fps frame, or silent throughout, is refused.
+    """
+    from core.media import load_audio, probe
+
+    options.validate()
+    name = Path(options.audio).name
+    if options.needs_preparation:
+        prepared = prepare_audio(options, ctx, span, root)
+        driving = load_audio(prepared.driving_wav, sr=sr)
+        track: str | tuple[np.ndarray, int] = str(prepared.output_audio)
+    else:
+        driving = load_audio(options.audio, sr=sr, start=options.start, end=options.end)
+        if options.start is None and options.end is None:
+            track = options.audio
+        else:
+            rate = min(probe(options.audio).audio_rate or OUTPUT_TRACK_MAX_RATE, OUTPUT_TRACK_MAX_RATE)
+            track = (load_audio(options.audio, sr=rate, start=options.start, end=options.end), rate)
+    if len(driving) < sr / FPS:
+        raise BadInputError(f"the driving audio {name} is shorter than one video frame (40 ms): nothing to animate")
+    _speech_map(dsp.resample(driving, sr, DRIVING_RATE) if sr != DRIVING_RATE else driving, DRIVING_RATE, name)
+    return driving, track

@@ -13,9 +13,6 @@ import numpy as np
 
 from core.weights import WeightFile
 
-ENGINE = "audio"
-TITLE = "Audio preparation (vocal separation, MDX-Net Kim_Vocal_2)"
-
 KIM_VOCAL_2 = "audio-separator/Kim_Vocal_2.onnx"
 UVR_HASH = "970b3f9492014d18fefeedfe4773cb42"
 # UVR model_data_new.json entry for UVR_HASH, in audio-separator's model_data format (dim_t is a power of two).

@@ -1,17 +1,23 @@
-"""Paste animated 512 crops back into the full-resolution photo with a feathered mask, on the GPU when present.
+"""Paste animated 512 crops back into the full-resolution photo with a feathered mask, as LivePortrait does.
 
 The mask is LivePortrait's template (255 inside, a 16-pixel linear ramp to 0 at the crop border, corners rounded
-with the same radius), generated here rather than shipped. It is warped into the photo once; each batch of frames
-is then warped with grid_sample over the crop's bounding box only, and blended there. Pixels outside the crop's
-footprint, and wherever the mask is 0, are the photo's own bytes.
+with the same radius), generated here rather than shipped. The arithmetic is the reference's (``parse_output`` then
+``prepare_paste_back`` / ``paste_back``): the render is truncated to uint8, the uint8 frame and the uint8 mask are
+warped with ``cv2.warpAffine`` (fixed point, INTER_LINEAR), and ``mask * warped + (1 - mask) * photo`` in float32 is
+clipped and truncated. Deviation: only the crop's footprint in the photo is warped (the reference warps the whole
+photo-sized canvas), which moves ~0.1 % of the pixels by one grey level; everything outside it, and wherever the mask
+is 0, keeps the photo's own bytes.
+
+It runs on the CPU in single-threaded numpy plus cv2, a few large operations per frame: the small multi-threaded
+torch operations it replaces each waited for a descheduled worker whenever another process held a core.
 """
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 def mask_template(size: int = 512, ramp: int = 16) -> np.ndarray:
@@ -24,27 +30,25 @@ def mask_template(size: int = 512, ramp: int = 16) -> np.ndarray:
 
 
 class PasteBack:
-    """Precomputes the sampling grid and the warped mask for one photo and one crop matrix."""
+    """Precomputes the footprint, the warped mask and the photo's share of the blend for one photo and crop matrix.
+
+    ``device`` is accepted for callers that pass the renderer's; the frames come back on the CPU, where they are
+    encoded (only the uint8 truncation of the render runs on its device).
+    """
 
     def __init__(self, photo_rgb: np.ndarray, crop_info, device: torch.device | str = "cpu", crop_size: int = 512):
-        self.device = torch.device(device)
         self.height, self.width = photo_rgb.shape[:2]
         self.crop_size = crop_size
-        self.photo = torch.from_numpy(np.ascontiguousarray(photo_rgb)).to(self.device)  # (H, W, 3) uint8
+        self.photo = np.ascontiguousarray(photo_rgb)  # (H, W, 3) uint8
         m_c2o = np.asarray(crop_info.M_c2o, dtype=np.float64)
-        m_o2c = np.linalg.inv(m_c2o)
         self.roi = self._footprint(m_c2o)
         x0, y0, x1, y1 = self.roi
-        # For every photo pixel of the ROI, where it lands in the crop (pixel centres at integer coordinates).
-        ys, xs = np.meshgrid(np.arange(y0, y1, dtype=np.float64), np.arange(x0, x1, dtype=np.float64), indexing="ij")
-        u = m_o2c[0, 0] * xs + m_o2c[0, 1] * ys + m_o2c[0, 2]
-        v = m_o2c[1, 0] * xs + m_o2c[1, 1] * ys + m_o2c[1, 2]
-        grid = np.stack([(2 * u + 1) / crop_size - 1, (2 * v + 1) / crop_size - 1], axis=-1)
-        self.grid = torch.from_numpy(grid.astype(np.float32))[None].to(self.device)  # (1, h, w, 2)
-        template = torch.from_numpy(mask_template(crop_size).astype(np.float32) / 255.0)[None, None].to(self.device)
-        self.mask = F.grid_sample(template, self.grid, mode="bilinear", padding_mode="zeros",
-                                  align_corners=False)[0, 0, :, :, None]  # (h, w, 1) in [0, 1]
-        self.photo_roi = self.photo[y0:y1, x0:x1].float()
+        self.m_roi = m_c2o[:2].copy()
+        self.m_roi[:, 2] -= (x0, y0)  # crop -> ROI pixels
+        self.size = (x1 - x0, y1 - y0)
+        warped = cv2.warpAffine(mask_template(crop_size), self.m_roi, self.size, flags=cv2.INTER_LINEAR)
+        self.mask = torch.from_numpy(warped.astype(np.float32)[..., None] / 255.0)  # (h, w, 1) in [0, 1]
+        self.photo_share = (1 - self.mask.numpy()) * self.photo[y0:y1, x0:x1]  # float32, as the reference's
 
     def _footprint(self, m_c2o: np.ndarray) -> tuple[int, int, int, int]:
         """Bounding box of the crop square in the photo, one pixel of margin for bilinear taps, clipped."""
@@ -57,20 +61,31 @@ class PasteBack:
         y1 = min(self.height, math.ceil(pts[:, 1].max()) + 2)
         return x0, y0, max(x0, x1), max(y0, y1)
 
+    def paste(self, crop: np.ndarray, out: np.ndarray) -> None:
+        """Blend one uint8 (512, 512, 3) crop into ``out``, a copy of the photo, in place."""
+        x0, y0, x1, y1 = self.roi
+        blend = cv2.warpAffine(crop, self.m_roi, self.size, flags=cv2.INTER_LINEAR) * self.mask.numpy()
+        blend += self.photo_share
+        out[y0:y1, x0:x1] = np.clip(blend, 0, 255, out=blend)  # the uint8 cast truncates, as astype does
+
     @torch.no_grad()
     def __call__(self, frames512: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 512, 512) float in [0, 1] (or uint8) -> (B, H, W, 3) uint8 on this object's device."""
-        b = frames512.shape[0]
-        out = self.photo.expand(b, -1, -1, -1).clone()
+        """(B, 3, 512, 512) float in [0, 1] (or uint8) -> (B, H, W, 3) uint8 on the CPU."""
+        out = np.repeat(self.photo[None], frames512.shape[0], axis=0)
         x0, y0, x1, y1 = self.roi
-        if x1 <= x0 or y1 <= y0:
-            return out
-        frames = frames512.to(self.device)
-        frames = frames.float() if frames.dtype == torch.uint8 else frames.float() * 255.0
-        warped = F.grid_sample(frames, self.grid.expand(b, -1, -1, -1), mode="bilinear", padding_mode="zeros",
-                               align_corners=False).permute(0, 2, 3, 1)  # (B, h, w, 3)
-        blended = torch.lerp(self.photo_roi.expand_as(warped), warped, self.mask)
-        # Where the mask is 0 the blend is the photo's value exactly; keep its bytes bit-for-bit.
-        blended = torch.where(self.mask > 0, blended.round_().clamp_(0, 255), self.photo_roi)
-        out[:, y0:y1, x0:x1] = blended.to(torch.uint8)
-        return out
+        if x1 > x0 and y1 > y0:
+            for crop, frame in zip(to_uint8(frames512), out):
+                self.paste(crop, frame)
+        return torch.from_numpy(out)
+
+
+def to_uint8(frames512: torch.Tensor) -> np.ndarray:
+    """(B, 512, 512, 3) uint8 crops: floats truncated as the reference's ``parse_output`` does
+    (``clip(clip(x, 0, 1) * 255, 0, 255).astype(uint8)``), uint8 passed through. On a GPU the truncation runs there
+    (a quarter of the bytes come back); on the CPU it is numpy, one thread."""
+    if frames512.dtype != torch.uint8 and frames512.device.type != "cpu":
+        frames512 = (frames512.float().clamp(0, 1) * 255).clamp(0, 255).to(torch.uint8)
+    x = frames512.detach().cpu().numpy().transpose(0, 2, 3, 1)
+    if x.dtype != np.uint8:
+        x = np.clip(np.clip(x.astype(np.float32), 0, 1) * np.float32(255), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(x)

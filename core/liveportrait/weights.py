@@ -1,16 +1,22 @@
-"""LivePortrait + face-crop weight files (official HF layout of KwaiVGI/LivePortrait) and tiny test checkpoints.
+"""LivePortrait + face-crop weight files and tiny test checkpoints, in two sets.
 
-The portrait manifest (`core.engines.portrait.weights`) re-exports `FILES` and calls `make_test_checkpoints`.
-Local paths mirror the HF repo paths under the checkpoints folder.
+``KWAIVGI``: the official files of ``KwaiVGI/LivePortrait`` (local paths mirror the Hub paths), for pure LivePortrait
+edits. ``MODA``: the copies MoDA ships in ``lixinyizju/moda`` under ``decode/v1/first_stage/`` and its configs load;
+MoDA's motion statistics were computed with them, and nothing public says they equal KwaiVGI's, so anything rendering
+MoDA motion loads this set. Both sets share the insightface detector and 106-point landmarker (KwaiVGI's copies of
+the public buffalo_l files). Where both sets are present and a file is byte-identical (sha256), ``store_once`` keeps
+one copy on disk (a hard link).
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from core.weights import WeightFile, is_test_checkpoints
+from core.weights import WeightFile, content_hash, is_test_checkpoints
 
 from .config import LivePortraitConfig, tiny_config
 from .modules import (
@@ -22,13 +28,7 @@ from .modules import (
 )
 
 HF_REPO = "KwaiVGI/LivePortrait"
-
-APPEARANCE = "liveportrait/base_models/appearance_feature_extractor.pth"
-MOTION = "liveportrait/base_models/motion_extractor.pth"
-WARPING = "liveportrait/base_models/warping_module.pth"
-SPADE = "liveportrait/base_models/spade_generator.pth"
-STITCHING = "liveportrait/retargeting_models/stitching_retargeting_module.pth"
-LANDMARK_203 = "liveportrait/landmark.onnx"
+MODA_REPO = "lixinyizju/moda"
 DETECTOR = "insightface/models/buffalo_l/det_10g.onnx"
 LANDMARK_106 = "insightface/models/buffalo_l/2d106det.onnx"
 
@@ -36,18 +36,81 @@ LANDMARK_106 = "insightface/models/buffalo_l/2d106det.onnx"
 STITCHING_KEYS = {"stitching": "retarget_shoulder", "lip": "retarget_mouth", "eye": "retarget_eye"}
 
 _NOTES = {
-    APPEARANCE: "LivePortrait F (appearance feature extractor)",
-    MOTION: "LivePortrait M (motion extractor, ConvNeXt-V2 tiny)",
-    WARPING: "LivePortrait W (warping network)",
-    SPADE: "LivePortrait G (SPADE decoder)",
-    STITCHING: "LivePortrait stitching + lip/eye retargeting MLPs",
-    LANDMARK_203: "LivePortrait 203-point landmarker (ONNX)",
-    DETECTOR: "insightface buffalo_l SCRFD face detector (ONNX)",
-    LANDMARK_106: "insightface buffalo_l 106-point landmarker (ONNX)",
+    "appearance": "LivePortrait F (appearance feature extractor)",
+    "motion": "LivePortrait M (motion extractor, ConvNeXt-V2 tiny)",
+    "warping": "LivePortrait W (warping network)",
+    "spade": "LivePortrait G (SPADE decoder)",
+    "stitching": "LivePortrait stitching + lip/eye retargeting MLPs",
+    "landmark_203": "LivePortrait 203-point landmarker (ONNX)",
 }
 
-FILES: list[WeightFile] = [WeightFile(local=path, repo_id=HF_REPO, filename=path, note=note)
-                           for path, note in _NOTES.items()]
+
+@dataclass(frozen=True)
+class WeightSet:
+    """One copy of LivePortrait's networks: its Hub repository and each file's path there (= under checkpoints/)."""
+
+    name: str
+    repo_id: str
+    appearance: str
+    motion: str
+    warping: str
+    spade: str
+    stitching: str
+    landmark_203: str
+
+    def paths(self) -> dict[str, str]:
+        """Network name -> local path, for the files this set owns (not the shared insightface models)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in _NOTES}
+
+    def files(self) -> list[WeightFile]:
+        """This set's files, then the shared insightface detector and landmarker."""
+        own = [WeightFile(local=path, repo_id=self.repo_id, filename=path, note=f"{_NOTES[name]} ({self.name} copy)")
+               for name, path in self.paths().items()]
+        return own + [
+            WeightFile(local=DETECTOR, repo_id=HF_REPO, filename=DETECTOR,
+                       note="insightface buffalo_l SCRFD face detector (ONNX)"),
+            WeightFile(local=LANDMARK_106, repo_id=HF_REPO, filename=LANDMARK_106,
+                       note="insightface buffalo_l 106-point landmarker (ONNX)"),
+        ]
+
+
+def _set(name: str, repo_id: str, base: str, landmark_203: str) -> WeightSet:
+    return WeightSet(name, repo_id, f"{base}/base_models/appearance_feature_extractor.pth",
+                     f"{base}/base_models/motion_extractor.pth", f"{base}/base_models/warping_module.pth",
+                     f"{base}/base_models/spade_generator.pth",
+                     f"{base}/retargeting_models/stitching_retargeting_module.pth", landmark_203)
+
+
+KWAIVGI = _set("KwaiVGI", HF_REPO, "liveportrait", "liveportrait/landmark.onnx")
+MODA = _set("MoDA", MODA_REPO, "decode/v1/first_stage", "decode/v1/first_stage/landmark.onnx")
+
+# The KwaiVGI set's paths under their historical names.
+APPEARANCE, MOTION, WARPING, SPADE = KWAIVGI.appearance, KWAIVGI.motion, KWAIVGI.warping, KWAIVGI.spade
+STITCHING, LANDMARK_203 = KWAIVGI.stitching, KWAIVGI.landmark_203
+
+FILES: list[WeightFile] = KWAIVGI.files()
+
+
+def store_once(root: str | Path, a: WeightSet = KWAIVGI, b: WeightSet = MODA) -> list[str]:
+    """Where both sets' copies of a file are present and byte-identical (sha256), make ``b``'s a hard link to
+    ``a``'s so the bytes are stored once. Returns the paths of ``b`` now shared; files that differ stay apart."""
+    root = Path(root)
+    shared = []
+    for name, path_a in a.paths().items():
+        first, second = root / path_a, root / b.paths()[name]
+        if not (first.is_file() and second.is_file()) or os.path.samefile(first, second):
+            continue
+        if content_hash(first) == content_hash(second):
+            tmp = second.with_name(f".{second.name}.link")
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(first, tmp)
+            except OSError:  # no hard links on this file system: keep both copies
+                continue
+            os.replace(tmp, second)
+            shared.append(b.paths()[name])
+    return shared
+
 
 
 def config_for(root: str | Path) -> LivePortraitConfig:
@@ -85,19 +148,21 @@ def _randomise(module: nn.Module, generator: torch.Generator) -> dict[str, torch
     return state
 
 
-def make_test_checkpoints(root: str | Path, seed: int = 0) -> None:
-    """Write tiny random LivePortrait checkpoints and ONNX face models at the official paths and key layouts."""
+def make_test_checkpoints(root: str | Path, seed: int = 0, weights: WeightSet = KWAIVGI) -> None:
+    """Write tiny random LivePortrait checkpoints and ONNX face models at one set's paths, in the official key
+    layouts (the insightface models at their shared paths)."""
     from .crop.testmodels import write_test_onnx_models
 
     root = Path(root)
     generator = torch.Generator().manual_seed(seed)
     nets = build_networks(tiny_config())
-    for name, path in (("appearance", APPEARANCE), ("motion", MOTION), ("warping", WARPING), ("spade", SPADE)):
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(_randomise(nets[name], generator), root / path)
+    for name in ("appearance", "motion", "warping", "spade"):
+        path = root / getattr(weights, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(_randomise(nets[name], generator), path)
     # The official file wraps each MLP state dict (saved from DataParallel, hence `module.`) in a named sub-dict.
     stitching = {STITCHING_KEYS[name]: {f"module.{k}": v for k, v in _randomise(nets[name], generator).items()}
                  for name in ("stitching", "lip", "eye")}
-    (root / STITCHING).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(stitching, root / STITCHING)
-    write_test_onnx_models(root / DETECTOR, root / LANDMARK_106, root / LANDMARK_203, seed=seed)
+    (root / weights.stitching).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(stitching, root / weights.stitching)
+    write_test_onnx_models(root / DETECTOR, root / LANDMARK_106, root / weights.landmark_203, seed=seed)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import BadInputError
-from core.weights import load_state_dict
+from core.weights import load_state_dict, load_strict
 
 from . import weights as lpw
 from .camera import bins_to_degrees, rotation_matrix, transform_keypoints
@@ -76,35 +76,36 @@ class LivePortraitRenderer(nn.Module):
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
     def from_checkpoints(cls, root: str | Path, device: torch.device | str = "cpu",
-                         dtype: torch.dtype = torch.float32, cfg: LivePortraitConfig | None = None
-                         ) -> LivePortraitRenderer:
-        """Build and strictly load every network from `root` (official layout); a key mismatch is an error."""
+                         dtype: torch.dtype = torch.float32, cfg: LivePortraitConfig | None = None,
+                         weights: lpw.WeightSet = lpw.KWAIVGI) -> LivePortraitRenderer:
+        """Build and strictly load every network of one weight set (``lpw.KWAIVGI``, or ``lpw.MODA`` for MoDA
+        motion) from `root`; a key mismatch is an error."""
         root = Path(root)
         renderer = cls(cfg or lpw.config_for(root), device="cpu", dtype=dtype)
-        for module, rel in ((renderer.appearance_feature_extractor, lpw.APPEARANCE),
-                            (renderer.motion_extractor, lpw.MOTION), (renderer.warping_module, lpw.WARPING),
-                            (renderer.spade_generator, lpw.SPADE)):
-            _load_strict(module, load_state_dict(root / rel), root / rel)
-        bundle = load_state_dict(root / lpw.STITCHING)
+        for module, rel in ((renderer.appearance_feature_extractor, weights.appearance),
+                            (renderer.motion_extractor, weights.motion), (renderer.warping_module, weights.warping),
+                            (renderer.spade_generator, weights.spade)):
+            load_strict(module, load_state_dict(root / rel), root / rel)
+        bundle = load_state_dict(root / weights.stitching)
         for module, name in ((renderer.stitching, "stitching"), (renderer.retarget_lip_net, "lip"),
                              (renderer.retarget_eye_net, "eye")):
             key = lpw.STITCHING_KEYS[name]
             if not isinstance(bundle, dict) or key not in bundle:
-                raise BadInputError(f"{root / lpw.STITCHING} has no '{key}' entry; is it the official file?")
+                raise BadInputError(f"{root / weights.stitching} has no '{key}' entry; is it the official file?")
             state = {k.removeprefix("module."): v for k, v in bundle[key].items()}
-            _load_strict(module, state, root / lpw.STITCHING)
+            load_strict(module, state, root / weights.stitching)
         renderer.device = torch.device(device)
         return renderer.to(renderer.device)
 
     @classmethod
     def cached(cls, root: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-               cache=None) -> LivePortraitRenderer:
-        """The renderer for (root, device, dtype) from the shared model cache, loading it on first use."""
+               cache=None, weights: lpw.WeightSet = lpw.KWAIVGI) -> LivePortraitRenderer:
+        """The renderer for (root, device, dtype, weight set) from the shared model cache, loading it on first use."""
         from core.cache import default_cache
 
         device = torch.device(device)
-        key = ("liveportrait", str(device), str(dtype), str(Path(root).resolve()))
-        return (cache or default_cache()).get(key, lambda: cls.from_checkpoints(root, device, dtype))
+        key = ("liveportrait", weights.name, str(device), str(dtype), str(Path(root).resolve()))
+        return (cache or default_cache()).get(key, lambda: cls.from_checkpoints(root, device, dtype, weights=weights))
 
     # ------------------------------------------------------------------------------------------- inference
     def _autocast(self):
@@ -194,12 +195,3 @@ class LivePortraitRenderer(nn.Module):
         chunks = [self.warp_decode(source.f_s, source.x_s, part) for part in x_d.split(max(1, batch_size))]
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
-
-def _load_strict(module: nn.Module, state: dict, path: Path) -> None:
-    """load_state_dict(strict=True), turning a key or shape mismatch into a one-line BadInputError."""
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:3])[:300]
-        raise BadInputError(f"{path} does not match the expected network ({detail}); re-download it") from exc

@@ -12,7 +12,7 @@ from core.media.audio import iter_audio, load_audio, save_wav
 from core.media.image import load_image
 from core.media.probe import MediaInfo, StreamInfo, probe
 from core.media.video import count_output_frames, iter_video_batches, iter_video_frames
-from core.media.writer import VideoWriter, frames_needed
+from core.media.writer import EncoderThread, VideoWriter, frames_needed
 
 
 def classify(path: str | os.PathLike) -> str:
@@ -21,6 +21,7 @@ def classify(path: str | os.PathLike) -> str:
 
 
 __all__ = [
+    "EncoderThread",
     "MediaInfo",
     "StreamInfo",
     "VideoWriter",

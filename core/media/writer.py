@@ -1,8 +1,11 @@
 """Streaming H.264 + AAC writer: one encode, audio muxed as the video advances, atomic rename on success."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +22,13 @@ _CONTAINERS = (".mp4", ".mov", ".m4v", ".mkv")  # those that carry H.264 + AAC
 
 
 def frames_needed(audio_seconds: float, fps: float) -> int:
-    """Video frames an engine should produce so the output lasts as long as the audio (within one frame)."""
+    """Video frames an engine should produce so the output lasts as long as the audio: the nearest whole number of
+    frames, so picture and sound end within half a frame of each other.
+
+    Both references floor instead (MuseTalk ``T = floor(L / 16000 * fps)``; MoDA likewise), which leaves up to one
+    frame of audio with no picture (up to 40 ms at 25 fps, cut or shown over a frozen frame by the muxer). Rounding
+    adds that frame once the remainder reaches half a frame; its audio window runs past the end into zero padding,
+    as the last frames' windows already do in the references."""
     return int(math.floor(float(audio_seconds) * float(fps) + 0.5))
 
 
@@ -244,3 +253,44 @@ class VideoWriter:
                 pass
             self._container = None
         self._tmp.unlink(missing_ok=True)
+
+
+class EncoderThread:
+    """Encodes frame batches on its own thread so the accelerator keeps working while the CPU encodes.
+
+    ``put(batch)`` hands over a [B, H, W, 3] uint8 batch; the queue holds at most ``depth`` batches, which caps the
+    memory in flight. An encoder error is raised in the producer's thread at the next ``put`` or at exit. Use it as a
+    context manager inside the ``VideoWriter``: leaving the block (normally or by an exception) drains and joins the
+    thread, so a cancelled job never leaves it running. ``stage`` (e.g. ``ctx.stage``) times the encoding.
+    """
+
+    def __init__(self, writer: VideoWriter, stage=None, depth: int = 2, name: str = "encode"):
+        self.writer = writer
+        self._stage = stage or (lambda _name: contextlib.nullcontext())
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    with self._stage("encode"):
+                        self.writer.write(batch)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the producer's thread
+                    self.error = exc
+
+    def put(self, batch: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(batch)
+
+    def __enter__(self) -> EncoderThread:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if exc_type is None and self.error is not None:
+            raise self.error

@@ -1,17 +1,17 @@
 """Weights manager: per-engine manifests of the official files, presence checks, downloads and safe loading.
 
-Each engine owns a manifest module (see ``ENGINE_MANIFESTS``) defining ``ENGINE``, ``TITLE``, ``FILES`` and
-``make_test_checkpoints(root)``; this package only knows how to check, fetch and load what they list.
+Each engine in the registry (``core.engine.ENGINES``) owns a manifest module, ``<package>.weights``, defining ``FILES``
+and ``make_test_checkpoints(root)``; this package only knows how to check, fetch and load what they list.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import hashlib
 import os
 import pickle
 import shutil
 import urllib.request
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -21,11 +21,6 @@ from core.errors import BadInputError, MissingWeightsError, MouthpieceError
 
 ProgressFn = Callable[[float, str], None]
 
-ENGINE_MANIFESTS = {
-    "lipdub": "core.engines.lipdub.weights",
-    "portrait": "core.engines.portrait.weights",
-    "audio": "core.audio.weights",
-}
 TEST_MARKER = "TEST_WEIGHTS.txt"
 
 
@@ -46,24 +41,23 @@ class WeightFile:
         return f"hf://{self.repo_id}/{self.filename}" if self.repo_id else (self.url or "?")
 
 
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:  # a parent package failed to import: treat the piece as absent, the rest keeps working
-        return False
-
-
 def engines() -> list[str]:
-    """Engines whose manifest has landed in this checkout."""
-    return [name for name, module in ENGINE_MANIFESTS.items() if _module_exists(module)]
+    """Every registered engine and tool that has weights, in registry order."""
+    from core.engine import ENGINES
+
+    return [e.name for e in ENGINES]
 
 
 def manifest(engine: str) -> ModuleType:
-    if engine not in ENGINE_MANIFESTS:
-        raise BadInputError(f"unknown engine {engine!r}: choose from {', '.join(ENGINE_MANIFESTS)}")
-    if not _module_exists(ENGINE_MANIFESTS[engine]):
-        raise BadInputError(f"the {engine} engine is not part of this version of Mouthpiece yet")
-    return importlib.import_module(ENGINE_MANIFESTS[engine])
+    from core.engine import get
+
+    return get(engine).weights
+
+
+def title(engine: str) -> str:
+    from core.engine import get
+
+    return get(engine).title
 
 
 def files(engine: str) -> list[WeightFile]:
@@ -157,6 +151,9 @@ def download(engine: str, root: str | os.PathLike | None = None, progress: Progr
             raise MouthpieceError(f"{item.local}: downloaded {size} bytes, expected {item.size}; run the download again")
         fetched.append(target)
     shutil.rmtree(base / ".downloads", ignore_errors=True)
+    after = getattr(manifest(engine), "after_download", None)  # e.g. store byte-identical copies once
+    if after is not None:
+        after(base)
     report(1.0, f"{engine}: downloaded {len(fetched)} file(s)")
     return fetched
 
@@ -180,6 +177,38 @@ def load_state_dict(path: str | os.PathLike) -> dict:
         raise BadInputError(
             f"{path} is corrupt or not a weights file ({type(exc).__name__}); delete it and run python download_weights.py"
         ) from exc
+
+
+def load_strict(module, state: dict, path: str | os.PathLike) -> None:
+    """``module.load_state_dict(state, strict=True)``; a missing, unexpected or mis-shaped key is a wrong or corrupt
+    file, reported in one line naming it (a few keys as examples) and the way out."""
+    result = None
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = " ".join(str(exc).split())[:240]
+        raise BadInputError(f"{path} does not match the expected model ({detail}); delete it and re-download") from exc
+    if result.missing_keys or result.unexpected_keys:
+        raise BadInputError(
+            f"{path} does not match the expected model: {len(result.missing_keys)} missing key(s) "
+            f"(e.g. {result.missing_keys[:2]}), {len(result.unexpected_keys)} unexpected (e.g. "
+            f"{result.unexpected_keys[:2]}); delete it and re-download")
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, remembered per (path, size, mtime) for the life of the process."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256(str(p), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def make_test_checkpoints(root: str | os.PathLike, only: list[str] | None = None) -> Path:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from core import paths, weights
+from core import weights
 
 
 def _human(size: int | None) -> str:
@@ -16,26 +16,26 @@ def _human(size: int | None) -> str:
     return "?"
 
 
-def list_files(engine_names: list[str]) -> int:
+def list_files(engine_names: list[str], root: str | None = None) -> int:
     """Print each engine's files and whether each is present."""
-    base = paths.checkpoints_dir()
-    print(f"checkpoints: {base}" + ("  (tiny TEST weights)" if weights.is_test_checkpoints() else ""))
+    base = weights.root_dir(root)
+    print(f"checkpoints: {base}" + ("  (tiny TEST weights)" if weights.is_test_checkpoints(base) else ""))
     for engine in engine_names:
         module = weights.manifest(engine)
-        gone = {f.local for f in weights.missing(engine)}
-        print(f"\n{engine} — {module.TITLE}: {'ready' if not gone else f'{len(gone)} missing'}")
+        gone = {f.local for f in weights.missing(engine, base)}
+        print(f"\n{engine} — {weights.title(engine)}: {'ready' if not gone else f'{len(gone)} missing'}")
         for item in module.FILES:
             mark = "missing" if item.local in gone else "present"
             print(f"  [{mark:7}] {item.local:70} {_human(item.size):>9}  {item.source}")
     return 0
 
 
-def download_with_bar(engine_names: list[str]) -> int:
+def download_with_bar(engine_names: list[str], root: str | None = None) -> int:
     from core.cli import tqdm_progress
 
     for engine in engine_names:
         with tqdm_progress(engine) as report:
-            weights.download(engine, progress=report)
+            weights.download(engine, root, progress=report)
     return 0
 
 
@@ -46,8 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def selected(args: argparse.Namespace) -> list[str]:
-    if args.checkpoints:
-        paths.set_checkpoints_dir(args.checkpoints)
     return args.engine or weights.engines()
 
 
@@ -58,8 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote tiny random test checkpoints for {', '.join(names)} to {root}")
         return 0
     if args.download:
-        return download_with_bar(names)
-    return list_files(names)
+        return download_with_bar(names, args.checkpoints)
+    return list_files(names, args.checkpoints)
 
 
 def add_parser(subparsers) -> None:

@@ -1,15 +1,16 @@
-"""Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub (run / preview) through core.jobs."""
+"""Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub through the shared job wiring."""
 from __future__ import annotations
 
 import gradio as gr
 
-from core import jobs
 from core.audio.options import AudioOptions
 from core.engines.lipdub import LipdubRequest
 from core.engines.lipdub import preview as engine_preview
 from core.engines.lipdub import run as engine_run
+from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, gpu, preset_panel, progress_adapter, report_warnings, run_action
+from ui.components import SETTINGS, preset_panel
+from ui.jobs import action_row, run_preview, stream_job, wire
 
 
 def _path(value) -> str | None:
@@ -20,20 +21,17 @@ def _path(value) -> str | None:
 
 def make_request(video, audio_values, version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face,
                  point, box, smooth, crf, use_cache, device, dtype) -> LipdubRequest:
-    """The request the tab's values describe; the audio panel's values map onto the request's audio fields."""
+    """The request the tab's values describe, through the same parsers and validation as the CLI."""
     audio = options_from_values(*audio_values)
     if not _path(video):
         raise gr.Error("drop a video or a photo to dub", print_exception=False)
-    face_point = [float(v) for v in str(point).split(",")] if point else None
     return LipdubRequest(
-        video=_path(video), audio=audio.audio, start=audio.start, end=audio.end,
-        separate_vocals=audio.separate_vocals, keep_audio=audio.keep_audio, normalize=audio.normalize,
-        version=version, bbox_shift=int(bbox_shift or 0), extra_margin=int(extra_margin),
-        parsing_mode=parsing, left_cheek_width=int(left), right_cheek_width=int(right), batch_size=int(batch),
-        seed=int(seed or 0), face=int(face) if face not in (None, "", -1) and int(face) >= 0 else None,
-        face_point=face_point, box=box or None, smooth=bool(smooth), crf=int(crf), use_cache=bool(use_cache),
-        device=SETTINGS.device if device == "auto" else device,
-        dtype=SETTINGS.dtype if dtype == "auto" else dtype)
+        video=_path(video), audio=audio, version=version, bbox_shift=int(bbox_shift or 0),
+        extra_margin=int(extra_margin), parsing_mode=parsing, left_cheek_width=int(left), right_cheek_width=int(right),
+        batch_size=int(batch), seed=int(seed or 0),
+        face=int(face) if face not in (None, "") and int(face) >= 0 and not (point or box) else None,
+        point=parse_point(point) if point and not box else None, box=parse_box(box) if box else None,
+        smooth=bool(smooth), crf=int(crf), use_cache=bool(use_cache), **SETTINGS.request_fields(device, dtype))
 
 
 def _hint(extra: dict) -> str:
@@ -47,43 +45,42 @@ def _hint(extra: dict) -> str:
 
 def build() -> None:
     with gr.Row():
-        with gr.Column(scale=1):
-            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"])
+        with gr.Column(scale=5):
+            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"], height=110)
             panel = audio_panel("lipdub")
-            version = gr.Radio([("MuseTalk 1.5", "v15"), ("MuseTalk 1.0", "v1")], value="v15", label="Model")
             with gr.Row():
+                version = gr.Radio([("MuseTalk 1.5", "v15"), ("MuseTalk 1.0", "v1")], value="v15", label="Model")
                 bbox_shift = gr.Number(value=0, precision=0, label="bbox_shift (px)",
                                        info="+ moves the mask's top edge down (mouth opens more)")
-                extra_margin = gr.Slider(0, 40, value=10, step=1, label="Extra margin below the chin (v1.5)")
-            parsing = gr.Radio(["jaw", "raw"], value="jaw", label="Blend mask (v1.5)")
-            with gr.Row():
-                left = gr.Slider(20, 160, value=90, step=5, label="Left cheek width")
-                right = gr.Slider(20, 160, value=90, step=5, label="Right cheek width")
+            with gr.Accordion("Mask and face", open=False):
+                with gr.Row():
+                    extra_margin = gr.Slider(0, 40, value=10, step=1, label="Extra margin below the chin (v1.5)")
+                    parsing = gr.Radio(["jaw", "raw"], value="jaw", label="Blend mask (v1.5)")
+                with gr.Row():
+                    left = gr.Slider(20, 160, value=90, step=5, label="Left cheek width")
+                    right = gr.Slider(20, 160, value=90, step=5, label="Right cheek width")
+                with gr.Row():
+                    face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
+                    point = gr.Textbox(label="Face at point x,y (click the overlay)", placeholder="e.g. 320,180")
+                    box = gr.Textbox(label="Manual box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():
                     batch = gr.Slider(1, 64, value=16, step=1, label="Batch size")
                     seed = gr.Number(value=0, precision=0, label="Seed")
                     crf = gr.Slider(0, 35, value=18, step=1, label="Quality (CRF, lower = better)")
                 with gr.Row():
-                    face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
-                    point = gr.Textbox(label="Face at point x,y (click the overlay)", placeholder="e.g. 320,180")
-                    box = gr.Textbox(label="Manual box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
-                with gr.Row():
                     smooth = gr.Checkbox(value=True, label="Smooth face boxes over time")
                     use_cache = gr.Checkbox(value=True, label="Reuse the prepared video (cache)")
                     device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
                     dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
-            with gr.Row():
-                preview_btn = gr.Button("Preview first frame")
-                generate_btn = gr.Button("Generate", variant="primary")
-        with gr.Column(scale=1):
-            with gr.Row():
-                overlay = gr.Image(label="Frame 0: face, crop box, mask edge, landmarks", type="filepath",
-                                   interactive=False)
-                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False)
+        with gr.Column(scale=4):
+            row = action_row("Preview first frame")
             hint = gr.Markdown()
-            result = gr.Video(label="Result", interactive=False)
-            timings = gr.Markdown()
+            with gr.Row():
+                overlay = gr.Image(label="Frame 0: face, crop box, mask edge", type="filepath", interactive=False,
+                                   height=220)
+                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=220)
+            result = gr.Video(label="Result", interactive=False, height=300)
 
     controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
                 use_cache, device, dtype]
@@ -96,35 +93,36 @@ def build() -> None:
                    normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
                    left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
                    face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
-                   progress=gr.Progress()):  # noqa: B008 - Gradio injects progress this way
+                   request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects these
         """First-frame preview: overlay, dubbed frame 0 (real audio window), suggested bbox_shift range."""
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
                            seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
-        res = jobs.run_job("lipdub", engine_preview, req, progress=progress_adapter(progress))
-        report_warnings(res)
-        return str(res.extra["overlay"]), str(res.extra["dubbed"]), _hint(res.extra)
+        res = run_preview("lipdub", engine_preview, req, request, progress)
+        return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra)
 
     def do_generate(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
                     normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
                     left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
                     face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
-                    progress=gr.Progress()):  # noqa: B008
+                    request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Dub the whole video: result video, timings, suggested bbox_shift range."""
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
                            seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
-        res = jobs.run_job("lipdub", engine_run, req, progress=progress_adapter(progress))
-        report_warnings(res)
-        cached = "prepared video reused from the cache · " if res.extra.get("cache_hit") else ""
-        return str(res.output), cached + res.summary(), _hint(res.extra)
+
+        def done(res):
+            cached = "prepared video reused from the cache · " if res.extra.get("cache_hit") else ""
+            return str(res.output), cached + res.summary(), _hint(res.extra)
+
+        yield from stream_job("lipdub", engine_run, req, request, progress,
+                              lambda line: (gr.skip(), line, gr.skip()), done)
 
     def pick_point(evt: gr.SelectData):
         x, y = evt.index
         return f"{x},{y}", -1
 
-    preview_btn.click(run_action(gpu(do_preview)), inputs, [overlay, dubbed, hint], api_name="lipdub_preview")
-    generate_btn.click(run_action(gpu(do_generate)), inputs, [result, timings, hint], api_name="lipdub")
+    wire(row, "lipdub", inputs, do_preview, [overlay, dubbed, hint], do_generate, [result, row.status, hint])
     overlay.select(pick_point, None, [point, face], api_visibility="private")
     fields = {"version": version, "bbox_shift": bbox_shift, "extra_margin": extra_margin, "parsing_mode": parsing,
               "left_cheek_width": left, "right_cheek_width": right, "batch_size": batch, "seed": seed,

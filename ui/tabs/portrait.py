@@ -1,16 +1,17 @@
-"""Tab "Animate a photo": lays out the controls and calls core.engines.portrait (run / preview) through core.jobs."""
+"""Tab "Animate a photo": lays out the controls and calls core.engines.portrait through the shared job wiring."""
 from __future__ import annotations
 
 import gradio as gr
 
-from core import jobs
 from core.audio.options import AudioOptions
+from core.engines.portrait import PortraitRequest
+from core.engines.portrait import preview as engine_preview
+from core.engines.portrait import run as engine_run
 from core.engines.portrait.moda.motion import EMOTIONS
-from core.engines.portrait.pipeline import PortraitRequest
-from core.engines.portrait.pipeline import preview as engine_preview
-from core.engines.portrait.pipeline import run as engine_run
+from core.request import parse_box
 from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, gpu, preset_panel, progress_adapter, report_warnings, run_action
+from ui.components import SETTINGS, preset_panel
+from ui.jobs import action_row, run_preview, stream_job, wire
 
 EMOTION_CHOICES = [("None (audio only)", "none")] + [(e.capitalize(), e) for e in EMOTIONS]
 
@@ -21,42 +22,27 @@ def _path(value) -> str | None:
     return str(getattr(value, "name", value))
 
 
-def _box(text) -> list[float] | None:
-    if not text:
-        return None
-    try:
-        box = [float(v) for v in str(text).split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4:
-        raise gr.Error(f"face box {text!r}: expected x1,y1,x2,y2", print_exception=False)
-    return box
-
-
 def make_request(image, audio_values, emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale,
                  pasteback, face, box, max_side, batch, crf, device, dtype) -> PortraitRequest:
-    """The request the tab's values describe; the audio panel's values map onto the request's audio fields."""
+    """The request the tab's values describe, through the same parsers and validation as the CLI."""
     audio = options_from_values(*audio_values)
     if not _path(image):
         raise gr.Error("drop a portrait photo to animate", print_exception=False)
     return PortraitRequest(
-        image=_path(image), audio=audio.audio, start=audio.start, end=audio.end,
-        separate_vocals=audio.separate_vocals, keep_audio=audio.keep_audio, normalize=audio.normalize,
-        emotion=emotion or "none", cfg_scale=float(cfg_scale), steps=int(steps), seed=int(seed or 0),
-        smoothing=int(smoothing), head_motion=float(head_motion), crop_scale=float(crop_scale),
-        pasteback=bool(pasteback), face_index=int(face or 0), box=_box(box), max_side=int(max_side or 0),
-        render_batch=int(batch), crf=int(crf),
-        device=SETTINGS.device if device == "auto" else device,
-        dtype=SETTINGS.dtype if dtype == "auto" else dtype)
+        image=_path(image), audio=audio, emotion=emotion or "none", cfg_scale=float(cfg_scale), steps=int(steps),
+        seed=int(seed or 0), smoothing=int(smoothing), head_motion=float(head_motion), crop_scale=float(crop_scale),
+        pasteback=bool(pasteback), face=int(face) if face not in (None, "") and int(face) >= 0 and not box else None,
+        box=parse_box(box) if box else None, max_side=int(max_side or 0), render_batch=int(batch), crf=int(crf),
+        **SETTINGS.request_fields(device, dtype))
 
 
 def build() -> None:
     with gr.Row():
-        with gr.Column(scale=1):
-            image = gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"])
+        with gr.Column(scale=5):
+            image = gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"], height=220)
             panel = audio_panel("portrait")
-            emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
             with gr.Row():
+                emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
                 head_motion = gr.Slider(0, 2, value=1.0, step=0.05, label="Head motion",
                                         info="0 = still head, 1 = as generated")
                 cfg_scale = gr.Slider(1.0, 3.0, value=1.2, step=0.05, label="Audio guidance (CFG)")
@@ -70,22 +56,19 @@ def build() -> None:
                     pasteback = gr.Checkbox(value=True, label="Paste back into the photo (off: 512x512 crop)")
                     max_side = gr.Number(value=0, precision=0, label="Max photo side (0 = keep size)")
                 with gr.Row():
-                    face = gr.Number(value=0, precision=0, label="Face number (0 = largest)")
+                    face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
                     box = gr.Textbox(label="Manual face box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
                 with gr.Row():
                     batch = gr.Slider(0, 128, value=0, step=1, label="Render batch (0 = auto)")
                     crf = gr.Slider(0, 35, value=18, step=1, label="Quality (CRF, lower = better)")
                     device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
                     dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
+        with gr.Column(scale=4):
+            row = action_row()
             with gr.Row():
-                preview_btn = gr.Button("Preview")
-                generate_btn = gr.Button("Generate", variant="primary")
-        with gr.Column(scale=1):
-            with gr.Row():
-                overlay = gr.Image(label="Face crop", type="filepath", interactive=False)
-                first = gr.Image(label="First frame", type="filepath", interactive=False)
-            result = gr.Video(label="Result", interactive=False)
-            timings = gr.Markdown()
+                overlay = gr.Image(label="Face crop", type="filepath", interactive=False, height=220)
+                first = gr.Image(label="First frame", type="filepath", interactive=False, height=220)
+            result = gr.Video(label="Result", interactive=False, height=300)
 
     controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                 batch, crf, device, dtype]
@@ -97,31 +80,33 @@ def build() -> None:
     def do_preview(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
                    normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
                    head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
-                   render_batch=None, crf=None, device=None, dtype=None, progress=gr.Progress()):  # noqa: B008
+                   render_batch=None, crf=None, device=None, dtype=None,
+                   request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects these
         """Preview: the 512x512 face crop and the first frame."""
         req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
                            cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                            render_batch, crf, device, dtype)
-        res = jobs.run_job("portrait", engine_preview, req, progress=progress_adapter(progress))
-        report_warnings(res)
-        return str(res.extra["crop_image"]), str(res.extra["frame_image"])
+        res = run_preview("portrait", engine_preview, req, request, progress)
+        return str(res.extra["images"]["crop"]), str(res.output)
 
     def do_generate(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
                     normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
                     head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
-                    render_batch=None, crf=None, device=None, dtype=None, progress=gr.Progress()):  # noqa: B008
+                    render_batch=None, crf=None, device=None, dtype=None,
+                    request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Animate the photo: result video and timings."""
         req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
                            cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                            render_batch, crf, device, dtype)
-        res = jobs.run_job("portrait", engine_run, req, progress=progress_adapter(progress))
-        report_warnings(res)
-        seconds = res.extra.get("seconds") or 0.0
-        rtf = f" · real-time factor {res.timings.get('total', 0.0) / seconds:.2f}" if seconds else ""
-        return str(res.output), res.summary() + rtf
 
-    preview_btn.click(run_action(gpu(do_preview)), inputs, [overlay, first], api_name="portrait_preview")
-    generate_btn.click(run_action(gpu(do_generate)), inputs, [result, timings], api_name="portrait")
+        def done(res):
+            seconds = res.extra.get("seconds") or 0.0
+            rtf = f" · real-time factor {res.timings.get('total', 0.0) / seconds:.2f}" if seconds else ""
+            return str(res.output), res.summary() + rtf
+
+        yield from stream_job("portrait", engine_run, req, request, progress, lambda line: (gr.skip(), line), done)
+
+    wire(row, "portrait", inputs, do_preview, [overlay, first], do_generate, [result, row.status])
     fields = {"emotion": emotion, "cfg_scale": cfg_scale, "steps": steps, "seed": seed, "smoothing": smoothing,
               "head_motion": head_motion, "crop_scale": crop_scale, "pasteback": pasteback,
               "render_batch": batch, "crf": crf}

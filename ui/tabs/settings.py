@@ -15,7 +15,7 @@ TABLE_HEADERS = ["engine", "file", "present", "size (MB)", "source"]
 
 
 def weights_rows() -> list[list]:
-    root = weights.root_dir()
+    root = weights.root_dir(SETTINGS.checkpoints)
     rows = []
     for engine in weights.engines():
         for item in weights.files(engine):
@@ -38,14 +38,24 @@ def _device_line(name: str) -> str:
 def status_markdown() -> str:
     cache = default_cache()
     budget = f"{cache.budget_bytes / GIB:.1f} GiB" if cache.budget_bytes else "unlimited"
-    test = " — **tiny random TEST weights: output is noise**" if weights.is_test_checkpoints() else ""
-    return (f"- Checkpoints folder: `{weights.root_dir()}`{test}\n"
+    root = weights.root_dir(SETTINGS.checkpoints)
+    test = " — **tiny random TEST weights: output is noise**" if weights.is_test_checkpoints(root) else ""
+    return (f"- Checkpoints folder: `{root}`{test}\n"
             f"- Device: {_device_line(SETTINGS.device)}; dtype: {SETTINGS.dtype}\n"
-            f"- Loaded models: {len(cache.keys())} using {cache.total_bytes() / GIB:.2f} GiB; memory budget {budget}")
+            f"- Loaded models: {len(cache.keys())} using {cache.total_bytes() / GIB:.2f} GiB; memory budget {budget}"
+            + _placement_line(cache))
+
+
+def _placement_line(cache) -> str:
+    """Where the loaded weights are: bytes per place (a device, "cpu", or streamed layer by layer)."""
+    places: dict[str, int] = {}
+    for _key, where, size in cache.report():
+        places[where] = places.get(where, 0) + size
+    return "".join(f"\n  - {where}: {size / GIB:.2f} GiB" for where, size in sorted(places.items()))
 
 
 def apply_settings(device: str, dtype: str, budget_gb: float | None) -> str:
-    """Validate before applying, so a bad choice (fp16 on CPU, cuda without a GPU) changes nothing."""
+    """Validate before applying, so a bad choice (cuda without a GPU, bf16 on a GPU without it) changes nothing."""
     resolve_dtype(dtype, resolve_device(device))
     if budget_gb is None or budget_gb < 0:
         raise BadInputError("memory budget must be 0 (unlimited) or a positive number of GB")
@@ -72,8 +82,8 @@ def build() -> None:
     status = gr.Markdown(status_markdown())
     with gr.Row():
         device = gr.Dropdown(["auto", "cpu", "cuda"], value=SETTINGS.device, label="Device")
-        dtype = gr.Dropdown(["fp32", "fp16", "bf16"], value=SETTINGS.dtype, label="Precision (dtype)",
-                            info="fp16/bf16 need a CUDA GPU")
+        dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value=SETTINGS.dtype, label="Precision (dtype)",
+                            info="auto = fp16 on a GPU, fp32 on the CPU (half precision on the CPU is slow)")
         budget = gr.Number(value=(default_cache().budget_bytes or 0) / GIB, minimum=0, label="Model memory budget (GB)",
                            info="0 = unlimited; least recently used models are unloaded past it")
     with gr.Row():

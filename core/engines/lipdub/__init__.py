@@ -15,7 +15,7 @@ Choices and deliberate differences from the reference (TMElyralab/MuseTalk):
 - Every frame keeps its place: frames without a face are not dropped (the reference misaligns latents there), the
   output is one H.264 + AAC encode at 25 fps lasting as long as the driving audio.
 """
-from .engine import ENGINE, preview, run
+from .pipeline import preview, run
 from .request import LipdubRequest
 
-__all__ = ["ENGINE", "LipdubRequest", "preview", "run"]
+__all__ = ["LipdubRequest", "preview", "run"]

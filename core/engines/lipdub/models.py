@@ -13,22 +13,11 @@ import torch
 
 from core.cache import default_cache
 from core.errors import BadInputError
-from core.weights import load_state_dict
+from core.weights import load_state_dict, load_strict
 
 from . import weights as W
 
 VAE_SCALE = 0.18215  # sd-vae-ft-mse's config has no scaling_factor; diffusers' default applies (as in MuseTalk)
-
-
-def _strict(module: torch.nn.Module, state: dict, path: Path) -> None:
-    try:
-        result = module.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        raise BadInputError(f"{path} does not match the expected model: {str(exc).splitlines()[-1].strip()}") from exc
-    if result.missing_keys or result.unexpected_keys:
-        raise BadInputError(
-            f"{path} does not match the expected model: {len(result.missing_keys)} missing key(s) "
-            f"(e.g. {result.missing_keys[:2]}), {len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:2]})")
 
 
 def _key(name: str, path: Path, device, dtype) -> tuple:
@@ -62,7 +51,7 @@ def load_unet(root: Path, version: str, device, dtype):
     def build():
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
         unet = UNet2DConditionModel.from_config(config)
-        _strict(unet, load_state_dict(path), path)
+        load_strict(unet, load_state_dict(path), path)
         return _finish(unet, device, dtype)
 
     return default_cache().get(_key(f"unet-{version}", path, device, dtype), build)
@@ -83,7 +72,7 @@ def load_vae(root: Path, device, dtype):
 
     def build():
         vae = AutoencoderKL.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-        _strict(vae, W._legacy_vae_keys(load_state_dict(path)), path)
+        load_strict(vae, W._legacy_vae_keys(load_state_dict(path)), path)
         return _finish(vae, device, dtype)
 
     return default_cache().get(_key("vae", path, device, dtype), build)
@@ -110,7 +99,7 @@ def load_whisper_encoder(root: Path, device, dtype):
                 other.append(key)
         if other:
             raise BadInputError(f"{path} does not match whisper: unexpected key(s) {other[:2]}")
-        _strict(encoder, state, path)
+        load_strict(encoder, state, path)
         return encoder.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
     return default_cache().get(_key("whisper", path, device, dtype), build)
@@ -134,7 +123,7 @@ def load_parser(root: Path, device, dtype):
         stem = state.get("cp.resnet.bn1.weight", state.get("cp.resnet.conv1.weight"))
         width = int(stem.shape[0]) if stem is not None else 64  # 64 = the official net; tests use a narrow one
         net = BiSeNet(19, width=width)
-        _strict(net, state, path)
+        load_strict(net, state, path)
         return _finish(net, device, dtype)
 
     return default_cache().get(_key("parser", path, device, dtype), build)
@@ -148,7 +137,7 @@ def load_detector(root: Path, device):
     def build():
         net = RetinaFace(network_name="mobile0.25", device=device)
         state = {k.removeprefix("module."): v for k, v in load_state_dict(path).items()}
-        _strict(net, state, path)
+        load_strict(net, state, path)
         return net.to(device).eval().requires_grad_(False)
 
     return default_cache().get(_key("detector", path, device, torch.float32), build)
@@ -162,7 +151,7 @@ def load_landmarker(root: Path, device):
     def build():
         net = FAN(num_modules=4, num_landmarks=98, device=device)
         raw = load_state_dict(path)
-        _strict(net, raw.get("state_dict", raw), path)
+        load_strict(net, raw.get("state_dict", raw), path)
         return net.to(device).float().eval().requires_grad_(False)
 
     return default_cache().get(_key("landmarks", path, device, torch.float32), build)

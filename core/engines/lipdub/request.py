@@ -1,17 +1,19 @@
-"""The lip-dub request: plain fields only, so it serialises to request.json and YAML presets."""
+"""The lip-dub request: the shared vocabulary (``core.request.FaceRequest``) plus MuseTalk's own choices."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from core.errors import BadInputError
+from core.request import FaceRequest
 
 VERSIONS = ("v15", "v1")
 
 
-@dataclass
-class LipdubRequest:
+@dataclass(kw_only=True)
+class LipdubRequest(FaceRequest):
+    """``box`` here is the crop box itself (bbox_shift and extra_margin do not apply to it)."""
+
     video: str  # video or still image to dub
-    audio: str  # prepared driving audio (any format; a video's audio track works too)
     version: str = "v15"  # "v15" (MuseTalk 1.5) or "v1" (1.0: raw parsing mask, no extra margin)
     bbox_shift: int = 0  # px added to the nose anchor: moves the mask's upper edge (+ opens the mouth more)
     extra_margin: int = 10  # v1.5: px added below the chin (0-40)
@@ -19,25 +21,10 @@ class LipdubRequest:
     left_cheek_width: int = 90  # jaw mode: cheek columns protected from the jaw dilation (20-160, 512-px space)
     right_cheek_width: int = 90
     batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "auto"  # "auto" = fp16 on CUDA, fp32 on CPU; or fp32 / fp16 / bf16
-    seed: int = 0  # VAE posterior sampling
-    face: int | None = None  # number of the face from the left (0 = leftmost); None = the largest
-    face_point: list[float] | None = None  # [x, y] on the first frame: dub the face under this point
-    box: str | None = None  # "x1,y1,x2,y2": manual crop box, skips detection
     smooth: bool = True  # smooth crop boxes over time (off for reference-exact runs)
-    start: float | None = None  # driving-audio trim range, seconds
-    end: float | None = None
-    separate_vocals: bool = False  # audio preparation (core.audio): drive with the separated voice
-    keep_audio: str = "mix"  # output track: "mix", "vocals" or a path to another file
-    normalize: str = "none"  # driving level: "none" | "peak" | "loudness"
-    peak_dbfs: float = -1.0  # target of normalize="peak"
-    loudness_lufs: float = -20.0  # target of normalize="loudness"
-    crf: int = 18
     use_cache: bool = True  # reuse / store the prepared-video cache
-    checkpoints: str | None = None
 
-    def validate(self) -> LipdubRequest:
+    def check(self) -> None:
         if self.version not in VERSIONS:
             raise BadInputError(f"unknown version {self.version!r}: use v15 or v1")
         if self.parsing_mode not in ("jaw", "raw", "neck"):
@@ -49,13 +36,6 @@ class LipdubRequest:
                 raise BadInputError(f"{name.replace('_', ' ')} {getattr(self, name)} is outside 20..160")
         if int(self.batch_size) < 1:
             raise BadInputError("batch size must be at least 1")
-        if not 0 <= int(self.crf) <= 51:
-            raise BadInputError(f"crf {self.crf} is outside 0..51")
-        return self
-
-    @property
-    def needs_audio_preparation(self) -> bool:
-        return bool(self.separate_vocals) or self.keep_audio != "mix" or self.normalize != "none"
 
     @property
     def mode(self) -> str:
@@ -64,3 +44,6 @@ class LipdubRequest:
     @property
     def margin(self) -> int:
         return int(self.extra_margin) if self.version == "v15" else 0
+
+
+REQUEST = LipdubRequest

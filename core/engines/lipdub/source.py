@@ -5,12 +5,10 @@ not continue the current forward pass is re-read from a seek, and only two chunk
 """
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -28,21 +26,6 @@ def pingpong(i: int, n: int) -> int:
     j = i % (2 * n)
     return j if j < n else 2 * n - 1 - j
 
-
-def content_hash(path: str | Path) -> str:
-    """SHA-256 of the file's bytes, remembered per (path, size, mtime) for the life of the process."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return _hash(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _hash(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 class FrameSource:

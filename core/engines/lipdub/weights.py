@@ -10,9 +10,6 @@ from pathlib import Path
 
 from core.weights import WeightFile
 
-ENGINE = "lipdub"
-TITLE = "Lip-dub (MuseTalk)"
-
 _FACEXLIB = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
 
 UNET_V15 = ("musetalkV15/musetalk.json", "musetalkV15/unet.pth")

@@ -1,47 +1,47 @@
-"""Portrait engine manifest: MoDA's motion generator (HF ``lixinyizju/moda``), chinese-hubert-base, LivePortrait.
+"""Portrait engine manifest: MoDA's motion generator and its LivePortrait copies (HF ``lixinyizju/moda``),
+chinese-hubert-base.
 
-Local paths follow the MoDA weights repository's layout as its configs name it (``moda/net-200.pth``,
-``audio/chinese-hubert-base/``). The DiT's path inside ``lixinyizju/moda`` was inferred from those configs and
-could not be checked against the Hub here, so both local paths can be moved with environment variables
-(``$MOUTHPIECE_MODA_DIT``, ``$MOUTHPIECE_MODA_HUBERT``); the encoder comes from its own Hub repository.
+Local paths are the MoDA weights repository's own, as its configs name them (``moda/net-200.pth``,
+``audio/chinese-hubert-base/``, ``decode/v1/first_stage/...``). The photo engine renders MoDA motion, so it loads
+MoDA's LivePortrait copies (``LIVEPORTRAIT``, i.e. ``core.liveportrait.weights.MODA``: pass it as ``weights=`` to
+``LivePortraitRenderer.cached`` and ``FaceCropper.cached``); KwaiVGI's set stays for pure LivePortrait edits. Where
+both sets are downloaded, byte-identical files are stored once (``after_download``). The encoder comes from its own Hub
+repository (the same files as MoDA's copy).
 """
 from __future__ import annotations
 
 import json
-import os
+import shutil
 from pathlib import Path
 
 import torch
 
+from core.liveportrait import weights as lpw
 from core.weights import WeightFile
 
-from core.liveportrait import weights as lpw
-
-ENGINE = "portrait"
-TITLE = "Animate a photo (MoDA + LivePortrait)"
-MODA_REPO = "lixinyizju/moda"
+MODA_REPO = lpw.MODA_REPO
 HUBERT_REPO = "TencentGameMate/chinese-hubert-base"  # the encoder MoDA's configs name; same files as MoDA's copy
-_UNVERIFIED = "path inferred from MoDA's configs, unverified on the Hub"
+LIVEPORTRAIT = lpw.MODA
 
-
-def _path(env: str, default: str) -> str:
-    return os.environ.get(env, default).strip("/") or default
-
-
-DIT = _path("MOUTHPIECE_MODA_DIT", "moda/net-200.pth")
-HUBERT_DIR = _path("MOUTHPIECE_MODA_HUBERT", "audio/chinese-hubert-base")
+DIT = "moda/net-200.pth"
+HUBERT_DIR = "audio/chinese-hubert-base"
 HUBERT_FILES = ("config.json", "preprocessor_config.json", "pytorch_model.bin")
 
 MODA_FILES: list[WeightFile] = [
-    WeightFile(local=DIT, repo_id=MODA_REPO, filename="moda/net-200.pth",
-               note=f"MoDA motion DiT (373 M params); {_UNVERIFIED}; override with $MOUTHPIECE_MODA_DIT"),
+    WeightFile(local=DIT, repo_id=MODA_REPO, filename=DIT, note="MoDA motion DiT (373 M params)"),
 ] + [
     WeightFile(local=f"{HUBERT_DIR}/{name}", repo_id=HUBERT_REPO, filename=name,
-               note="chinese-hubert-base, stored where MoDA's layout keeps it (audio/chinese-hubert-base/); "
-                    "move the folder with $MOUTHPIECE_MODA_HUBERT")
+               note="chinese-hubert-base, stored where MoDA's layout keeps it (audio/chinese-hubert-base/)")
     for name in HUBERT_FILES
 ]
-FILES: list[WeightFile] = MODA_FILES + list(lpw.FILES)
+FILES: list[WeightFile] = MODA_FILES + LIVEPORTRAIT.files()
+
+
+def after_download(root: str | Path) -> list[str]:
+    """Hard-link MoDA's LivePortrait copies to KwaiVGI's where both are present and byte-identical (after a
+    download of either engine); returns the MoDA paths now shared."""
+    return lpw.store_once(root, lpw.KWAIVGI, LIVEPORTRAIT)
+
 
 # Tiny test models: the official structures (12 HuBERT layers, 3/6/12 DiT blocks) with small widths.
 TINY_HUBERT = {"hidden_size": 16, "num_hidden_layers": 12, "num_attention_heads": 2, "intermediate_size": 32,
@@ -83,7 +83,12 @@ def write_test_dit(path: Path, seed: int = 0, with_null_audio: bool = False) -> 
 
 
 def make_test_checkpoints(root: str | Path) -> None:
+    """Tiny DiT and HuBERT, and both LivePortrait sets: MoDA's a copy of KwaiVGI's, then stored once."""
     root = Path(root)
     write_test_dit(root / DIT)
     write_test_hubert(root / HUBERT_DIR)
     lpw.make_test_checkpoints(root)
+    for name, path in LIVEPORTRAIT.paths().items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / lpw.KWAIVGI.paths()[name], root / path)
+    after_download(root)

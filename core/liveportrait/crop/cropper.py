@@ -48,18 +48,20 @@ class CropInfo:
 class FaceCropper:
     """The three ONNX face models, loaded once (onnxruntime sessions; CUDA provider when available)."""
 
-    def __init__(self, root: str | Path, providers: list[str] | None = None, det_thresh: float = 0.15):
+    def __init__(self, root: str | Path, providers: list[str] | None = None, det_thresh: float = 0.15,
+                 weights: lpw.WeightSet = lpw.KWAIVGI):
+        """`weights` picks the 203-point landmarker's copy (``lpw.MODA`` for MoDA); the detectors are shared."""
         root = Path(root)
         self.detector = SCRFD(root / lpw.DETECTOR, providers, det_size=512, det_thresh=det_thresh)
         self.landmark106 = Landmark106(root / lpw.LANDMARK_106, providers)
-        self.landmark203 = Landmark203(root / lpw.LANDMARK_203, providers)
+        self.landmark203 = Landmark203(root / weights.landmark_203, providers)
 
     @classmethod
-    def cached(cls, root: str | Path, cache=None) -> FaceCropper:
+    def cached(cls, root: str | Path, cache=None, weights: lpw.WeightSet = lpw.KWAIVGI) -> FaceCropper:
         from core.cache import default_cache
 
-        key = ("face-cropper", "onnxruntime", "fp32", str(Path(root).resolve()))
-        return (cache or default_cache()).get(key, lambda: cls(root))
+        key = ("face-cropper", weights.name, "onnxruntime", "fp32", str(Path(root).resolve()))
+        return (cache or default_cache()).get(key, lambda: cls(root, weights=weights))
 
     def detect_faces(self, img_rgb: np.ndarray) -> Detections:
         """Faces in an RGB uint8 photo, largest first (boxes, scores, 5 keypoints)."""
@@ -71,9 +73,10 @@ class FaceCropper:
     def landmarks_203(self, img_rgb: np.ndarray, pts106: np.ndarray) -> np.ndarray:
         return self.landmark203(img_rgb, pts106)
 
-    def crop_source(self, img_rgb: np.ndarray, face_index: int | None = None, box=None,
+    def crop_source(self, img_rgb: np.ndarray, face: int | None = None, box=None, point=None,
                     dsize: int = CROP_SIZE, scale: float = CROP_SCALE, vy_ratio: float = CROP_VY) -> CropInfo:
-        """Crop one face. Default: the largest detected face; `face_index` picks another (largest first).
+        """Crop one face. Default: the largest detected face; `face` picks the N-th counted from the left
+        (0 = leftmost), `point` (x, y) the face whose box holds it (the nearest box centre if none does).
 
         With `box` (x1, y1, x2, y2) no detector runs and the crop is geometric: an upright square of
         `scale` x the box's longer side centred on the box and moved up by 0.125 x the side. Landmarks are still
@@ -91,11 +94,7 @@ class FaceCropper:
             faces = self.detector(img_rgb)
             if len(faces) == 0:
                 raise BadInputError("no face found in the photo; draw a face box (x1,y1,x2,y2) or use a clearer photo")
-            index = 0 if face_index is None else face_index
-            if not 0 <= index < len(faces):
-                raise BadInputError(f"the photo has {len(faces)} face(s); face index {index} does not exist "
-                                    f"(use 0..{len(faces) - 1}, largest first) or draw a face box")
-            box = faces.boxes[index]
+            box = faces.boxes[_pick_face(faces.boxes, face, point)]
             pts106 = self.landmark106(img_rgb, box)
             M = crop_matrix_from_landmarks(pts106, dsize, scale, vy_ratio=vy_ratio)
         pts203 = self.landmark203(img_rgb, pts106)
@@ -104,6 +103,24 @@ class FaceCropper:
                                                                    interpolation=cv2.INTER_AREA),
                         M_o2c=M, M_c2o=np.linalg.inv(M), box=np.asarray(box, np.float32),
                         landmarks_106=pts106, landmarks_203=pts203, image_size=(h, w))
+
+
+def _pick_face(boxes: np.ndarray, face: int | None, point) -> int:
+    """Index into ``boxes`` (largest first) of the face asked for: the largest, the N-th from the left, or the one
+    under ``point``."""
+    if point is not None:
+        x, y = point
+        inside = [i for i, (x1, y1, x2, y2) in enumerate(boxes) if x1 <= x <= x2 and y1 <= y <= y2]
+        if inside:
+            return inside[0]
+        centres = (boxes[:, :2] + boxes[:, 2:4]) / 2
+        return int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))
+    if face is None:
+        return 0
+    if not 0 <= face < len(boxes):
+        raise BadInputError(f"the photo has {len(boxes)} face(s); face number {face} does not exist "
+                            f"(0..{len(boxes) - 1}, counted from the left) or draw a face box")
+    return int(np.argsort(boxes[:, 0], kind="stable")[face])
 
 
 def _check_image(img: np.ndarray) -> np.ndarray:

@@ -52,20 +52,11 @@ def shift_range(landmarks: np.ndarray) -> tuple[int, int]:
     return -down, up
 
 
-def parse_box(text: str) -> Box:
-    try:
-        values = [round(float(v)) for v in str(text).replace(" ", "").split(",")]
-    except ValueError:
-        values = []
-    if len(values) != 4:
-        raise BadInputError(f"bad box {text!r}: expected x1,y1,x2,y2 in pixels")
-    return tuple(values)  # type: ignore[return-value]
-
-
-def manual_box(box: Box, frame_hw: tuple[int, int], name: str = "the frame") -> Box:
-    """Validate a creator's box against the frame: it must have area and lie inside the frame."""
+def manual_box(box, frame_hw: tuple[int, int], name: str = "the frame") -> Box:
+    """A creator's box (four numbers, see ``core.request.parse_box``) in whole pixels, checked against the frame:
+    it must have area and lie inside the frame."""
     h, w = frame_hw
-    x1, y1, x2, y2 = box
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
     if x2 <= x1 or y2 <= y1:
         raise BadInputError(f"box {x1},{y1},{x2},{y2} is empty: x2 must exceed x1 and y2 exceed y1")
     if x1 < 0 or y1 < 0 or x2 > w or y2 > h:

@@ -10,7 +10,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 
 PARSE_SIZE = 512
 MODES = ("jaw", "raw", "neck")
@@ -65,15 +65,21 @@ def mode_mask(parsing: np.ndarray, mode: str = "jaw", left: int = 90, right: int
     return np.where(keep, 255, 0).astype(np.uint8)
 
 
+def parser_input(crop: np.ndarray) -> np.ndarray:
+    """The uint8 [512, 512, 3] image BiSeNet sees for an RGB uint8 crop: PIL's BILINEAR resize, as the reference's
+    ``FaceParsing.__call__`` makes it (two separable passes, each rounded to uint8). A float resize flips near-tie
+    pixels of the class map (247 of 262,144 in raw mode on a real face)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((PARSE_SIZE, PARSE_SIZE), Image.BILINEAR))
+
+
 @torch.inference_mode()
-def parse(net, crops: torch.Tensor) -> np.ndarray:
-    """Class maps [B, 512, 512] for RGB crops [B, 3, h, w] in 0..255 (resized like PIL's bilinear, i.e. antialiased)."""
+def parse(net, crops) -> np.ndarray:
+    """Class maps [B, 512, 512] for RGB uint8 crops ([h, w, 3] each, any size), normalised like the reference."""
     param = next(net.parameters())
-    x = F.interpolate(crops.float(), size=(PARSE_SIZE, PARSE_SIZE), mode="bilinear", antialias=True,
-                      align_corners=False) / 255.0
+    x = torch.from_numpy(np.stack([parser_input(c) for c in crops])).to(param.device).permute(0, 3, 1, 2)
+    x = x.float() / 255.0
     mean = torch.tensor(_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(_STD, device=x.device).view(1, 3, 1, 1)
     x = ((x - mean) / std).to(param.dtype)
-    if x.is_cuda:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x.contiguous()
     return net(x).argmax(1).to(torch.uint8).cpu().numpy()

@@ -6,9 +6,7 @@ uses source frame ``pingpong(i, N)``; the output lasts as long as the driving au
 """
 from __future__ import annotations
 
-import queue
 import shutil
-import threading
 from pathlib import Path
 
 import cv2
@@ -16,13 +14,14 @@ import numpy as np
 import torch
 
 from core import weights
+from core.audio.prepare import driving_audio
 from core.device import oom_guard, resolve_device, resolve_dtype
-from core.errors import BadInputError
 from core.engines.lipdub.face import crop as C
 from core.engines.lipdub.face import landmarks as L
 from core.engines.lipdub.face.track import left_to_right, pick
+from core.errors import BadInputError
 from core.jobs import JobContext, JobResult
-from core.media import VideoWriter, frames_needed, load_audio, probe
+from core.media import EncoderThread, VideoWriter, frames_needed
 
 from . import blend as B
 from . import models as M
@@ -32,44 +31,11 @@ from .request import LipdubRequest
 from .source import FPS, FrameSource, pingpong, timed_prefetch
 
 ENGINE = "lipdub"
-_OUT_AUDIO_RATE = 48000
 
 
 def _device_dtype(req: LipdubRequest):
     device = resolve_device(req.device)
-    if (req.dtype or "auto") == "auto":
-        return device, torch.float16 if device.type == "cuda" else torch.float32
     return device, resolve_dtype(req.dtype, device)
-
-
-def _root(req: LipdubRequest, ctx: JobContext) -> Path:
-    root = weights.require(ENGINE, req.checkpoints)
-    if weights.is_test_checkpoints(root):
-        ctx.warn("running on tiny random TEST weights: the output is noise, not a real model's result")
-    return root
-
-
-def _audio_tracks(req: LipdubRequest, ctx: JobContext):
-    """(16 kHz mono driving samples, the output track for VideoWriter). Vocal separation, another output track or
-    normalisation go through core.audio's cached preparation; otherwise the file's range is read directly. The
-    output track is a file path where possible (keeps its channels), else trimmed mono samples."""
-    if req.needs_audio_preparation:
-        from core.audio.options import AudioOptions
-        from core.audio.prepare import prepare_audio
-
-        prepared = prepare_audio(AudioOptions.from_request(req), ctx, span=(0.0, 0.05))
-        driving = load_audio(prepared.driving_wav, sr=SR)
-        out_track = str(prepared.output_audio)
-    else:
-        driving = load_audio(req.audio, sr=SR, start=req.start, end=req.end)
-        if req.start is None and req.end is None:
-            out_track = req.audio
-        else:
-            rate = min(probe(req.audio).audio_rate or _OUT_AUDIO_RATE, _OUT_AUDIO_RATE)
-            out_track = (load_audio(req.audio, sr=rate, start=req.start, end=req.end), rate)
-    if len(driving) < SR / FPS:
-        raise BadInputError(f"the driving audio {Path(req.audio).name} is shorter than one frame (40 ms)")
-    return driving, out_track
 
 
 def frame_seed(seed: int, j: int) -> int:
@@ -89,70 +55,50 @@ def sample_latents(moments: np.ndarray, sources, seed: int, device, dtype) -> to
 
 @torch.inference_mode()
 def dub_faces(latents: torch.Tensor, audio: torch.Tensor, unet, vae, ctx) -> torch.Tensor:
-    """UNet at t=0 then VAE decode: [B, 3, 256, 256] RGB faces in 0..255 (rounded like the reference's uint8)."""
+    """UNet at t=0 then VAE decode: [B, 3, 256, 256] RGB faces in 0..255 (rounded like the reference's uint8).
+
+    The latents are scaled by ``1 / VAE_SCALE`` and multiplied, as the reference does: dividing differs by an ulp
+    and flips a few roundings of the output."""
     with ctx.stage("unet"):
         t = torch.zeros(latents.shape[0], dtype=torch.long, device=latents.device)
         pred = unet(latents, t, encoder_hidden_states=audio).sample
     with ctx.stage("vae_decode"):
-        img = vae.decode(pred / M.VAE_SCALE).sample.float()
+        img = vae.decode(pred * (1 / M.VAE_SCALE)).sample.float()
         return ((img / 2 + 0.5).clamp(0, 1) * 255).round()
 
 
 @torch.inference_mode()
 def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.ndarray:
-    """Paste faces[k] into frames[rows[k]] at boxes[k] with mask k, in place; other frames stay untouched.
+    """Paste faces[k] into frames[rows[k]] at boxes[k] with blend weights k (``B.as_alpha``), in place; other
+    frames stay untouched.
 
-    Only the face boxes travel to the device and back, each way in one copy."""
+    On the CPU this is the reference's arithmetic in single-threaded numpy/cv2 (exact, and unaffected by other
+    processes holding cores); on a GPU only the face boxes travel to the device and back, each way in one copy."""
     boxes = [tuple(int(v) for v in b) for b in boxes]
+    alphas = [B.as_alpha(m, b) for m, b in zip(masks, boxes)]
     regions = [frames[r, y1:y2, x1:x2] for r, (x1, y1, x2, y2) in zip(rows, boxes)]
+    if torch.device(device).type == "cpu":
+        for reg, face, alpha in zip(regions, B.faces_uint8(faces), alphas):
+            reg[...] = B.paste_face(reg, face, alpha)
+        return frames
     sizes = [reg.size for reg in regions]
     flat = torch.from_numpy(np.concatenate([reg.reshape(-1) for reg in regions])).to(device)
     out = []
     for k, (reg, piece) in enumerate(zip(regions, flat.split(sizes))):
         region = piece.view(reg.shape).permute(2, 0, 1)
-        alpha = B.box_alpha(B.unpack_mask(masks[k], device), boxes[k])
+        alpha = torch.from_numpy(alphas[k]).to(device).float() / 255.0
         out.append(B.blend_region(region, faces[k], alpha).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).reshape(-1))
     back = torch.cat(out).cpu().numpy()
     start = 0
-    for r, (x1, y1, x2, y2), reg in zip(rows, boxes, regions):
-        frames[r, y1:y2, x1:x2] = back[start:start + reg.size].reshape(reg.shape)
+    for reg in regions:
+        reg[...] = back[start:start + reg.size].reshape(reg.shape)
         start += reg.size
     return frames
 
 
-class _WriterThread:
-    """Encodes on its own thread so the GPU keeps working; errors surface on the next put or at close."""
-
-    def __init__(self, writer: VideoWriter, ctx: JobContext):
-        self.writer, self.ctx = writer, ctx
-        self.q: queue.Queue = queue.Queue(maxsize=3)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._work, name="lipdub-encode", daemon=True)
-        self.thread.start()
-
-    def _work(self):
-        while (item := self.q.get()) is not None:
-            if self.error is None:
-                try:
-                    with self.ctx.stage("encode"):
-                        self.writer.write(item)
-                except BaseException as exc:  # noqa: BLE001  (re-raised on the producer's thread)
-                    self.error = exc
-
-    def put(self, frames: np.ndarray):
-        if self.error:
-            raise self.error
-        self.q.put(frames)
-
-    def close(self):
-        self.q.put(None)
-        self.thread.join()
-        if self.error:
-            raise self.error
-
 
 def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out: int, req, unet, vae, device,
-              dtype, ctx, report, sink) -> None:
+              dtype, ctx, sink) -> None:
     pe = positional_encoding(device=device, dtype=dtype)
     bs = int(req.batch_size)
 
@@ -178,40 +124,41 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
             with ctx.stage("blend"):
                 frames = blend_batch(frames, rows, faces, prep.masks[np.asarray(js)], prep.boxes[js], device)
         sink(frames)
-        report(min(a + bs, n_out) / n_out, f"generating {min(a + bs, n_out)}/{n_out} frames")
+        ctx.count(min(a + bs, n_out), n_out, "generating")
+        ctx.check_cancelled()
 
 
 def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
+    # 1. Check the request, weights, device and inputs before any work.
     req.validate()
-    root = _root(req, ctx)
+    root = weights.require(ENGINE, req.checkpoints)
     device, dtype = _device_dtype(req)
     ctx.progress(0.01, "reading inputs")
     source = FrameSource(req.video)
-    samples, out_track = _audio_tracks(req, ctx)
-    seconds = len(samples) / SR
-    n_out = frames_needed(seconds, FPS)
+    samples, out_track = driving_audio(req.audio, ctx, SR, req.checkpoints, span=(0.0, 0.02))
+    n_out = frames_needed(len(samples) / SR, FPS)
     with oom_guard():
-        prep = prepare(source, req, root, device, dtype, ctx, lambda f, m: ctx.progress(0.02 + 0.43 * f, m))
+        # 2. Prepare the video (face track, crops -> VAE posteriors, masks), or load it from the cache.
+        with ctx.span(0.02, 0.45):
+            prep = prepare(source, req, root, device, dtype, ctx, ctx.progress)
         try:
             ctx.progress(0.45, "prepared video loaded from cache: skipped face tracking, crops and masks"
                          if prep.cache_hit else "video prepared")
             faceless = int((~prep.valid).sum())
             if faceless:
                 ctx.warn(f"no face in {faceless} of {prep.n} frames of {source.name}; those frames pass through unchanged")
+            # 3. Models and the whisper features of the whole audio.
             with ctx.stage("load_models"):
                 unet = M.load_unet(root, req.version, device, dtype)
                 vae = M.load_vae(root, device, dtype)
                 feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype),
                                         M.load_feature_extractor(root), device, dtype, FPS)
+            # 4. Generate batch by batch: UNet, VAE decode, blend, encode on a writer thread.
             out_path = ctx.job_dir / f"{Path(req.video).stem}_dubbed.mp4"
             h, w = source.hw
-            with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer:
-                sink = _WriterThread(writer, ctx)
-                try:
-                    _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx,
-                              lambda f, m: ctx.progress(0.45 + 0.54 * f, m), sink.put)
-                finally:
-                    sink.close()
+            with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer, \
+                    EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.45, 0.99):
+                _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx, encoder.put)
         finally:
             if prep.temporary:
                 shutil.rmtree(prep.folder, ignore_errors=True)
@@ -248,23 +195,22 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
     """Frame 0: overlay (face, crop box, mask edge, landmarks), the dubbed frame with frame 0's real audio window,
     and the suggested bbox_shift range."""
     req.validate()
-    root = _root(req, ctx)
+    root = weights.require(ENGINE, req.checkpoints)
     device, dtype = _device_dtype(req)
     source = FrameSource(req.video)
     frame = source.frames([0])
     hw = source.hw
-    samples = _audio_tracks(req, ctx)[0][: 30 * SR]  # frame 0 only needs the first segment
+    samples = driving_audio(req.audio, ctx, SR, req.checkpoints)[0][: 30 * SR]  # frame 0 needs the first segment
     dets, chosen, lm, shift_range = np.zeros((0, 5), np.float32), None, None, None
     with oom_guard():
         if req.box:
-            box = C.manual_box(C.parse_box(req.box), hw, source.name)
+            box = C.manual_box(req.box, hw, source.name)
         else:
             with ctx.stage("face_track"):
                 dets = L.detect_faces(M.load_detector(root, device), frame, device)[0]
-                i = pick(dets, req.face, tuple(req.face_point) if req.face_point else None)
+                i = pick(dets, req.face, tuple(req.point) if req.point else None)
                 if i is None:
-                    raise BadInputError(f"no face found in frame 0 of {source.name}; "
-                                        "draw a box with --box x1,y1,x2,y2")
+                    raise BadInputError(f"no face found in frame 0 of {source.name}; draw a face box")
                 chosen = dets[i]
                 lm = L.landmarks68(M.load_landmarker(root, device), frame, chosen[None, :4], device)[0]
                 box = C.landmark_box(lm, req.bbox_shift, req.margin, hw, fallback=chosen)
@@ -284,5 +230,7 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
     overlay = _draw_overlay(frame[0], dets, chosen, box, lm, alpha)
     overlay_path = _save_rgb(ctx.job_dir / "preview_overlay.png", overlay)
     dubbed_path = _save_rgb(ctx.job_dir / "preview_dubbed.png", dubbed)
-    return ctx.result(dubbed_path, overlay=overlay_path, dubbed=dubbed_path, bbox_range=shift_range,
+    notes = [f"crop box {list(box)}"
+             + (f"; suggested bbox_shift range [{shift_range[0]}, {shift_range[1]}]" if shift_range else "")]
+    return ctx.result(dubbed_path, images={"overlay": overlay_path}, notes=notes, bbox_range=shift_range,
                       crop_box=list(box), faces=[[float(v) for v in d[:4]] for d in left_to_right(dets)])

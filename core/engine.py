@@ -1,0 +1,78 @@
+"""The one registry of engines. The weights manager, ``python -m core``, the UI shell and the Models tab read ``ENGINES``.
+
+An engine is a package ``core/engines/<name>/`` (or another package named in its line) holding, by convention:
+
+- ``request.py``  the typed request: a ``@dataclass(kw_only=True)`` subclass of ``core.request.EngineRequest``
+                  (``REQUEST`` names the class);
+- ``pipeline.py`` ``run(request, ctx) -> JobResult`` and ``preview(request, ctx) -> JobResult`` (numbered steps);
+- ``weights.py``  the manifest: ``FILES: list[WeightFile]`` and ``make_test_checkpoints(root)``;
+- ``cli.py``      ``add_arguments(parser)`` (the engine's own flags) and ``request_from_args(args)``;
+
+and, for the studio, a tab module ``ui/tabs/<name>.py`` with ``build(engine)``. Adding an engine is one package and
+one line below. Nothing here imports an engine until it is asked for, so listing engines stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+from core.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One engine (or tool) as the rest of the product sees it.
+
+    ``generates`` is False for a tool that only brings weights and commands (the vocal separator): it has no
+    request, pipeline or tab, and the CLI takes its subcommands from ``cli.add_parser(subparsers)``.
+    """
+
+    name: str
+    title: str                 # what the models are, in listings and banners: "Lip-dub (MuseTalk)"
+    package: str
+    tab: str | None = None     # the studio tab's module (``build(engine)``)
+    tab_title: str = ""        # the tab's label: "Lip-dub a video"
+    generates: bool = True
+    help: str = ""             # one line for ``python -m core --help``
+
+    def module(self, part: str) -> ModuleType:
+        return importlib.import_module(f"{self.package}.{part}")
+
+    @property
+    def weights(self) -> ModuleType:
+        return self.module("weights")
+
+    @property
+    def cli(self) -> ModuleType:
+        return self.module("cli")
+
+    @property
+    def request_type(self) -> type:
+        module = self.module("request")
+        return getattr(module, "REQUEST")
+
+    @property
+    def run(self) -> Callable[[Any, Any], Any]:
+        return self.module("pipeline").run
+
+    @property
+    def preview(self) -> Callable[[Any, Any], Any]:
+        return self.module("pipeline").preview
+
+
+ENGINES: list[Engine] = [
+    Engine("lipdub", "Lip-dub (MuseTalk)", "core.engines.lipdub", tab="ui.tabs.lipdub", tab_title="Lip-dub a video",
+           help="lip-dub a video or photo to new speech (MuseTalk 1.5 / 1.0)"),
+    Engine("portrait", "Animate a photo (MoDA + LivePortrait)", "core.engines.portrait", tab="ui.tabs.portrait",
+           tab_title="Animate a photo", help="animate a photo from speech (MoDA + LivePortrait)"),
+    Engine("audio", "Audio preparation (vocal separation, MDX-Net Kim_Vocal_2)", "core.audio", generates=False),
+]
+
+
+def get(name: str) -> Engine:
+    for engine in ENGINES:
+        if engine.name == name:
+            return engine
+    raise BadInputError(f"unknown engine {name!r}: choose from {', '.join(e.name for e in ENGINES)}")

@@ -1,0 +1,49 @@
+"""The photo-animation request: the shared vocabulary (``core.request.FaceRequest``) plus MoDA's own choices."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import BadInputError
+from core.request import FaceRequest
+
+from .moda import motion as M
+
+
+@dataclass(kw_only=True)
+class PortraitRequest(FaceRequest):
+    """``box`` here is a face box: the crop is an upright square around it (no detection).
+
+    ``dtype`` fp16/bf16 runs LivePortrait under autocast; the motion DiT stays fp32 (as the reference).
+    """
+
+    image: str
+    emotion: str = "none"            # none or one of moda.motion.EMOTIONS
+    cfg_scale: float = 1.2           # audio guidance; <= 1 disables CFG
+    steps: int = 10                  # rectified-flow Euler steps
+    smoothing: int = 3               # pose moving-average window in frames (1 = off, 3 = reference)
+    head_motion: float = 1.0         # scales generated head pose/translation deltas around the source pose
+    crop_scale: float = 2.3
+    pasteback: bool = True           # False returns the 512x512 animated crop
+    max_side: int = 0                # downscale photos whose longer side exceeds this (0 = keep resolution)
+    render_batch: int = 0            # frames per render pass; 0 = auto (25 on a GPU, as MoDA; 4 on the CPU)
+
+    def check(self) -> None:
+        checks = [
+            (1 <= self.steps <= 200, f"sampling steps must be 1..200, got {self.steps}"),
+            (0 <= self.cfg_scale <= 10, f"CFG scale must be 0..10, got {self.cfg_scale}"),
+            (1 <= self.smoothing <= 25, f"smoothing window must be 1..25 frames, got {self.smoothing}"),
+            (0 <= self.head_motion <= 3, f"head motion must be 0..3, got {self.head_motion}"),
+            (1.5 <= self.crop_scale <= 4, f"crop scale must be 1.5..4, got {self.crop_scale}"),
+            (0 <= self.render_batch <= 512, f"render batch must be 0 (auto)..512, got {self.render_batch}"),
+            (self.max_side >= 0, f"max photo side must be 0 (keep) or more, got {self.max_side}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise BadInputError(message)
+        try:
+            M.emotion_id(self.emotion)
+        except ValueError as exc:
+            raise BadInputError(str(exc)) from exc
+
+
+REQUEST = PortraitRequest

@@ -1,0 +1,144 @@
+"""The request vocabulary every engine shares, and its validation (the CLI and the UI build requests through it).
+
+Engine requests are ``@dataclass(kw_only=True)`` subclasses of ``EngineRequest`` (or ``FaceRequest`` when the engine
+works on one face among several) with plain-typed fields, so they serialise to ``request.json`` and YAML presets.
+Each engine adds its own fields and checks them in ``check()``; ``validate()`` runs the shared checks first, so a bad
+value gives the same one-line message whether it came from a flag or a slider.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.audio.options import AudioOptions
+from core.errors import BadInputError
+
+DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
+
+
+@dataclass(kw_only=True)
+class EngineRequest:
+    """Fields every engine understands, with one meaning each.
+
+    ``dtype``: "auto" = fp16 on CUDA and fp32 on the CPU (an engine whose reference needs bf16 says so);
+    fp16 / bf16 run on the CPU too (slowly), which is how the half-precision paths are tested without a GPU.
+    ``output``: where the result is copied when the job succeeds (checked writable before any work); the result
+    always also stays in the job folder ``outputs/<job-id>/``.
+    """
+
+    audio: AudioOptions | None = None    # the driving audio and the output track
+    output: str | None = None            # result path; None = the job folder only
+    crf: int = 18                        # H.264 quality, 0 (lossless) .. 51; lower is better
+    device: str = "auto"                 # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"                  # auto | fp32 | fp16 | bf16
+    seed: int = 0
+    checkpoints: str | None = None       # weights folder; None = $MOUTHPIECE_CHECKPOINTS or ./checkpoints
+
+    needs_audio = True                   # class attribute: False where the audio is optional
+
+    def validate(self):
+        """Shared checks, then the engine's own ``check()``; returns self. Raises BadInputError (one line)."""
+        if self.audio is None:
+            if self.needs_audio:
+                raise BadInputError("no driving audio: choose an audio file, or a video whose sound should drive it")
+        else:
+            self.audio.validate()
+        if not 0 <= int(self.crf) <= 51:
+            raise BadInputError(f"CRF {self.crf} is outside 0..51")
+        if self.dtype not in DTYPE_CHOICES:
+            raise BadInputError(f"unknown precision {self.dtype!r}: use {', '.join(DTYPE_CHOICES)}")
+        if self.output:
+            check_output(self.output, VIDEO_SUFFIXES)
+        self.check()
+        return self
+
+    def check(self) -> None:
+        """The engine's own checks (ranges, choices); override in the engine's request."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """The request a ``request.json`` / preset dict describes (the audio options as a nested dict)."""
+        values = dict(data)
+        if isinstance(values.get("audio"), dict):
+            values["audio"] = AudioOptions(**values["audio"])
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class FaceRequest(EngineRequest):
+    """A request that works on one face: which one, with the same meaning in every engine.
+
+    ``face``: the N-th face counted from the left of the first frame (0 = leftmost); None = the largest face.
+    ``box``: four numbers x1, y1, x2, y2 in pixels of the first frame: a manual face box, no detection.
+    ``point``: x, y in pixels of the first frame: the face under this point.
+    At most one of them is set.
+    """
+
+    face: int | None = None
+    box: list[float] | None = None
+    point: list[float] | None = None
+
+    def validate(self):
+        chosen = [name for name in ("face", "box", "point") if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            raise BadInputError(f"choose the face one way only: {' and '.join(chosen)} were both given")
+        if self.face is not None and int(self.face) < 0:
+            raise BadInputError(f"face number must be 0 or more (counted from the left), got {self.face}")
+        if self.box is not None:
+            self.box = parse_box(self.box)
+        if self.point is not None:
+            self.point = parse_point(self.point)
+        return super().validate()
+
+
+def _numbers(value: Any, count: int, what: str, form: str) -> list[float]:
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", ",").split(",") if p]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        parts = []
+    try:
+        numbers = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != count or not all(map(math.isfinite, numbers)):
+        raise BadInputError(f"bad {what} {value!r}: expected {count} numbers {form}")
+    return numbers
+
+
+def parse_box(value: Any) -> list[float]:
+    """'x1,y1,x2,y2' (or four numbers) -> [x1, y1, x2, y2] with x2 > x1 and y2 > y1."""
+    box = _numbers(value, 4, "face box", "x1,y1,x2,y2")
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise BadInputError(f"bad face box {value!r}: x2 must be right of x1 and y2 below y1")
+    return box
+
+
+def parse_point(value: Any) -> list[float]:
+    """'x,y' (or two numbers) -> [x, y]."""
+    return _numbers(value, 2, "face point", "x,y")
+
+
+def check_output(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
+    """Refuse, before any work, an output path that cannot be written: a folder, a parent that is a file, a parent
+    that is not writable, or a suffix the writer does not know."""
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise BadInputError(f"output {out} is a folder: give a file name such as {out / ('result' + suffixes[0])}")
+    if out.suffix.lower() not in suffixes:
+        raise BadInputError(f"output {out.name}: use one of {', '.join(suffixes)}")
+    parent = out.parent if str(out.parent) else Path(".")
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BadInputError(f"output {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BadInputError(f"output {out}: the folder {existing} is not writable")
+    return out
+

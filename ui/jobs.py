@@ -1,0 +1,142 @@
+"""Running engine jobs from the studio: Preview / Generate / Stop wiring shared by every tab, with real cancellation.
+
+A Generate handler is a generator: the job runs on a worker thread while the handler yields the progress line
+("rendering 40/100 frames · 12 s left") into the tab's status text, then the result. The job's cancel event is set
+when the creator presses Stop, when an API client cancels (``job.cancel()`` closes the handler), when the browser tab
+closes (``demo.unload``), or when the server is asked to stop; the job then ends within one batch, releases the GPU
+lock, and the next queued job starts.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from core import jobs
+from core.jobs import JobResult
+from ui.components import gpu, report_warnings, run_action
+
+_SESSIONS: dict[str, set[threading.Event]] = {}
+_SESSIONS_LOCK = threading.Lock()
+POLL_SECONDS = 0.25
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _register(session: str, event: threading.Event) -> None:
+    with _SESSIONS_LOCK:
+        _SESSIONS.setdefault(session, set()).add(event)
+
+
+def _unregister(session: str, event: threading.Event) -> None:
+    with _SESSIONS_LOCK:
+        _SESSIONS.get(session, set()).discard(event)
+
+
+def cancel_session(request: gr.Request | None = None) -> None:
+    """Stop every job this browser session (or API client) started."""
+    with _SESSIONS_LOCK:
+        events = list(_SESSIONS.get(_session(request), ()))
+    for event in events:
+        event.set()
+
+
+def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, progress: gr.Progress | None,
+               on_progress: Callable[[str], Any], on_done: Callable[[JobResult], Any]) -> Iterator[Any]:
+    """Run ``fn(req, ctx)`` as a job on a worker thread; yield ``on_progress(line)`` as it advances and
+    ``on_done(result)`` at the end. Closing this generator (Stop, an API cancel) cancels the job and waits for it to
+    end, which is within one batch."""
+    cancel = threading.Event()
+    session = _session(request)
+    _register(session, cancel)
+    state: dict[str, Any] = {"fraction": 0.0, "message": "queued"}
+    outcome: dict[str, Any] = {}
+
+    def report(fraction: float, message: str) -> None:
+        state["fraction"], state["message"] = fraction, message
+
+    def work() -> None:
+        try:
+            outcome["result"] = jobs.run_job(engine, fn, req, progress=report, cancel_event=cancel)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the handler's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"job-{engine}", daemon=True)
+    worker.start()
+    try:
+        shown = None
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+            line = f"{state['fraction']:.0%} · {state['message']}"
+            if line != shown and worker.is_alive():
+                shown = line
+                if progress is not None:
+                    progress(state["fraction"], desc=state["message"])
+                yield on_progress(line)
+        if "error" in outcome:
+            raise outcome["error"]
+        report_warnings(outcome["result"])
+        yield on_done(outcome["result"])
+    finally:
+        if worker.is_alive():
+            cancel.set()
+            worker.join()
+        _unregister(session, cancel)
+
+
+def run_preview(engine: str, fn: Callable, req: Any, request: gr.Request | None,
+                progress: gr.Progress | None) -> JobResult:
+    """A preview job (seconds): runs in the handler's thread, and Stop cancels it through the session too."""
+    cancel = threading.Event()
+    session = _session(request)
+    _register(session, cancel)
+    try:
+        report = None if progress is None else (lambda f, m: progress(f, desc=m))
+        result = jobs.run_job(engine, fn, req, progress=report, cancel_event=cancel)
+    finally:
+        _unregister(session, cancel)
+    report_warnings(result)
+    return result
+
+
+@dataclass
+class ActionRow:
+    preview: gr.Button
+    generate: gr.Button
+    stop: gr.Button
+    status: gr.Markdown
+
+
+def action_row(preview_label: str = "Preview") -> ActionRow:
+    """Preview / Generate / Stop side by side, with the job's status line under them."""
+    with gr.Row(equal_height=True):
+        preview = gr.Button(preview_label, scale=1)
+        generate = gr.Button("Generate", variant="primary", scale=2)
+        stop = gr.Button("Stop", variant="stop", interactive=False, scale=1)
+    status = gr.Markdown(elem_classes=["job-status"])
+    return ActionRow(preview, generate, stop, status)
+
+
+def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, preview_outputs: list,
+         generate_fn: Callable, generate_outputs: list) -> None:
+    """Connect the row: API names ``<engine>_preview`` and ``<engine>``; Generate is disabled and Stop enabled while
+    a job runs; Stop cancels the running job (and a preview) of this session."""
+    busy = (gr.update(interactive=False), gr.update(interactive=True))
+    idle = (gr.update(interactive=True), gr.update(interactive=False))
+    preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,
+                                      api_name=f"{engine}_preview")
+    row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
+    generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine)
+    generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
+
+    def stop(request: gr.Request):
+        cancel_session(request)
+        return (*idle, "stopped")
+
+    row.stop.click(stop, None, [row.generate, row.stop, row.status], cancels=[generate_event, preview_event],
+                   queue=False, api_visibility="private")
