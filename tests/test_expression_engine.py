@@ -68,7 +68,7 @@ def test_live_preview_renders_the_edited_source_only(weights, photo):
     img = np.asarray(Image.open(first.output))
     assert img.shape == (512, 512, 3)
     again = run_job("expression", pipeline.preview, ExpressionRequest(image=photo, box=BOX, edits={"wink": 0}))
-    assert "crop" not in again.timings  # the prepared face is reused: render only
+    assert again.extra["face_reused"]  # render only: no crop or feature extraction
     assert not np.array_equal(img, np.asarray(Image.open(again.output)))
 
 

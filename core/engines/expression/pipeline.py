@@ -30,6 +30,7 @@ from core.liveportrait import expression as E
 from .edits import EditPlan
 from .render import PreparedFace, driving_keypoints, prepare_face, still_keypoints, to_uint8
 from .request import ExpressionRequest
+from .weights import AUDIO_WEIGHTS, EDIT_WEIGHTS
 
 ENGINE = "expression"
 # Video edits smooth pose, translation and the expression rows other than these: each frame keeps its own mouth
@@ -41,15 +42,15 @@ _FACES: OrderedDict = OrderedDict()  # recently prepared faces, so live previews
 _FACES_KEPT = 4
 
 
-def _face(key: tuple, make) -> PreparedFace:
-    """The prepared face for `key` (file identity + face choice + renderer), made on first use."""
+def _face(key: tuple, make) -> tuple[PreparedFace, bool]:
+    """(the prepared face for `key` (file identity + face choice + renderer), whether it was already made)."""
     if key in _FACES:
         _FACES.move_to_end(key)
-        return _FACES[key]
+        return _FACES[key], True
     _FACES[key] = face = make()
     while len(_FACES) > _FACES_KEPT:
         _FACES.popitem(last=False)
-    return face
+    return face, False
 
 
 def _file_key(path: str) -> tuple:
@@ -64,6 +65,7 @@ class _Setup:
     cropper: object
     face: PreparedFace
     plan: EditPlan
+    face_reused: bool  # the face came from the recent-faces cache (no crop or feature extraction ran)
 
 
 def _first_frame(path: str) -> np.ndarray:
@@ -83,10 +85,11 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
     root = _require_weights(request)
     device = resolve_device(request.device)
     dtype = resolve_dtype(request.dtype, device)
+    weights = AUDIO_WEIGHTS if request.audio is not None else EDIT_WEIGHTS
     with ctx.stage("load"):
-        renderer = LivePortraitRenderer.cached(root, device, dtype)
-        cropper = FaceCropper.cached(root)
-    model_key = (str(root), str(device), str(dtype), request.crop_scale)
+        renderer = LivePortraitRenderer.cached(root, device, dtype, weights=weights)
+        cropper = FaceCropper.cached(root, weights=weights)
+    model_key = (str(root), weights.name, str(device), str(dtype), request.crop_scale)
 
     def photo(path: str) -> np.ndarray:
         with ctx.stage("load"):
@@ -95,27 +98,28 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
     with ctx.stage("crop"):
         main = request.image or request.video
         choice = (request.face, tuple(request.box or ()), tuple(request.point or ()))
-        face = _face(("face", _file_key(main), choice, *model_key), lambda: prepare_face(
+        face, reused = _face(("face", _file_key(main), choice, *model_key), lambda: prepare_face(
             renderer, cropper, photo(request.image) if request.image else _first_frame(request.video),
             face=request.face, box=request.box, point=request.point, crop_scale=request.crop_scale))
         transfer = (None, None)
         if request.transfer_image:
-            ref = _face(("transfer", _file_key(request.transfer_image), *model_key), lambda: prepare_face(
+            ref, _ = _face(("transfer", _file_key(request.transfer_image), *model_key), lambda: prepare_face(
                 renderer, cropper, photo(request.transfer_image), crop_scale=request.crop_scale))
             transfer = E.transfer_delta(ref.source.exp.cpu(), ref.pose.cpu(), request.transfer_parts,
                                         request.transfer_ratio)
-    return _Setup(root, renderer, cropper, face, request.plan(*transfer))
+    return _Setup(root, renderer, cropper, face, request.plan(*transfer), reused)
 
 
 def _require_weights(request: ExpressionRequest) -> Path:
-    """All files for photo + audio; only the LivePortrait ones for still and video edits."""
+    """All files for photo + audio; only KwaiVGI's LivePortrait set for still and video edits."""
     from core.errors import MissingWeightsError
 
-    from .weights import LIVEPORTRAIT_FILES
+    from .weights import EDIT_FILES
 
     if request.audio is not None:
         return W.require(ENGINE, request.checkpoints)
-    gone = [f.local for f in W.missing(ENGINE, request.checkpoints) if f in LIVEPORTRAIT_FILES]
+    needed = {f.local for f in EDIT_FILES}
+    gone = [f.local for f in W.missing(ENGINE, request.checkpoints) if f.local in needed]
     if gone:
         raise MissingWeightsError(ENGINE, gone)
     return W.root_dir(request.checkpoints)
@@ -316,4 +320,4 @@ def preview(request: ExpressionRequest, ctx: JobContext) -> JobResult:
         frame = setup.renderer.render(setup.face.source, still_keypoints(setup.renderer, setup.face, setup.plan))
     path = ctx.job_dir / "preview.png"
     Image.fromarray(to_uint8(frame)[0]).save(path)
-    return ctx.result(path, crop_box=setup.face.crop.box.tolist())
+    return ctx.result(path, crop_box=setup.face.crop.box.tolist(), face_reused=setup.face_reused)

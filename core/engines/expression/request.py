@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.request import FaceRequest
-
 from core.engines.portrait.moda import motion as M
 from core.errors import BadInputError
 from core.liveportrait import expression as E
+from core.request import FaceRequest, check_output
 
 from . import spec
 from .edits import EditPlan
@@ -50,8 +49,16 @@ class ExpressionRequest(FaceRequest):
     def still(self) -> bool:
         return self.video is None and self.audio is None
 
-    def output_suffixes(self) -> tuple[str, ...]:
-        return IMAGE_SUFFIXES if self.still else (".mp4", ".mov", ".m4v", ".mkv")
+    def validate(self):
+        """The shared checks, except that a still-photo edit writes an image (PNG/JPEG/WebP), not a video."""
+        output = self.output
+        if output and self.still:
+            check_output(output, IMAGE_SUFFIXES)
+            self.output = None
+        try:
+            return super().validate()
+        finally:
+            self.output = output
 
     def check(self) -> None:
         if (self.image is None) == (self.video is None):
