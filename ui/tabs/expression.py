@@ -6,15 +6,16 @@ edits); presets save and load the whole tab as a request (`expression_save_prese
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gradio as gr
-from core.request import parse_box
 
 from core.engines.expression import pipeline, spec
 from core.engines.expression.request import ExpressionRequest
 from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
 from core.liveportrait.expression import GROUPS, SLIDERS, TRANSFER_PARTS
+from core.request import parse_box
 from ui import presets
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, run_action
@@ -46,7 +47,12 @@ def _rows(table) -> list[list]:
         rows = table.get("data") or []
     else:
         rows = list(table)
-    return [list(r) for r in rows if any(v not in (None, "") for v in r)]
+    return [[None if _blank(v) else v for v in r] for r in rows if not all(_blank(v) for v in r)]
+
+
+def _blank(value) -> bool:
+    """An empty table cell: None, "", or the NaN pandas puts in empty number cells."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def timeline_rows(table) -> list[dict]:
@@ -112,7 +118,7 @@ def build() -> None:
             with gr.Accordion("Emotion timeline (photo + audio)", open=False):
                 timeline = gr.Dataframe(headers=TIMELINE_HEADERS, datatype=["number", "number", "str", "number"],
                                         value=[[0.0, 4.0, "happiness", 2.0]], row_count=(1, "dynamic"),
-                                        col_count=(4, "fixed"), label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
+                                        column_count=(4, "fixed"), label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
                 crossfade = gr.Slider(1, OVERLAP, value=OVERLAP, step=1, label="Crossfade between emotions (frames)")
             for group in GROUPS:
                 with gr.Accordion(f"{group.capitalize()}", open=group == "mouth"), gr.Row():
@@ -131,7 +137,7 @@ def build() -> None:
                     transfer_ratio = gr.Slider(-0.2, 1.2, value=1.0, step=0.01, label="Transfer ratio")
             with gr.Accordion("Keyframes", open=False):
                 keyframes = gr.Dataframe(headers=KEYFRAME_HEADERS, datatype=["number", "str", "str"],
-                                         row_count=(1, "dynamic"), col_count=(3, "fixed"),
+                                         row_count=(1, "dynamic"), column_count=(3, "fixed"),
                                          label="time (s) · easing (linear, ease-in-out, hold) · edits "
                                                "(e.g. smile=0.6,yaw=10)")
             with gr.Accordion("Advanced", open=False):
