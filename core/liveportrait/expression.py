@@ -91,7 +91,6 @@ SLIDERS: tuple[Slider, ...] = (
 )
 SLIDER_BY_NAME: dict[str, Slider] = {s.name: s for s in SLIDERS}
 GROUPS = ("mouth", "eyes", "brows", "head")
-MOUTH_SLIDERS = frozenset(s.name for s in SLIDERS if s.group == "mouth")
 
 # AdvancedLivePortrait sample_parts: keypoint rows copied from the reference photo.
 MOUTH_ROWS = (14, 17, 19, 20)

@@ -38,12 +38,6 @@ class EditPlan:
         if not 0 <= self.source_ratio <= 1:
             raise BadInputError(f"source expression ratio must be 0..1, got {self.source_ratio}")
 
-    @property
-    def touches_mouth(self) -> bool:
-        """True when some edit moves the mouth (a video edit otherwise keeps each frame's own mouth untouched)."""
-        names = {k for k, v in self.constant if v} | {k for kf in self.keyframes for k, _ in kf.values}
-        return bool(names & E.MOUTH_SLIDERS) or self.retarget.lips is not None
-
     def slider_values(self, frames: int, fps: float) -> dict[str, torch.Tensor]:
         """Per-frame value (T,) of every slider the plan uses."""
         times = torch.arange(frames, dtype=torch.float64) / fps
