@@ -117,7 +117,7 @@ def build() -> None:
             panel = audio_panel(TAB, label="Driving audio (optional, photo only: animates it)")
             with gr.Accordion("Emotion timeline (photo + audio)", open=False):
                 timeline = gr.Dataframe(headers=TIMELINE_HEADERS, datatype=["number", "number", "str", "number"],
-                                        value=[[0.0, 4.0, "happiness", 2.0]], row_count=(1, "dynamic"),
+                                        value=None, row_count=(1, "dynamic"),
                                         column_count=(4, "fixed"), label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
                 crossfade = gr.Slider(1, OVERLAP, value=OVERLAP, step=1, label="Crossfade between emotions (frames)")
             for group in GROUPS:
