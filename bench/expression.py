@@ -3,8 +3,8 @@ prepared face cached as in the studio) and video-edit throughput at 512 px.
 
     flock /tmp/mouthpiece-heavy.lock python bench/expression.py [--device cpu|cuda] [--dtype fp16] [--seconds 1]
 
-Weights: the same full-size random set bench/portrait.py writes (official layouts; the ONNX face models are the
-tiny test ones, unused with a manual face box). Photo: scikit-image's astronaut (512x512), face box given.
+Weights: the same full-size random set bench/portrait.py writes (official layouts, KwaiVGI's LivePortrait set; the
+ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's astronaut (512x512), face box given.
 Video: that photo drifting and zooming (tests.samples.talking_clip) at 512x512, 25 fps.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ def main() -> None:
     import torch
 
     from bench.portrait import write_full_weights
-    from core import paths
     from core.engines.expression import pipeline
     from core.engines.expression.request import ExpressionRequest
     from core.jobs import run_job
@@ -42,11 +41,10 @@ def main() -> None:
     dtype = args.dtype or ("fp16" if cuda else "fp32")
     seconds = args.seconds or (4.0 if cuda else 0.2)
     write_full_weights(Path(args.weights))
-    paths.set_checkpoints_dir(args.weights)
     print(f"device {'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'} ({os.cpu_count()} cores, "
           f"{torch.get_num_threads()} threads), dtype {dtype}")
     with tempfile.TemporaryDirectory() as tmp:
-        common = {"box": BOX, "device": args.device, "dtype": dtype}
+        common = {"box": BOX, "device": args.device, "dtype": dtype, "checkpoints": args.weights}
         photo = str(portrait_path())
         first = time.perf_counter()
         run_job("expression", pipeline.preview, ExpressionRequest(image=photo, **common), outputs_root=Path(tmp))
