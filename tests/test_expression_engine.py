@@ -138,7 +138,7 @@ def test_bad_requests_fail_before_work(photo, tmp_path):
         (ExpressionRequest(image=photo, edits={"grin": 1}), "unknown face edit"),
         (ExpressionRequest(image=photo, keyframes=[{"time": 1, "smile": 1, "easing": "bounce"}]), "easing"),
         (ExpressionRequest(image=str(tmp_path / "none.png")), "does not exist"),
-        (ExpressionRequest(image=photo, eyes_open=2.0), "0.0..0.8"),
+        (ExpressionRequest(image=photo, eyes_open_ratio=2.0), "0.0..0.8"),
     ):
         with pytest.raises(BadInputError, match=match):
             req.validate()
@@ -166,7 +166,7 @@ def test_presets_round_trip_and_shipped_examples(monkeypatch, tmp_path):
                             keyframes=[{"time": 0.0, "smile": 0.0, "easing": "linear"},
                                        {"time": 2.0, "smile": 1.0, "easing": "ease-in-out"}],
                             timeline=[{"start": 0.0, "end": 3.0, "emotion": "happiness", "strength": 2.0}],
-                            crossfade=8, blink_rate=15.0, eyes_open=0.3, transfer_parts="mouth")
+                            crossfade=8, blink_rate=15.0, eyes_open_ratio=0.3, transfer_parts="mouth")
     data = {k: v for k, v in asdict(req).items() if k not in ("image", "audio")}
     path = presets.save_preset("expression", "round trip", data, ExpressionRequest)
     assert "!!python" not in path.read_text()

@@ -6,6 +6,7 @@ edits); presets save and load the whole tab as a request (`expression_save_prese
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -26,7 +27,7 @@ EMOTION_CHOICES = ["none", *EMOTIONS]
 TIMELINE_HEADERS = ["start", "end", "emotion", "strength"]
 KEYFRAME_HEADERS = ["time", "easing", "edits"]
 # Order of the non-slider controls in the handlers' inputs (after the photo/video/audio panel and the sliders).
-CONTROLS = ("timeline", "crossfade", "keyframes", "blink_rate", "source_ratio", "eyes_open", "lip_open",
+CONTROLS = ("timeline", "crossfade", "keyframes", "blink_rate", "source_ratio", "eyes_open_ratio", "lip_open_ratio",
             "transfer_image", "transfer_parts", "transfer_ratio", "head_motion", "cfg_scale", "steps", "seed",
             "smoothing", "crop_scale", "face", "box", "render_batch", "crf", "device", "dtype")
 
@@ -95,8 +96,8 @@ def make_request(media: str, image, video, audio_values: list, slider_values: li
         edits={s.name: float(v) for s, v in zip(SLIDERS, slider_values) if v not in (None, "") and float(v) != 0},
         timeline=timeline_rows(c["timeline"]), crossfade=int(c["crossfade"]), keyframes=keyframe_rows(c["keyframes"]),
         blink_rate=float(c["blink_rate"] or 0), source_ratio=float(c["source_ratio"]),
-        eyes_open=None if c["eyes_open"] in (None, "") else float(c["eyes_open"]),
-        lip_open=None if c["lip_open"] in (None, "") else float(c["lip_open"]),
+        eyes_open_ratio=None if c["eyes_open_ratio"] in (None, "") else float(c["eyes_open_ratio"]),
+        lip_open_ratio=None if c["lip_open_ratio"] in (None, "") else float(c["lip_open_ratio"]),
         transfer_image=_path(c["transfer_image"]), transfer_parts=c["transfer_parts"],
         transfer_ratio=float(c["transfer_ratio"]), head_motion=float(c["head_motion"]),
         cfg_scale=float(c["cfg_scale"]), steps=int(c["steps"]), seed=int(c["seed"] or 0),
@@ -127,8 +128,8 @@ def build() -> None:
                                                  min_width=160))
             with gr.Accordion("Retargeting, blink, transfer", open=False):
                 with gr.Row():
-                    eyes_open = gr.Number(value=None, label="Target eyes-open ratio (0..0.8, empty = off)")
-                    lip_open = gr.Number(value=None, label="Target lip-open ratio (0..0.8, empty = off)")
+                    eyes_ratio = gr.Number(value=None, label="Target eyes-open ratio (0..0.8, empty = off)")
+                    lip_ratio = gr.Number(value=None, label="Target lip-open ratio (0..0.8, empty = off)")
                     blink_rate = gr.Slider(0, 40, value=0, step=1, label="Auto blinks per minute (0 = off)")
                     source_ratio = gr.Slider(0, 1, value=1, step=0.01, label="Keep source expression")
                 with gr.Row():
@@ -163,7 +164,7 @@ def build() -> None:
             result_image = gr.Image(label="Edited photo", type="filepath", interactive=False, height=300)
             result_video = gr.Video(label="Result video", interactive=False, height=300)
 
-    controls = [timeline, crossfade, keyframes, blink_rate, source_ratio, eyes_open, lip_open, transfer_image,
+    controls = [timeline, crossfade, keyframes, blink_rate, source_ratio, eyes_ratio, lip_ratio, transfer_image,
                 transfer_parts, transfer_ratio, head_motion, cfg_scale, steps, seed, smoothing, crop_scale, face,
                 box, batch, crf, device, dtype]
     inputs = [media, image, video, *panel.inputs, *sliders, *controls]
@@ -176,13 +177,20 @@ def build() -> None:
         control_v = dict(zip(CONTROLS, values[3 + n_audio + n_sliders:]))
         return make_request(media_v, image_v, video_v, audio_v, slider_v, control_v)
 
-    def do_preview(*values, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects
+    names = ["media", "image", "video", "audio", "start", "end", "separate_vocals", "keep_audio", "keep_file",
+             "normalize", *(s.name for s in SLIDERS), *CONTROLS]
+
+    @_named(names)
+    def do_preview(*args):
         """Live preview: the source face re-rendered with the current edits (no motion generation)."""
+        *values, request, progress = args
         res = run_preview(TAB, pipeline.preview, request_from(values), request, progress)
         return str(res.output)
 
-    def do_generate(*values, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
+    @_named(names)
+    def do_generate(*args):
         """Edited photo (PNG), or the talking / edited video, and the timings."""
+        *values, request, progress = args
         req = request_from(values)
 
         def done(res):
@@ -198,6 +206,20 @@ def build() -> None:
     for s in sliders:  # live preview when a slider is released
         s.release(run_action(do_preview), inputs, [live], api_visibility="private", trigger_mode="always_last")
     _preset_panel(inputs, request_from, sliders, controls)
+
+
+def _named(names: list[str]):
+    """Give a `*args` handler one named, optional parameter per input (API docs and keyword calls, as the other
+    tabs' handlers have), then Gradio's injected request and progress, which arrive as the last two arguments."""
+    def decorate(fn):
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = [inspect.Parameter(n, kind, default=None) for n in names]
+        params += [inspect.Parameter("request", kind, default=None, annotation=gr.Request),
+                   inspect.Parameter("progress", kind, default=gr.Progress())]
+        fn.__signature__ = inspect.Signature(params)
+        fn.__annotations__ = {"request": gr.Request}
+        return fn
+    return decorate
 
 
 def _preset_panel(inputs: list, request_from, sliders: list, controls: list) -> None:

@@ -27,8 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crossfade", type=int, default=None, help=f"frames an emotion change blends over (1..{OVERLAP})")
     p.add_argument("--blink-rate", type=float, default=0.0, help="auto blinks per minute (0 = off)")
     p.add_argument("--source-ratio", type=float, default=1.0, help="keep this much of the photo's own expression")
-    p.add_argument("--eyes-open", type=float, help="target eyes-open ratio (0..0.8, retargeting MLP)")
-    p.add_argument("--lip-open", type=float, help="target lip-open ratio (0..0.8, retargeting MLP)")
+    p.add_argument("--eyes-open-ratio", type=float, help="target eyes-open ratio (0..0.8, retargeting MLP)")
+    p.add_argument("--lip-open-ratio", type=float, help="target lip-open ratio (0..0.8, retargeting MLP)")
     p.add_argument("--transfer", metavar="PHOTO", help="copy expression / pose from this photo")
     p.add_argument("--transfer-parts", default="expression", choices=TRANSFER_PARTS)
     p.add_argument("--transfer-ratio", type=float, default=1.0)
@@ -54,7 +54,7 @@ def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> Expre
     return ExpressionRequest(
         image=args.image, video=args.video, edits=spec.parse_edits(args.edit), keyframes=keyframes or [],
         timeline=timeline or [], crossfade=OVERLAP if crossfade is None else int(crossfade),
-        blink_rate=args.blink_rate, source_ratio=args.source_ratio, eyes_open=args.eyes_open,
-        lip_open=args.lip_open, transfer_image=args.transfer, transfer_parts=args.transfer_parts,
+        blink_rate=args.blink_rate, source_ratio=args.source_ratio, eyes_open_ratio=args.eyes_open_ratio,
+        lip_open_ratio=args.lip_open_ratio, transfer_image=args.transfer, transfer_parts=args.transfer_parts,
         transfer_ratio=args.transfer_ratio, head_motion=args.head_motion, cfg_scale=args.cfg, steps=args.steps,
         smoothing=args.smoothing, crop_scale=args.crop_scale, render_batch=args.batch, **common)

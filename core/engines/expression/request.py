@@ -31,8 +31,8 @@ class ExpressionRequest(FaceRequest):
     crossfade: int = M.OVERLAP          # frames over which an emotion change blends (1..16)
     blink_rate: float = 0.0             # auto blinks per minute (0 = off)
     source_ratio: float = 1.0           # scales the photo's own expression (0 = neutral face), still edit
-    eyes_open: float | None = None      # target eyes-open ratio via the eye retargeting MLP (0..0.8)
-    lip_open: float | None = None       # target lip-open ratio via the lip retargeting MLP (0..0.8)
+    eyes_open_ratio: float | None = None  # target eyes-open ratio via the eye retargeting MLP (0..0.8)
+    lip_open_ratio: float | None = None   # target lip-open ratio via the lip retargeting MLP (0..0.8)
     transfer_image: str | None = None   # copy expression / pose from this photo
     transfer_parts: str = "expression"  # expression | rotation | mouth | eyes | all
     transfer_ratio: float = 1.0         # AdvancedLivePortrait sample_ratio (-0.2..1.2)
@@ -99,7 +99,7 @@ class ExpressionRequest(FaceRequest):
                         keyframes=spec.keyframes_from_rows(self.keyframes), blink_rate=float(self.blink_rate),
                         seed=int(self.seed), source_ratio=float(self.source_ratio),
                         transfer_exp=transfer_exp, transfer_pose=transfer_pose,
-                        retarget=E.RetargetTargets(eyes=self.eyes_open, lips=self.lip_open))
+                        retarget=E.RetargetTargets(eyes=self.eyes_open_ratio, lips=self.lip_open_ratio))
 
 
 REQUEST = ExpressionRequest
