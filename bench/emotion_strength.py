@@ -8,6 +8,10 @@ make any freshly built DiT ignore the emotion), so the curve then shows the guid
 trained behaviour; run it on the real net-200.pth to choose default strengths. Audio features are random
 (HuBERT-shaped); the distance is the mean over frames and the 21 keypoints of the L2 norm of the denormalised
 expression difference (LivePortrait units).
+
+Measured 2026-11-29 (tiny random DiT, cfg 1.2, 80 frames, seed 0): strength 0 -> 0.0067, 0.5 -> 0.0095,
+1 -> 0.0124, 2 -> 0.0182, 4 -> 0.0299, 6.8 (the reference's 8 / 1.2) -> 0.0457, 10 -> 0.0637: monotonic, close to
+linear. The product's default strength (2, CLI --emotion-strength) awaits a run on the real checkpoint.
 """
 from __future__ import annotations
 

@@ -6,6 +6,10 @@ prepared face cached as in the studio) and video-edit throughput at 512 px.
 Weights: the same full-size random set bench/portrait.py writes (official layouts, KwaiVGI's LivePortrait set; the
 ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's astronaut (512x512), face box given.
 Video: that photo drifting and zooming (tests.samples.talking_clip) at 512x512, 25 fps.
+
+Measured 2026-11-29 on the CPU (2 cores shared with other jobs, load average 6-7, fp32): live preview 27.3 s per
+slider release (render 27.1 s of it; the first call 32 s with loading and cropping); video edit 0.03 fps (5 frames
+in 198 s: render incl. per-frame feature extraction 182 s, motion extraction 12 s, crop 3 s). No GPU was available.
 """
 from __future__ import annotations
 
