@@ -18,7 +18,7 @@ from core.request import FaceRequest, check_output
 from . import spec
 from .edits import EditPlan
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+IMAGE_SUFFIXES = (".png",)  # a still edit is written as PNG (lossless)
 
 
 @dataclass(kw_only=True)
@@ -50,7 +50,7 @@ class ExpressionRequest(FaceRequest):
         return self.video is None and self.audio is None
 
     def validate(self):
-        """The shared checks, except that a still-photo edit writes an image (PNG/JPEG/WebP), not a video."""
+        """The shared checks, except that a still-photo edit writes a PNG, not a video."""
         output = self.output
         if output and self.still:
             check_output(output, IMAGE_SUFFIXES)

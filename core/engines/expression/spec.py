@@ -70,10 +70,6 @@ def keyframes_from_rows(rows: list[dict] | None) -> tuple[Keyframe, ...]:
     return tuple(sorted(out, key=lambda k: k.time))
 
 
-def keyframes_to_rows(keyframes: tuple[Keyframe, ...]) -> list[dict]:
-    return [{"time": k.time, **dict(k.values), "easing": k.easing} for k in keyframes]
-
-
 def timeline_from(data: list | dict | None, crossfade: int | None = None) -> Timeline:
     """A list of segments or {segments, crossfade} -> validated Timeline; `crossfade` overrides the file's."""
     if not data:
