@@ -97,7 +97,7 @@ def blend_speed(w: int, h: int, repeats: int = 20) -> None:
     import cv2
 
     from core.engines.lipdub import blend as B
-    from core.engines.lipdub.engine import blend_batch
+    from core.engines.lipdub.pipeline import blend_batch
 
     frame, face, mask = G.inputs()
     frame = cv2.resize(frame, (w, h))

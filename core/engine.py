@@ -68,6 +68,8 @@ ENGINES: list[Engine] = [
            help="lip-dub a video or photo to new speech (MuseTalk 1.5 / 1.0)"),
     Engine("portrait", "Animate a photo (MoDA + LivePortrait)", "core.engines.portrait", tab="ui.tabs.portrait",
            tab_title="Animate a photo", help="animate a photo from speech (MoDA + LivePortrait)"),
+    Engine("avatar", "Infinite avatar (StableAvatar on Wan2.1-Fun 1.3B)", "core.engines.avatar", tab="ui.tabs.avatar",
+           tab_title="Infinite avatar", help="a talking video of any length from one photo, speech and a prompt"),
     Engine("expression", "Expression control (LivePortrait + MoDA)", "core.engines.expression",
            tab="ui.tabs.expression", tab_title="Expression control",
            help="edit a photo's or video's expressions, or animate a photo with an emotion timeline"),

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from core.engines.lipdub import engine as E
+from core.engines.lipdub import pipeline as E
 from core.engines.lipdub import models as M
 from core.engines.lipdub.prepare import vae_inputs
 from tests.golden import lipdub_vae

@@ -49,8 +49,8 @@ def cancel_session(request: gr.Request | None = None) -> None:
 def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, progress: gr.Progress | None,
                on_progress: Callable[[str], Any], on_done: Callable[[JobResult], Any]) -> Iterator[Any]:
     """Run ``fn(req, ctx)`` as a job on a worker thread; yield ``on_progress(line)`` as it advances and
-    ``on_done(result)`` at the end. Closing this generator (Stop, an API cancel) cancels the job and waits for it to
-    end, which is within one batch."""
+    ``on_done(result)`` at the end. Closing this generator (Stop, an API cancel) cancels the job, which ends within
+    one batch."""
     cancel = threading.Event()
     session = _session(request)
     _register(session, cancel)
@@ -69,23 +69,19 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
     worker = threading.Thread(target=work, name=f"job-{engine}", daemon=True)
     worker.start()
     try:
-        shown = None
         while worker.is_alive():
             worker.join(POLL_SECONDS)
-            line = f"{state['fraction']:.0%} · {state['message']}"
-            if line != shown and worker.is_alive():
-                shown = line
+            if worker.is_alive():  # a yield every poll, changed or not: Gradio can close the handler only there
                 if progress is not None:
                     progress(state["fraction"], desc=state["message"])
-                yield on_progress(line)
+                yield on_progress(f"{state['fraction']:.0%} · {state['message']}")
         if "error" in outcome:
             raise outcome["error"]
         report_warnings(outcome["result"])
         yield on_done(outcome["result"])
     finally:
-        if worker.is_alive():
-            cancel.set()
-            worker.join()
+        if worker.is_alive():  # closed early (Stop, an API cancel): the job stops at its next batch boundary and
+            cancel.set()       # releases the GPU lock; a queued job waits for that lock, not for this handler
         _unregister(session, cancel)
 
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import DenseMotionConfig, WarpingConfig
-from .blocks import Hourglass, SameBlock2d, coordinate_grid, keypoint_gaussians
+from .blocks import Conv3d, Hourglass, SameBlock2d, coordinate_grid, keypoint_gaussians
 
 
 class DenseMotionNetwork(nn.Module):
@@ -17,8 +17,8 @@ class DenseMotionNetwork(nn.Module):
         self.num_kp = num_kp
         self.hourglass = Hourglass(cfg.block_expansion, (num_kp + 1) * (cfg.compress + 1), cfg.num_blocks,
                                    cfg.max_features)
-        self.mask = nn.Conv3d(self.hourglass.out_filters, num_kp + 1, kernel_size=7, padding=3)
-        self.compress = nn.Conv3d(feature_channel, cfg.compress, kernel_size=1)
+        self.mask = Conv3d(self.hourglass.out_filters, num_kp + 1, kernel_size=7, padding=3)
+        self.compress = Conv3d(feature_channel, cfg.compress, kernel_size=1)
         self.norm = nn.BatchNorm3d(cfg.compress, affine=True)
         self.occlusion = (nn.Conv2d(self.hourglass.out_filters * cfg.reshape_depth, 1, kernel_size=7, padding=3)
                           if estimate_occlusion_map else None)

@@ -1,0 +1,245 @@
+"""Infinite avatar: one photo + speech of any length + a prompt → a talking video exactly as long as the speech.
+
+StableAvatar (Wan2.1-Fun 1.3B + audio adapter), steps:
+1. request, weights, device, the reference image (stretched to the requested size) and the driving audio;
+2. embeddings once per job: umT5 text [negative, positive], CLIP tokens and the VAE conditioning of the reference,
+   and the wav2vec features of every window (the reference recomputes them at every step);
+3. seeded noise for the whole video (CPU generator: the same seed gives the same video on any device);
+4. windowed flow-matching denoising (``core.wan.sampling``) with the 3-branch guidance, progress per window and
+   step, cancellation between steps;
+5. streaming VAE decode, one latent frame at a time, optional colour matching, straight into the encoder thread,
+   cut to the audio's frame count and muxed with the output track.
+
+Memory stays flat in the audio length: the only per-video state is the [16, T, H/8, W/8] fp32 latents and their
+stepped copy on the CPU (about 3.3 MB per second of video at 512², 0.2 GB per minute), features are per window,
+and frames leave the decoder a few at a time.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core import weights as W
+from core.cache import default_cache
+from core.device import oom_guard, resolve_device, resolve_dtype
+from core.jobs import JobContext, JobResult
+from core.wan import audio as wan_audio
+from core.wan import sampling
+
+from . import colour, memory
+from . import weights as AW
+from .request import AvatarRequest
+
+ENGINE = "avatar"
+SR, FPS = wan_audio.SR, wan_audio.FPS
+PREVIEW_STEPS = 10
+
+
+@dataclass
+class Models:
+    dit: torch.nn.Module
+    vae: torch.nn.Module
+    t5: torch.nn.Module
+    tokenizer: object
+    clip: torch.nn.Module
+    wav2vec: wan_audio.Wav2Vec
+    device: torch.device           # where every model computes (its weights may wait elsewhere)
+    dtype: torch.dtype             # the DiT's and umT5's compute precision
+
+
+def load_models(root, device: torch.device, dtype: torch.dtype, mode: str) -> Models:
+    """Every model through the shared cache, placed as the memory mode says; keys carry the mode (fp8 changes the
+    stored weights). Use a model inside ``on_device(model)``."""
+    from core.wan import image, text, transformer, vae
+
+    cache = default_cache()
+
+    def get(name, factory, key_dtype=dtype):
+        # nn.Module.to: diffusers' ModelMixin.to warns about its keep-in-fp32 list; our norms and modulation
+        # already compute in fp32 whatever the weights' dtype (as the reference's bf16 run).
+        key = (f"avatar-{name}", str(device), str(key_dtype), mode, str(root))
+        return cache.get(key, lambda: memory.prepare(torch.nn.Module.to(factory(), key_dtype), mode),
+                         placement=memory.PLACEMENT[mode], device=device)
+
+    return Models(
+        dit=get("dit", lambda: transformer.load(root / AW.DIT, root / AW.FUN_DIT)),
+        vae=get("vae", lambda: vae.load(root / AW.VAE), torch.float32),
+        t5=get("umt5", lambda: text.load(root / AW.T5)),
+        tokenizer=cache.get(("avatar-tokenizer", str(root)), lambda: text.load_tokenizer(root / AW.TOKENIZER)),
+        clip=get("clip", lambda: image.load(root / AW.CLIP), torch.float32),
+        wav2vec=cache.get(("avatar-wav2vec", str(device), str(root)),
+                          lambda: wan_audio.Wav2Vec.load(root / AW.WAV2VEC).to(device)),
+        device=device, dtype=dtype)
+
+
+def on_device(model: torch.nn.Module):
+    """The model on its device for the block (offload modes move it there and the previous one back)."""
+    return default_cache().on_device(model)
+
+
+def reference_frame(path: str, width: int, height: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The photo stretched to width × height (bicubic, no crop, as the reference) as uint8 and as [3, H, W] in [-1, 1]."""
+    from PIL import Image
+
+    from core.media import load_image
+
+    rgb = np.array(Image.fromarray(load_image(path)).resize((width, height), Image.BICUBIC))
+    return rgb, torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1
+
+
+@dataclass
+class Conditioning:
+    text: torch.Tensor             # [3, 512, D]: negative, negative, positive
+    image: torch.Tensor            # [3, 257, 1280]
+    y: torch.Tensor                # [1, 20, min(T, 21), h, w]: mask + reference latent
+    audio: list[torch.Tensor]      # per window: [1, La, 768] wav2vec features
+
+
+def condition(models: Models, request: AvatarRequest, frame: torch.Tensor, speech: np.ndarray,
+              windows: list[tuple[int, int]], ctx: JobContext) -> Conditioning:
+    """Everything the denoiser needs besides the latents, computed once per job, each model on its device in
+    turn: prompts [negative, positive], CLIP tokens and VAE latent of the reference, wav2vec per window."""
+    from core.wan import image, text, vae
+
+    with ctx.stage("text"), on_device(models.t5):
+        prompts = text.encode(models.tokenizer, models.t5, [request.negative_prompt, request.prompt],
+                              models.device)
+    with ctx.stage("image"), on_device(models.clip):
+        clip = image.clip_tokens(models.clip, frame)
+    first = windows[0][1] - windows[0][0]
+    with ctx.stage("vae encode"), on_device(models.vae):
+        latent = vae.encode_condition(models.vae, frame, first, models.device)
+    mask = torch.zeros(1, 4, first, *latent.shape[3:])
+    mask[:, :, 0] = 1
+    audio = []
+    with ctx.stage("audio features"):
+        for start, end in windows:
+            audio.append(models.wav2vec(wan_audio.window_audio(speech, start, end - start)).cpu())
+            ctx.check_cancelled()
+    return Conditioning(text=prompts[[0, 0, 1]], image=clip.expand(3, -1, -1).float().cpu(),
+                        y=torch.cat([mask, latent], dim=1), audio=audio)
+
+
+def denoise(models: Models, request: AvatarRequest, cond: Conditioning, latents: int, steps: int,
+            ctx: JobContext) -> torch.Tensor:
+    """Final latents [1, 16, T, h, w] (fp32, CPU)."""
+    device, dtype = models.device, models.dtype
+    height, width = cond.y.shape[3:]
+    generator = torch.Generator("cpu").manual_seed(int(request.seed))
+    noise = torch.randn(1, 16, latents, height, width, generator=generator)
+    text, image = cond.text.to(device, dtype), cond.image.to(device, dtype)
+    total = steps * len(sampling.plan_windows(latents, request.overlap))
+
+    def velocity(x: torch.Tensor, where: sampling.Step) -> torch.Tensor:
+        n = where.end - where.start
+        features = cond.audio[where.window]
+        ranges = wan_audio.token_ranges(features.shape[1], n)
+        batch = x.to(device, dtype).expand(3, -1, -1, -1, -1)
+        y = cond.y[:, :, :n].to(device, dtype).expand(3, -1, -1, -1, -1)
+        t = torch.full((3,), where.timestep, device=device)
+        with torch.no_grad():
+            v = models.dit(batch, y, t, text, image, features.to(device, dtype), ranges, null_audio_rows=1)
+        return sampling.guide(v.float(), request.audio_guidance, request.text_guidance)
+
+    def on_step(where: sampling.Step) -> None:
+        done = where.step * where.windows + where.window + 1
+        ctx.count(done, total, "denoising", f"window steps (step {where.step + 1}/{steps}, "
+                                            f"window {where.window + 1}/{where.windows})")
+        ctx.check_cancelled()
+
+    with ctx.stage("denoise"), on_device(models.dit):
+        return sampling.denoise(noise, velocity, steps, request.overlap, request.overlap_scheme, on_step)
+
+
+def decode(models: Models, latents: torch.Tensor, frames: int, reference: np.ndarray, strength: float,
+           sink, ctx: JobContext) -> int:
+    """Stream decoded frames to ``sink`` until ``frames`` are out; returns the number written."""
+    from core.wan import vae
+
+    target = colour.lab_stats(reference) if strength > 0 else None
+    written, total = 0, latents.shape[2]
+    with on_device(models.vae), contextlib.closing(vae.decode_stream(models.vae, latents, models.device)) as chunks:
+        for index in range(total):
+            with ctx.stage("vae decode"):
+                chunk = next(chunks).numpy()[:frames - written]
+            if target is not None:
+                with ctx.stage("colour"):
+                    chunk = colour.match(chunk, target, strength)
+            if len(chunk):
+                sink(chunk)
+                written += len(chunk)
+            ctx.count(index + 1, total, "decoding", "latent frames")
+            ctx.check_cancelled()
+            if written >= frames:
+                break
+    return written
+
+
+def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: int | None, name: str) -> JobResult:
+    from core.audio.prepare import driving_audio
+    from core.media import EncoderThread, VideoWriter, frames_needed
+
+    # 1. Request, weights, device, reference image, driving audio.
+    request.validate()
+    root = W.require(ENGINE, request.checkpoints)
+    device = resolve_device(request.device)
+    dtype = resolve_dtype(request.dtype, device, half=torch.bfloat16)
+    width, height = request.width_height
+    ctx.progress(0.0, "loading the reference image, audio and models")
+    with ctx.stage("load"):
+        reference, frame = reference_frame(request.image, width, height)
+        speech, track = driving_audio(request.audio, ctx, SR, request.checkpoints, span=(0.0, 0.03))
+    frames = frames_needed(len(speech) / SR, FPS)
+    latents = sampling.latent_frames(frames)
+    if max_latents is not None and latents > max_latents:      # preview: the first window only
+        latents = max_latents
+        frames = sampling.video_frames(latents)
+        speech, track = speech[:frames * wan_audio.FRAME], (speech[:frames * wan_audio.FRAME], SR)
+    windows = sampling.plan_windows(latents, request.overlap)
+    with oom_guard("choose a memory mode with offload, or a smaller size"):
+        with ctx.stage("load"), ctx.span(0.03, 0.08):
+            ctx.progress(0.0, "loading models")
+            models = load_models(root, device, dtype, request.memory)
+        # 2. Text, image and audio conditioning, once per job.
+        with ctx.span(0.08, 0.12):
+            ctx.progress(0.0, "text, image and audio embeddings")
+            cond = condition(models, request, frame, speech, windows, ctx)
+        # 3-4. Seeded noise and windowed denoising.
+        with ctx.span(0.12, 0.9):
+            final = denoise(models, request, cond, latents, steps, ctx)
+        # 5. Streaming decode into the encoder, cut to the audio's length, audio muxed.
+        out_path = ctx.job_dir / name
+        last: list[np.ndarray] = []
+
+        def sink(batch: np.ndarray) -> None:
+            encoder.put(batch)
+            last[:] = [batch[-1]]
+
+        with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
+                EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.9, 1.0):
+            written = decode(models, final, frames, reference, request.colour_correction, sink, ctx)
+    return ctx.result(out_path, frames=written, width=width, height=height, latents=latents, windows=len(windows),
+                      steps=steps, seconds=len(speech) / SR, last_frame=last[0])
+
+
+def run(request: AvatarRequest, ctx: JobContext) -> JobResult:
+    result = _generate(request, ctx, request.steps, None, "avatar.mp4")
+    result.extra.pop("last_frame")
+    return result
+
+
+def preview(request: AvatarRequest, ctx: JobContext) -> JobResult:
+    """The first window (up to 81 frames, 3.24 s) at draft steps (10), with its driving audio. The result is the
+    window's last frame as a PNG (how the identity holds after 3 s); ``extra["video"]`` is the clip."""
+    from PIL import Image
+
+    result = _generate(request, ctx, min(request.steps, PREVIEW_STEPS), sampling.WINDOW, "preview.mp4")
+    png = ctx.job_dir / "preview_last_frame.png"
+    Image.fromarray(result.extra.pop("last_frame")).save(png)
+    result.extra["video"] = result.output
+    result.output = png
+    result.extra["notes"] = [f"preview clip: {result.extra['video']}"]
+    return result
