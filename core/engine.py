@@ -14,9 +14,10 @@ one line below. Nothing here imports an engine until it is asked for, so listing
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from core.errors import BadInputError
 
@@ -51,7 +52,7 @@ class Engine:
     @property
     def request_type(self) -> type:
         module = self.module("request")
-        return getattr(module, "REQUEST")
+        return module.REQUEST
 
     @property
     def run(self) -> Callable[[Any, Any], Any]:
@@ -69,6 +70,9 @@ ENGINES: list[Engine] = [
            tab_title="Animate a photo", help="animate a photo from speech (MoDA + LivePortrait)"),
     Engine("avatar", "Infinite avatar (StableAvatar on Wan2.1-Fun 1.3B)", "core.engines.avatar", tab="ui.tabs.avatar",
            tab_title="Infinite avatar", help="a talking video of any length from one photo, speech and a prompt"),
+    Engine("expression", "Expression control (LivePortrait + MoDA)", "core.engines.expression",
+           tab="ui.tabs.expression", tab_title="Expression control",
+           help="edit a photo's or video's expressions, or animate a photo with an emotion timeline"),
     Engine("audio", "Audio preparation (vocal separation, MDX-Net Kim_Vocal_2)", "core.audio", generates=False),
 ]
 

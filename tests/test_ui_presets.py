@@ -92,13 +92,16 @@ def test_shipped_example_presets_make_valid_requests(monkeypatch, tmp_path):
     """Every YAML under presets/ loads against its tab's request dataclass and passes the engine's validation."""
     from core.audio.options import AudioOptions
     from core.engines.lipdub.request import LipdubRequest
+    from core.engines.expression import ExpressionRequest
     from core.engines.portrait import PortraitRequest
 
-    requests = {"lipdub": LipdubRequest, "portrait": PortraitRequest}
-    speech = tmp_path / "speech.wav"
+    requests = {"lipdub": LipdubRequest, "portrait": PortraitRequest, "expression": ExpressionRequest}
+    speech, photo = tmp_path / "speech.wav", tmp_path / "me.png"
     speech.write_bytes(b"RIFF")  # validation checks the file exists; the engines probe its content later
+    photo.write_bytes(b"PNG")
     media = {"lipdub": {"video": "clip.mp4", "audio": AudioOptions(str(speech))},
-             "portrait": {"image": "me.png", "audio": AudioOptions(str(speech))}}
+             "portrait": {"image": "me.png", "audio": AudioOptions(str(speech))},
+             "expression": {"image": str(photo), "audio": AudioOptions(str(speech))}}
     monkeypatch.setenv("MOUTHPIECE_PRESETS", str(presets.paths.REPO_ROOT / "presets"))
     shipped = sorted(presets.presets_dir().glob("*/*.yaml"))
     assert shipped, "presets/ ships at least one example"

@@ -25,6 +25,8 @@ Also: `rotation_matrix(pitch, yaw, roll)`, `bins_to_degrees(logits)`, `transform
 `r.retarget_eye(x_s, [[left, right, target]])` -> (B,21,3) offsets to add to x_d before stitching;
 `r.warp_decode(f_s, x_s, x_d)` (one batch). Ratios: `crop.landmarks.eye_close_ratios / lip_close_ratio` on
 `CropInfo.landmarks_203`. Test weights: folders marked by TEST_WEIGHTS.txt load the tiny config automatically.
+Face edits: `core.liveportrait.expression` (`edit_deltas({"smile": 0.6, "yaw": 10})` -> exp (B,21,3) and pose (B,3)
+offsets with the reference sliders' amounts; `transfer_delta`, `neutralize`, `retarget_offsets`).
 """
 from .camera import bins_to_degrees, rotation_matrix, transform_keypoints
 from .config import LivePortraitConfig, tiny_config

@@ -13,8 +13,8 @@ a warning: there is nothing for the creator to act on).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -34,11 +34,42 @@ FeatureFn = Callable[[int, int], torch.Tensor]  # (start, end) -> (end - start, 
 
 @dataclass
 class MotionSettings:
+    """``emotion_scale`` is the emotion strength: extra guidance towards the emotion on top of the audio guidance,
+    pred = u + cfg_scale * (all - u) + emotion_scale * (emo - u) with u = (null audio, no emotion),
+    emo = (null audio, emotion), all = (audio, emotion). That is the reference's commented-out 3-branch form
+    u + s_emo * (emo - u) + s_audio * (all - emo) with s_emo = cfg_scale + emotion_scale, s_audio = cfg_scale
+    (its 8 / 1.2 is emotion_scale 6.8). At 0 (or emotion "none", where emo = u) the extra branch is not run and
+    the result is the 2-branch output bit for bit."""
+
     emotion: int = M.NO_EMOTION
     cfg_scale: float = 1.2
     steps: int = 10
     seed: int = 0
     smooth_window: int = 3
+    emotion_scale: float = 0.0
+
+    @property
+    def emotion_guided(self) -> bool:
+        return self.emotion_scale != 0 and self.emotion != M.NO_EMOTION
+
+
+def guided3(branches: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], audio_scale: float,
+            emotion_scale: float) -> sampler.Velocity:
+    """3-branch guidance: ``branches`` returns the [u; emo; all] batch; pred = u + s_a (all - u) + s_e (emo - u)."""
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        u, emo, full = branches(torch.cat([x, x, x]), torch.cat([t, t, t])).chunk(3)
+        return u + audio_scale * (full - u) + emotion_scale * (emo - u)
+    return velocity
+
+
+def crossfade(prev_tail: torch.Tensor, cur_head: torch.Tensor, frames: int) -> torch.Tensor:
+    """Blend two overlapping runs of n frames with a linear ramp of ``frames`` (1..n) frames centred in them.
+    frames = n is the reference's k / n blend exactly."""
+    n = prev_tail.shape[-2]
+    start = (n - frames) // 2
+    k = torch.arange(n, dtype=prev_tail.dtype, device=prev_tail.device)
+    alpha = ((k - start) / frames).clamp(0, 1).unsqueeze(-1)
+    return prev_tail * (1 - alpha) + cur_head * alpha
 
 
 class MotionGenerator:
@@ -100,27 +131,43 @@ class MotionGenerator:
         kp = id_kp.to(dev, torch.float32).reshape(1, -1)
         emo = torch.tensor([settings.emotion], device=dev)
         use_cfg = settings.cfg_scale > 1
+        none = torch.tensor([M.NO_EMOTION], device=dev)
 
-        if use_cfg:
+        if settings.emotion_guided:  # batch [u; emo; all]
+            null = self.null_audio(audio.shape[-1]).reshape(1, 1, 1, -1).expand_as(audio)
+            audio = torch.cat([null, null, audio])
+            kp, emo = kp.expand(3, -1), torch.cat([none, emo, emo])
+        elif use_cfg:
             null = self.null_audio(audio.shape[-1]).reshape(1, 1, 1, -1).expand_as(audio)
             audio = torch.cat([null, audio])
-            kp, emo = kp.expand(2, -1), torch.cat([torch.tensor([M.NO_EMOTION], device=dev), emo])
+            kp, emo = kp.expand(2, -1), torch.cat([none, emo])
 
         def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             motion_in = torch.cat([prev_in.expand(x.shape[0], -1, -1), x], dim=-1)
             return self.dit(motion_in, t, audio, emo, kp)
 
-        velocity = sampler.guided(model, settings.cfg_scale) if use_cfg else model
+        if settings.emotion_guided:
+            velocity = guided3(model, settings.cfg_scale if use_cfg else 1.0, settings.emotion_scale)
+        else:
+            velocity = sampler.guided(model, settings.cfg_scale) if use_cfg else model
         return sampler.sample(velocity, noise.to(dev, torch.float32), settings.steps)[0].cpu()
 
     def generate(self, features: FeatureFn, frames: int, id_kp: torch.Tensor, prev: torch.Tensor,
-                 settings: MotionSettings, on_chunk: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                 settings: MotionSettings, on_chunk: Callable[[int, int], None] | None = None,
+                 emotions: Sequence[tuple[int, float]] | None = None, crossfade_frames: int = M.OVERLAP
+                 ) -> torch.Tensor:
         """All frames (T, 70), normalised: chunks of 80, 16 blended, pose smoothed per chunk and overall.
 
         ``prev`` is the normalised source motion (the condition of chunk 0); each later chunk is conditioned
         on frame 63 of the previous one. Frames past the audio are fed zero features and dropped.
+        ``emotions`` optionally gives each chunk its own (emotion id, emotion_scale); where it changes between
+        two chunks their 16-frame overlap is blended over ``crossfade_frames`` (1..16) instead of all 16.
         """
         plan = M.ChunkPlan(frames)
+        if emotions is not None and len(emotions) != plan.chunks:
+            raise ValueError(f"{len(emotions)} chunk emotions for {plan.chunks} chunks")
+        if not 1 <= crossfade_frames <= M.OVERLAP:
+            raise ValueError(f"crossfade must be 1..{M.OVERLAP} frames, got {crossfade_frames}")
         noise_rng = torch.Generator().manual_seed(int(settings.seed))
         pieces: list[torch.Tensor] = []
         for i in range(plan.chunks):
@@ -130,12 +177,19 @@ class MotionGenerator:
                 pad = audio.new_zeros((M.CHUNK - audio.shape[0], *audio.shape[1:]))
                 audio = torch.cat([audio, pad])
             noise = torch.randn((1, M.CHUNK, M.MOTION_DIM), generator=noise_rng)
-            chunk = M.smooth_pose(self.sample_chunk(audio, prev, id_kp, settings, noise), settings.smooth_window)
+            chunk_settings = settings if emotions is None else replace(
+                settings, emotion=int(emotions[i][0]), emotion_scale=float(emotions[i][1]))
+            chunk = M.smooth_pose(self.sample_chunk(audio, prev, id_kp, chunk_settings, noise),
+                                  settings.smooth_window)
             prev = chunk[M.STRIDE - 1].clone()
             if i == plan.chunks - 1 and plan.padding:
                 chunk = chunk[: M.CHUNK - plan.padding]
             if pieces:
-                pieces[-1][-M.OVERLAP:] = M.blend_overlap(pieces[-1][-M.OVERLAP:], chunk[: M.OVERLAP])
+                tail, head = pieces[-1][-M.OVERLAP:], chunk[: M.OVERLAP]
+                if emotions is not None and tuple(emotions[i]) != tuple(emotions[i - 1]):
+                    pieces[-1][-M.OVERLAP:] = crossfade(tail, head, crossfade_frames)
+                else:
+                    pieces[-1][-M.OVERLAP:] = M.blend_overlap(tail, head)
                 chunk = chunk[M.OVERLAP:]
             pieces.append(chunk)
             if on_chunk is not None:
