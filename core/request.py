@@ -124,6 +124,19 @@ def parse_point(value: Any) -> list[float]:
     return _numbers(value, 2, "face point", "x,y")
 
 
+def read_yaml(path: str | os.PathLike, what: str) -> Any:
+    """The content of a YAML file a flag names (a timeline, keyframes): safe loading only, one-line errors."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"{what} file {p} does not exist")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BadInputError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+
+
 def check_output(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
     """Refuse, before any work, an output path that cannot be written: a folder, a parent that is a file, a parent
     that is not writable, or a suffix the writer does not know."""

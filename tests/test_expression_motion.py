@@ -7,7 +7,7 @@ import torch
 
 from core.engines.expression.blink import blink_curve
 from core.engines.expression.keyframes import Keyframe, interpolate
-from core.engines.expression.timeline import Segment, Timeline, chunk_spans
+from core.engines.portrait.moda.timeline import Segment, Timeline, chunk_spans
 from core.engines.portrait.moda import motion as M
 from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings, crossfade, guided3
 from core.errors import BadInputError

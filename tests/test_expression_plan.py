@@ -7,8 +7,10 @@ from core.engines.expression import spec
 from core.engines.expression.blink import blink_curve
 from core.engines.expression.edits import EditPlan
 from core.engines.portrait.moda import motion as M
+from core.engines.portrait.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.liveportrait import expression as E
+from core.request import read_yaml
 
 
 def test_constant_keyframed_blink_and_transfer_add_up():
@@ -39,17 +41,17 @@ def test_edit_text_and_bad_forms():
 
 def test_yaml_files_for_keyframes_and_timeline(tmp_path):
     (tmp_path / "kf.yaml").write_text("- {time: 2, smile: 1, easing: ease-in-out}\n- {time: 0, smile: 0}\n")
-    rows = spec.read_yaml(tmp_path / "kf.yaml", "keyframes")
+    rows = read_yaml(tmp_path / "kf.yaml", "keyframes")
     kfs = spec.keyframes_from_rows(rows)
     assert [k.time for k in kfs] == [0.0, 2.0] and kfs[1].easing == "ease-in-out"
     (tmp_path / "tl.yaml").write_text("crossfade: 8\nsegments:\n  - {start: 0, end: 3, emotion: happiness, "
                                       "strength: 2}\n")
-    tl = spec.timeline_from(spec.read_yaml(tmp_path / "tl.yaml", "timeline"))
+    tl = Timeline.from_data(read_yaml(tmp_path / "tl.yaml", "timeline"))
     assert tl.crossfade == 8 and tl.segments[0].emotion_id == M.EMOTIONS.index("happiness")
-    assert spec.timeline_from([{"start": 0, "end": 1, "emotion": "fear", "strength": 1}], crossfade=4).crossfade == 4
+    assert Timeline.from_data([{"start": 0, "end": 1, "emotion": "fear", "strength": 1}], crossfade=4).crossfade == 4
     (tmp_path / "bad.yaml").write_text("- {start: 0\n")
     with pytest.raises(BadInputError, match="not valid YAML"):
-        spec.read_yaml(tmp_path / "bad.yaml", "timeline")
+        read_yaml(tmp_path / "bad.yaml", "timeline")
     (tmp_path / "obj.yaml").write_text("!!python/object/apply:os.system ['true']\n")
     with pytest.raises(BadInputError):  # safe_load refuses Python objects
-        spec.read_yaml(tmp_path / "obj.yaml", "timeline")
+        read_yaml(tmp_path / "obj.yaml", "timeline")

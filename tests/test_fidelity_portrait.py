@@ -34,12 +34,11 @@ def test_null_audio_note_is_logged_not_warned(tmp_path, monkeypatch):
     def stop(*args):
         raise Stop
 
-    monkeypatch.setattr(P.W, "require", lambda engine, root=None: tmp_path)
     monkeypatch.setattr(P, "_models", lambda root, device: (SimpleNamespace(null_audio_from_checkpoint=False), None))
     monkeypatch.setattr(P, "AudioFeatures", stop)
     ctx = JobContext(tmp_path)
     with pytest.raises(Stop):
-        P.generate_motion(P.PortraitRequest(image="x"), None, np.zeros(16000, np.float32), 25, "cpu", ctx)
+        P.generate_motion(tmp_path, None, np.zeros(16000, np.float32), 25, "cpu", ctx, P.MotionSettings())
     assert ctx.warnings == []
     assert P.NULL_AUDIO_NOTE in (tmp_path / "log.txt").read_text() and "reproducible" in P.NULL_AUDIO_NOTE
 

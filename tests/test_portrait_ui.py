@@ -35,3 +35,33 @@ def test_values_map_onto_the_request(tmp_path):
         make_request(None, audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 25, 18, "auto", "auto")
     with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):  # shown by run_action
         make_request("p.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "1,2", 0, 25, 18, "cpu", "fp32")
+
+
+def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
+    """`portrait --emotion-strength` sets the extra emotion guidance; `--timeline FILE.yaml` gives each MoDA chunk
+    its own emotion and strength (the generator's per-chunk path, shared with the expression engine)."""
+    from core.cli import build_parser, common_fields
+    from core.engines.portrait.cli import request_from_args
+    from core.engines.portrait.moda import motion as M
+
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"x")
+    (tmp_path / "tl.yaml").write_text("segments:\n  - {start: 0, end: 3, emotion: happiness, strength: 2}\n"
+                                      "  - {start: 3, emotion: sadness, strength: 4}\ncrossfade: 8\n")
+    parser = build_parser()
+    args = parser.parse_args(["portrait", "--image", "p.png", "--audio", str(audio), "--emotion", "anger",
+                              "--emotion-strength", "1.5", "--out", str(tmp_path / "o.mp4")])
+    one = request_from_args(args, common_fields(args, PortraitRequest)).validate()
+    settings = one.motion_settings()
+    assert (settings.emotion, settings.emotion_scale) == (M.emotion_id("anger"), 1.5) and one.emotion_timeline() is None
+    args = parser.parse_args(["portrait", "--image", "p.png", "--audio", str(audio), "--timeline",
+                              str(tmp_path / "tl.yaml"), "--out", str(tmp_path / "o.mp4")])
+    timed = request_from_args(args, common_fields(args, PortraitRequest)).validate()
+    timeline = timed.emotion_timeline()
+    assert timeline.crossfade == 8
+    # chunks of 80 frames, stride 64 (2.56 s): 0-3.2 s mostly happy, then sad
+    assert timeline.chunk_conditions(200, 25) == [(M.emotion_id("happiness"), 2.0), (M.emotion_id("sadness"), 4.0),
+                                                  (M.emotion_id("sadness"), 4.0)]
+    with pytest.raises(BadInputError, match="give one emotion or a timeline, not both"):
+        PortraitRequest(image="p.png", audio=AudioOptions(str(audio)), emotion="fear",
+                        timeline=[{"start": 0, "end": 1, "emotion": "fear"}]).validate()

@@ -15,6 +15,7 @@ import gradio as gr
 from core.engines.expression import pipeline, spec
 from core.engines.expression.request import ExpressionRequest
 from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
+from core.engines.portrait.moda.timeline import Timeline
 from core.liveportrait.expression import GROUPS, SLIDERS, TRANSFER_PARTS
 from core.request import parse_box
 from ui import presets
@@ -246,7 +247,7 @@ def _preset_panel(inputs: list, request_from, sliders: list, controls: list) -> 
         control_updates = []
         for name_ in CONTROLS:
             if name_ == "timeline" and "timeline" in data:
-                rows = spec.timeline_from(data["timeline"]).segments
+                rows = Timeline.from_data(data["timeline"]).segments
                 control_updates.append([[s.start, s.end, s.emotion, s.strength] for s in rows])
             elif name_ == "keyframes" and "keyframes" in data:
                 control_updates.append(_table_from_keyframes(data["keyframes"] or []))

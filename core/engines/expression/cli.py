@@ -8,6 +8,7 @@ from typing import Any
 from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
 from core.errors import BadInputError
 from core.liveportrait.expression import SLIDER_BY_NAME, TRANSFER_PARTS
+from core.request import read_yaml
 
 from . import spec
 from .request import ExpressionRequest
@@ -41,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> ExpressionRequest:
-    timeline = spec.read_yaml(args.timeline, "timeline") if args.timeline else []
+    timeline = read_yaml(args.timeline, "timeline") if args.timeline else []
     crossfade = args.crossfade
     if isinstance(timeline, dict):  # {segments, crossfade}
         crossfade = crossfade if crossfade is not None else timeline.get("crossfade")
@@ -50,7 +51,7 @@ def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> Expre
         if timeline:
             raise BadInputError("give --emotion or --timeline, not both")
         timeline = [{"start": 0.0, "end": None, "emotion": args.emotion, "strength": args.emotion_strength}]
-    keyframes = spec.read_yaml(args.keyframes, "keyframes") if args.keyframes else []
+    keyframes = read_yaml(args.keyframes, "keyframes") if args.keyframes else []
     return ExpressionRequest(
         image=args.image, video=args.video, edits=spec.parse_edits(args.edit), keyframes=keyframes or [],
         timeline=timeline or [], crossfade=OVERLAP if crossfade is None else int(crossfade),

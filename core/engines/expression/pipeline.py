@@ -154,7 +154,8 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
     from core.liveportrait.pasteback import PasteBack
     from core.media import EncoderThread, VideoWriter, frames_needed
 
-    from .motion import generate_motion
+    from core.engines.portrait.moda.generator import MotionSettings
+    from core.engines.portrait.pipeline import generate_motion
 
     r, face = setup.renderer, setup.face
     with ctx.stage("load"):
@@ -162,9 +163,10 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
     frames = frames_needed(len(speech) / SR, FPS)
     with oom_guard():
         with ctx.span(0.05, 0.3):
-            raw = generate_motion(setup.root, face.source, speech, frames, r.device, ctx,
-                                  request.emotion_timeline(), request.cfg_scale, request.steps, request.seed,
-                                  request.smoothing)
+            settings = MotionSettings(cfg_scale=request.cfg_scale, steps=request.steps, seed=request.seed,
+                                      smooth_window=request.smoothing)
+            raw = generate_motion(setup.root, face.source, speech, frames, r.device, ctx, settings,
+                                  request.emotion_timeline())
         exp_d, pose_d = setup.plan.deltas(frames, FPS)
         source_raw = face.source.motion_vector()[0].float().cpu()
         paste = PasteBack(face.image, face.crop, device=r.device)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.engines.portrait.moda import motion as M
+from core.engines.portrait.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.liveportrait import expression as E
 from core.request import FaceRequest, check_output
@@ -91,7 +92,7 @@ class ExpressionRequest(FaceRequest):
         self.emotion_timeline()
 
     def emotion_timeline(self):
-        return spec.timeline_from(self.timeline, self.crossfade)
+        return Timeline.from_data(self.timeline, self.crossfade)
 
     def plan(self, transfer_exp=None, transfer_pose=None) -> EditPlan:
         """The edits as an EditPlan (the transfer offsets are computed from the photo by the pipeline)."""

@@ -7,16 +7,12 @@ Formats (YAML, read with `yaml.safe_load`, never pickles):
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 
-import yaml
 
 from core.errors import BadInputError
 from core.liveportrait.expression import check_values
 
 from .keyframes import Keyframe
-from .timeline import Timeline
 
 
 def parse_edits(text: str | dict | None) -> dict[str, float]:
@@ -44,15 +40,6 @@ def parse_edits(text: str | dict | None) -> dict[str, float]:
     return out
 
 
-def read_yaml(path: str | Path, what: str) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{what} file {p} does not exist")
-    try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise BadInputError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-
 
 def keyframes_from_rows(rows: list[dict] | None) -> tuple[Keyframe, ...]:
     """Rows {time, easing?, slider: value...} -> validated keyframes (in time order)."""
@@ -70,15 +57,3 @@ def keyframes_from_rows(rows: list[dict] | None) -> tuple[Keyframe, ...]:
     return tuple(sorted(out, key=lambda k: k.time))
 
 
-def timeline_from(data: list | dict | None, crossfade: int | None = None) -> Timeline:
-    """A list of segments or {segments, crossfade} -> validated Timeline; `crossfade` overrides the file's."""
-    if not data:
-        return Timeline.make([], **({} if crossfade is None else {"crossfade": crossfade}))
-    if isinstance(data, dict):
-        segments, file_crossfade = data.get("segments") or [], data.get("crossfade")
-    elif isinstance(data, list):
-        segments, file_crossfade = data, None
-    else:
-        raise BadInputError("a timeline is a list of {start, end, emotion, strength} rows")
-    fade = crossfade if crossfade is not None else file_crossfade
-    return Timeline.make(segments, **({} if fade is None else {"crossfade": int(fade)}))

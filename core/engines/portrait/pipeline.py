@@ -26,6 +26,7 @@ from core.engines.portrait.moda.audio import (
 )
 from core.engines.portrait.moda.drive import driving_params
 from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings
+from core.engines.portrait.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.jobs import JobContext, JobResult
 
@@ -78,10 +79,14 @@ def _models(root, device: torch.device) -> tuple[MotionGenerator, HubertEncoder]
     return gen, enc
 
 
-def generate_motion(request: PortraitRequest, source, speech: np.ndarray, frames_out: int, device: torch.device,
-                    ctx: JobContext) -> torch.Tensor:
-    """Denormalised motion (frames_out, 70) for the source, following MoDA's ``driven_sample``."""
-    gen, enc = _models(W.require(ENGINE, request.checkpoints), device)
+def generate_motion(root, source, speech: np.ndarray, frames_out: int, device: torch.device, ctx: JobContext,
+                    settings: MotionSettings, timeline: Timeline | None = None) -> torch.Tensor:
+    """Denormalised motion (frames_out, 70) for the source, following MoDA's ``driven_sample``.
+
+    ``timeline`` (optional) gives each 80-frame chunk its own emotion and strength, crossfading changes; without
+    it every chunk takes ``settings.emotion`` / ``settings.emotion_scale``. Shared by the portrait and expression
+    engines (one DiT and one HuBERT in the model cache)."""
+    gen, enc = _models(root, device)
     if not gen.null_audio_from_checkpoint:
         ctx.log(NULL_AUDIO_NOTE)
     features = AudioFeatures(enc, prepare_waveform(speech))
@@ -100,11 +105,12 @@ def generate_motion(request: PortraitRequest, source, speech: np.ndarray, frames
 
     source_raw = source.motion_vector()[0].float().cpu()
     ratio = M.rescale_ratio(float(source_raw[M.SCALE]))
-    settings = MotionSettings(emotion=M.emotion_id(request.emotion), cfg_scale=request.cfg_scale,
-                              steps=request.steps, seed=request.seed, smooth_window=request.smoothing)
+    # the silence MoDA appends lies past the audio: its chunks take the timeline's condition there ("none")
+    per_chunk = {} if timeline is None else {"emotions": timeline.chunk_conditions(features.frames, FPS),
+                                             "crossfade_frames": timeline.crossfade}
     with ctx.stage("motion"):
         norm = gen.generate(timed_features, features.frames, source.kp.reshape(-1).cpu(),
-                            M.normalize(source_raw, ratio), settings, on_chunk)
+                            M.normalize(source_raw, ratio), settings, on_chunk, **per_chunk)
     norm = M.modulate_lip(norm, -LIP_REFERENCE)[:-SILENT_FRAMES]
     raw = M.denormalize(norm, ratio)
     if raw.shape[0] < frames_out:  # the audio's last partial frame: hold the last pose
@@ -161,7 +167,8 @@ def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
     with oom_guard():
         # 2. HuBERT features and MoDA motion for the whole audio (a small (T, 70) array).
         with ctx.span(0.05, 0.3):
-            raw = generate_motion(request, prep.source, speech, frames_out, prep.device, ctx)
+            raw = generate_motion(W.require(ENGINE, request.checkpoints), prep.source, speech, frames_out,
+                                  prep.device, ctx, request.motion_settings(), request.emotion_timeline())
         # 3. Render, paste back and encode, a batch at a time (the encoder runs on its own thread).
         out_path = ctx.job_dir / "portrait.mp4"
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \

@@ -1,12 +1,14 @@
 """The photo-animation request: the shared vocabulary (``core.request.FaceRequest``) plus MoDA's own choices."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.errors import BadInputError
 from core.request import FaceRequest
 
 from .moda import motion as M
+from .moda.generator import MotionSettings
+from .moda.timeline import MAX_STRENGTH, Timeline
 
 
 @dataclass(kw_only=True)
@@ -18,6 +20,9 @@ class PortraitRequest(FaceRequest):
 
     image: str
     emotion: str = "none"            # none or one of moda.motion.EMOTIONS
+    emotion_strength: float = 0.0    # extra emotion guidance on top of the audio guidance (0 = MoDA's own output)
+    timeline: list[dict] = field(default_factory=list)  # rows {start, end, emotion, strength}: per-chunk emotion
+    crossfade: int = M.OVERLAP       # frames over which an emotion change blends (1..16)
     cfg_scale: float = 1.2           # audio guidance; <= 1 disables CFG
     steps: int = 10                  # rectified-flow Euler steps
     smoothing: int = 3               # pose moving-average window in frames (1 = off, 3 = reference)
@@ -36,6 +41,9 @@ class PortraitRequest(FaceRequest):
             (1.5 <= self.crop_scale <= 4, f"crop scale must be 1.5..4, got {self.crop_scale}"),
             (0 <= self.render_batch <= 512, f"render batch must be 0 (auto)..512, got {self.render_batch}"),
             (self.max_side >= 0, f"max photo side must be 0 (keep) or more, got {self.max_side}"),
+            (0 <= self.emotion_strength <= MAX_STRENGTH,
+             f"emotion strength must be 0..{MAX_STRENGTH:g}, got {self.emotion_strength}"),
+            (not (self.timeline and self.emotion != "none"), "give one emotion or a timeline, not both"),
         ]
         for ok, message in checks:
             if not ok:
@@ -44,6 +52,16 @@ class PortraitRequest(FaceRequest):
             M.emotion_id(self.emotion)
         except ValueError as exc:
             raise BadInputError(str(exc)) from exc
+        self.emotion_timeline()
+
+    def motion_settings(self) -> MotionSettings:
+        return MotionSettings(emotion=M.emotion_id(self.emotion), emotion_scale=float(self.emotion_strength),
+                              cfg_scale=self.cfg_scale, steps=self.steps, seed=self.seed,
+                              smooth_window=self.smoothing)
+
+    def emotion_timeline(self) -> Timeline | None:
+        """The per-chunk emotion timeline, or None when one emotion holds for the whole clip."""
+        return Timeline.from_data(self.timeline, self.crossfade) if self.timeline else None
 
 
 REQUEST = PortraitRequest

@@ -68,6 +68,21 @@ class Timeline:
             raise BadInputError(f"crossfade must be 1..{M.OVERLAP} frames, got {crossfade}")
         return cls(tuple(segs), int(crossfade))
 
+    @classmethod
+    def from_data(cls, data: list | dict | None, crossfade: int | None = None) -> Timeline:
+        """A list of segments or {segments, crossfade} (a YAML file's content) -> validated Timeline;
+        ``crossfade`` overrides the data's."""
+        if not data:
+            return cls.make([], **({} if crossfade is None else {"crossfade": crossfade}))
+        if isinstance(data, dict):
+            segments, given = data.get("segments") or [], data.get("crossfade")
+        elif isinstance(data, list):
+            segments, given = data, None
+        else:
+            raise BadInputError("a timeline is a list of {start, end, emotion, strength} rows")
+        fade = crossfade if crossfade is not None else given
+        return cls.make(segments, **({} if fade is None else {"crossfade": int(fade)}))
+
     def frame_condition(self, frame: int, fps: float) -> tuple[int, float]:
         """(emotion id, strength) of the segment covering frame `frame` (start <= t < end), else (none, 0)."""
         t = frame / fps
