@@ -125,10 +125,10 @@ def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
     """Lay out the panel inside the current Blocks context; ``tab`` names its preview endpoint ``<tab>_prepare_audio``."""
     with gr.Row():
         audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
-                        file_types=["audio", "video"], scale=3, height=110)
+                        file_types=["audio", "video"], scale=3, height=110, elem_id=f"{tab}-audio")
         with gr.Column(scale=2, min_width=160):
             start = gr.Number(value=0, minimum=0, label="Start (s)", precision=2)
-            end = gr.Number(value=None, minimum=0, label="End (s)", precision=2, placeholder="to the end")
+            end = gr.Number(value=None, minimum=0, label="End (s), 0 = to the end", precision=2)
     with gr.Accordion("Audio options: vocals, output sound, level, preview", open=False):
         separate_vocals = gr.Checkbox(
             value=False, label="Separate vocals (drive with the voice only)",

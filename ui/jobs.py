@@ -131,7 +131,9 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
     preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,
                                       api_name=f"{engine}_preview")
     row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
-    generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine)
+    # The progress overlay covers only the result: the status line under the buttons shows the same words, unveiled.
+    generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
+                                        show_progress_on=generate_outputs[:1])
     generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
 
     def stop(request: gr.Request):

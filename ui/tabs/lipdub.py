@@ -46,7 +46,8 @@ def _hint(extra: dict) -> str:
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
-            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"], height=110)
+            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"], height=110,
+                            elem_id="lipdub-video")
             panel = audio_panel("lipdub")
             with gr.Row():
                 version = gr.Radio([("MuseTalk 1.5", "v15"), ("MuseTalk 1.0", "v1")], value="v15", label="Model")
@@ -77,10 +78,11 @@ def build() -> None:
             row = action_row("Preview first frame")
             hint = gr.Markdown()
             with gr.Row():
-                overlay = gr.Image(label="Frame 0: face, crop box, mask edge", type="filepath", interactive=False,
-                                   height=220)
-                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=220)
-            result = gr.Video(label="Result", interactive=False, height=300)
+                overlay = gr.Image(label="Frame 0: face and mask", type="filepath", interactive=False,
+                                   height=200, elem_id="lipdub-overlay")
+                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=200,
+                                  elem_id="lipdub-dubbed")
+            result = gr.Video(label="Result", interactive=False, height=280, elem_id="lipdub-result")
 
     controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
                 use_cache, device, dtype]

@@ -39,7 +39,8 @@ def make_request(image, audio_values, emotion, cfg_scale, steps, seed, smoothing
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
-            image = gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"], height=220)
+            image = gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"], height=220,
+                             elem_id="portrait-image")
             panel = audio_panel("portrait")
             with gr.Row():
                 emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
@@ -66,9 +67,11 @@ def build() -> None:
         with gr.Column(scale=4):
             row = action_row()
             with gr.Row():
-                overlay = gr.Image(label="Face crop", type="filepath", interactive=False, height=220)
-                first = gr.Image(label="First frame", type="filepath", interactive=False, height=220)
-            result = gr.Video(label="Result", interactive=False, height=300)
+                overlay = gr.Image(label="Face crop", type="filepath", interactive=False, height=200,
+                                   elem_id="portrait-crop")
+                first = gr.Image(label="First frame", type="filepath", interactive=False, height=200,
+                                 elem_id="portrait-first")
+            result = gr.Video(label="Result", interactive=False, height=280, elem_id="portrait-result")
 
     controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                 batch, crf, device, dtype]
