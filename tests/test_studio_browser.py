@@ -151,7 +151,6 @@ def test_lipdub_tab(page, studio, tmp_path):
 
 
 def test_portrait_tab(page, studio, tmp_path):
-    from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Animate a photo").click()
     page.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
