@@ -9,6 +9,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -84,6 +85,30 @@ def run_action(fn: Callable) -> Callable:
             raise _ui_error(exc, fn) from None
 
     return wrapper
+
+
+class PhotoInput(gr.Image):
+    """A gr.Image (same frontend) whose unreadable upload (0 bytes, not an image) is answered with core's one-line
+    message, the one the CLI prints, instead of Gradio's "upstream app raised an exception"."""
+
+    is_template = True  # the browser draws it as a plain Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception as exc:
+            raise gr.Error(_one_line(unreadable_image_message(payload.path, exc)), print_exception=False) from None
+
+
+def unreadable_image_message(path: str, exc: BaseException) -> str:
+    """Why ``path`` could not be opened, as core's reader words it (the CLI's message)."""
+    from core.media import probe
+
+    try:
+        probe(path)
+    except MouthpieceError as reason:
+        return str(reason)
+    return f"{Path(path).name} could not be read as an image ({type(exc).__name__})"
 
 
 def progress_adapter(gr_progress: gr.Progress) -> ProgressFn:

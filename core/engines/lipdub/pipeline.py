@@ -159,6 +159,8 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
             with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer, \
                     EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.45, 0.99):
                 _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx, encoder.put)
+            for message in source.warnings:
+                ctx.warn(message)
         finally:
             if prep.temporary:
                 shutil.rmtree(prep.folder, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import BadInputError
+from core.media import probe
 from core.request import FaceRequest
 
 VERSIONS = ("v15", "v1")
@@ -36,6 +37,7 @@ class LipdubRequest(FaceRequest):
                 raise BadInputError(f"{name.replace('_', ' ')} {getattr(self, name)} is outside 20..160")
         if int(self.batch_size) < 1:
             raise BadInputError("batch size must be at least 1")
+        probe(self.video)  # an empty or unreadable file is refused before any job starts
 
     @property
     def mode(self) -> str:

@@ -48,6 +48,14 @@ class FrameSource:
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._forward: Iterator[np.ndarray] | None = None
         self._forward_at = -1  # next frame index the forward iterator yields
+        self.warnings: list[str] = []  # e.g. a truncated file: how much of it could be read
+
+    def _frames_from(self, start: float = 0.0) -> Iterator[np.ndarray]:
+        return iter_video_frames(self.path, fps=FPS, start=start, on_short=self._warn)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def batches(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
         """(first index, [B, H, W, 3]) over the whole video, in order."""
@@ -55,7 +63,7 @@ class FrameSource:
             yield 0, self._image[None]
             return
         batch, start = [], 0
-        for i, frame in enumerate(iter_video_frames(self.path, fps=FPS)):
+        for i, frame in enumerate(self._frames_from()):
             batch.append(frame)
             if len(batch) == size:
                 yield start, np.stack(batch)
@@ -66,8 +74,7 @@ class FrameSource:
     def _read_chunk(self, c: int) -> np.ndarray:
         a, b = c * self.chunk, min((c + 1) * self.chunk, self.n)
         if self._forward is None or self._forward_at != a:
-            self._forward = iter_video_frames(self.path, fps=FPS, start=a / FPS) if a else iter_video_frames(
-                self.path, fps=FPS)
+            self._forward = self._frames_from(a / FPS)
             self._forward_at = a
         frames = []
         for _ in range(b - a):

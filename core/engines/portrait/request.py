@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import BadInputError
+from core.media import probe
 from core.request import FaceRequest
 
 from .moda import motion as M
@@ -44,6 +45,7 @@ class PortraitRequest(FaceRequest):
             M.emotion_id(self.emotion)
         except ValueError as exc:
             raise BadInputError(str(exc)) from exc
+        probe(self.image)  # an empty or unreadable photo is refused before any job starts
 
 
 REQUEST = PortraitRequest

@@ -171,3 +171,36 @@ def test_portrait_tab(page, studio, tmp_path):
 
     _generate_then_stop(page, "portrait", studio["outputs"], tmp_path)
     _generate_to_the_end(page, "portrait", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    from gradio_client import Client
+
+    return Client(studio["url"], verbose=False)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty.png is empty (0 bytes)"),
+    (bytes(range(256)) * 16, "noise.png: unsupported image format (use PNG, JPEG, WebP or BMP)"),
+])
+def test_unreadable_photo_through_the_api_is_one_line(client, studio, tmp_path, content, message):
+    """Not Gradio's "upstream app raised an exception": the CLI's line, for the photo box and the lip-dub file."""
+    from gradio_client import handle_file
+
+    photo = tmp_path / message.split(" ")[0].rstrip(":")
+    photo.write_bytes(content)
+    for endpoint, first in (("/portrait_preview", "image"), ("/portrait", "image"), ("/lipdub_preview", "video")):
+        with pytest.raises(Exception) as failure:
+            client.predict(**{first: handle_file(str(photo))}, audio=handle_file(str(studio["voice"])),
+                           api_name=endpoint)
+        assert str(failure.value) == message, endpoint
+
+
+def test_non_numeric_face_point_through_the_api(client, studio):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception) as failure:
+        client.predict(video=handle_file(str(studio["clip"])), audio=handle_file(str(studio["voice"])),
+                       face_point="left,top", api_name="/lipdub_preview")
+    assert str(failure.value) == "bad face point 'left,top': expected 2 numbers x,y"
