@@ -87,17 +87,19 @@ def run_action(fn: Callable) -> Callable:
     return wrapper
 
 
-class PhotoInput(gr.Image):
-    """A gr.Image (same frontend) whose unreadable upload (0 bytes, not an image) is answered with core's one-line
-    message, the one the CLI prints, instead of Gradio's "upstream app raised an exception"."""
+def answer_unreadable(image: gr.Image) -> gr.Image:
+    """Make ``image`` answer an unreadable upload (0 bytes, not an image) with core's one-line message, the one the
+    CLI prints, instead of Gradio's "upstream app raised an exception". Returns the same component."""
+    preprocess = image.preprocess
 
-    is_template = True  # the browser draws it as a plain Image
-
-    def preprocess(self, payload):
+    def checked(payload):
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except Exception as exc:
             raise gr.Error(_one_line(unreadable_image_message(payload.path, exc)), print_exception=False) from None
+
+    image.preprocess = checked
+    return image
 
 
 def unreadable_image_message(path: str, exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from core.engines.portrait import run as engine_run
 from core.engines.portrait.moda.motion import EMOTIONS
 from core.request import parse_box
 from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, PhotoInput, preset_panel
+from ui.components import SETTINGS, answer_unreadable, preset_panel
 from ui.jobs import action_row, run_preview, stream_job, wire
 
 EMOTION_CHOICES = [("None (audio only)", "none")] + [(e.capitalize(), e) for e in EMOTIONS]
@@ -39,8 +39,8 @@ def make_request(image, audio_values, emotion, cfg_scale, steps, seed, smoothing
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
-            image = PhotoInput(label="Portrait photo", type="filepath", sources=["upload", "clipboard"], height=220,
-                             elem_id="portrait-image")
+            image = answer_unreadable(gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"],
+                                               height=220, elem_id="portrait-image"))
             panel = audio_panel("portrait")
             with gr.Row():
                 emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
