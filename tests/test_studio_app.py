@@ -204,3 +204,30 @@ def test_non_numeric_face_point_through_the_api(client, studio):
         client.predict(video=handle_file(str(studio["clip"])), audio=handle_file(str(studio["voice"])),
                        face_point="left,top", api_name="/lipdub_preview")
     assert str(failure.value) == "bad face point 'left,top': expected 2 numbers x,y"
+
+
+def test_no_face_preview_shows_the_frame_in_the_studios_words(client, studio):
+    """Random weights find no face: the preview shows frame 0 to click on, and the advice names the studio's
+    controls, not the CLI's --box."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    overlay, dubbed, hint = client.predict(video=handle_file(str(studio["clip"])),
+                                           audio=handle_file(str(studio["voice"])), api_name="/lipdub_preview")
+    assert Image.open(overlay).size == (128, 128) and dubbed is None
+    assert hint == ("**no face found in frame 0 of clip.mp4; click the face on the preview, or draw a box in "
+                    "Mask and face → Manual box**")
+
+
+def test_ui_language_replaces_cli_flags():
+    from ui.components import ui_language
+
+    assert ui_language("no face found in c.mp4; draw a box with --box x1,y1,x2,y2") == \
+        "no face found in c.mp4; click the face on the preview, or draw a box in Mask and face → Manual box"
+    assert ui_language("no face found in the photo; draw a face box (x1,y1,x2,y2) or use a clearer photo") == \
+        "no face found in the photo; draw a box in Advanced → Manual face box or use a clearer photo"
+    assert ui_language("missing model files for lipdub: a.pth. Fetch them with: python download_weights.py "
+                       "--engine lipdub") == ("missing model files for lipdub: a.pth. Use the Download button above "
+                                              "the tab (or run python download_weights.py --engine lipdub)")
+    assert ui_language("out of memory: try --device cpu or a lower --batch-size") == \
+        "out of memory: try CPU under Device or a lower Batch size"

@@ -20,7 +20,7 @@ from gradio.context import Context
 
 from core.audio.options import AudioOptions
 from core.errors import BadInputError
-from ui.components import SETTINGS, progress_adapter, run_action
+from ui.components import SETTINGS, progress_adapter, run_action, ui_language
 
 KEEP_LABELS = {"mix": "Original mix (music stays)", "vocals": "Separated vocals only", "file": "Another audio file"}
 NORMALIZE_LABELS = {"none": "Off", "peak": "Peak (-1 dBFS)", "loudness": "Loudness (-20 LUFS)"}
@@ -57,7 +57,7 @@ def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, prog
     options = options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize)
     prepared = prepare_audio(options, progress_adapter(progress), root=SETTINGS.checkpoints)
     for message in prepared.warnings:
-        gr.Warning(message)
+        gr.Warning(ui_language(message))
     picture = waveform_image(prepared.driving_samples(), prepared.silence, prepared.fps, prepared.sample_rate)
     spans = prepared.silent_spans()
     silent = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in spans[:8]) + (" …" if len(spans) > 8 else "")

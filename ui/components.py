@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,39 @@ class StudioSettings:
 SETTINGS = StudioSettings()
 
 
+# Core's messages name the CLI's flags; in the studio the same advice names the control. The one mapping, applied to
+# every error and warning the studio shows (longest phrases first).
+UI_WORDS: list[tuple[str, str]] = [
+    (r"draw a box with --box x1,y1,x2,y2", "click the face on the preview, or draw a box in Mask and face → Manual box"),
+    (r"draw a face box \(x1,y1,x2,y2\)", "draw a box in Advanced → Manual face box"),  # the photo engine
+    (r"draw a face box$", "click the face on the preview, or draw a box in Mask and face → Manual box"),  # lip-dub
+    (r"--box x1,y1,x2,y2", "Manual box"),
+    (r"--box", "Manual box"),
+    (r"--point", "a click on the preview"),
+    (r"--face", "Face number"),
+    (r"--device cpu", "CPU under Device"),
+    (r"--device", "Device"),
+    (r"--dtype", "Precision"),
+    (r"--keep-audio", "Output video's sound"),
+    (r"--separate-vocals", "Separate vocals"),
+    (r"--max-side", "Max photo side"),
+    (r"--batch-size", "Batch size"),
+    (r"--start", "Start (s)"),
+    (r"--end", "End (s)"),
+    (r"Fetch them with: python download_weights.py --engine (\w+)",
+     r"Use the Download button above the tab (or run python download_weights.py --engine \1)"),
+]
+
+
+def ui_language(text: str) -> str:
+    """``text`` with every CLI flag it mentions replaced by the studio control that does the same."""
+    for pattern, replacement in UI_WORDS:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def _one_line(text: str) -> str:
-    lines = [line for line in str(text).splitlines() if line.strip()]
+    lines = [line for line in ui_language(str(text)).splitlines() if line.strip()]
     return html.escape(lines[0] if lines else "", quote=False)  # gr.Error renders HTML; API clients read it raw
 
 

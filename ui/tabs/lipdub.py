@@ -1,15 +1,18 @@
 """Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub through the shared job wiring."""
 from __future__ import annotations
 
+import uuid
+
 import gradio as gr
 
 from core.audio.options import AudioOptions
+from core.errors import BadInputError
 from core.engines.lipdub import LipdubRequest
 from core.engines.lipdub import preview as engine_preview
 from core.engines.lipdub import run as engine_run
 from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, preset_panel
+from ui.components import SETTINGS, preset_panel, ui_language
 from ui.jobs import action_row, run_preview, stream_job, wire
 
 
@@ -41,6 +44,21 @@ def _hint(extra: dict) -> str:
     if extra.get("faces") and len(extra["faces"]) > 1:
         text += f" · {len(extra['faces'])} faces found, numbered from the left; click one on the overlay to pick it"
     return text
+
+
+def _no_face(video: str, exc: BadInputError) -> tuple[str, None, str]:
+    """No face in frame 0: show the frame itself, so the creator can click the face (or draw a box)."""
+    from PIL import Image
+
+    from core import paths
+    from core.engines.lipdub.source import FrameSource
+
+    frame = FrameSource(video).frames([0])[0]
+    folder = paths.cache_dir() / "no-face"
+    folder.mkdir(parents=True, exist_ok=True)
+    picture = folder / f"{uuid.uuid4().hex[:12]}.png"
+    Image.fromarray(frame).save(picture)
+    return str(picture), None, f"**{ui_language(str(exc))}**"
 
 
 def build() -> None:
@@ -100,7 +118,12 @@ def build() -> None:
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
                            seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
-        res = run_preview("lipdub", engine_preview, req, request, progress)
+        try:
+            res = run_preview("lipdub", engine_preview, req, request, progress)
+        except BadInputError as exc:
+            if not str(exc).startswith("no face found"):
+                raise
+            return _no_face(req.video, exc)
         return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra)
 
     def do_generate(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
