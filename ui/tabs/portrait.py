@@ -55,7 +55,8 @@ def build() -> None:
                 with gr.Row():
                     crop_scale = gr.Slider(1.8, 3.2, value=2.3, step=0.05, label="Crop scale")
                     pasteback = gr.Checkbox(value=True, label="Paste back into the photo (off: 512x512 crop)")
-                    max_side = gr.Number(value=0, precision=0, label="Max photo side (0 = keep size)")
+                    max_side = gr.Number(value=PortraitRequest.max_side, precision=0,
+                                         label="Max photo side (px, 0 = keep size)")
                 with gr.Row():
                     face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
                     box = gr.Textbox(label="Manual face box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")

@@ -25,7 +25,7 @@ class PortraitRequest(FaceRequest):
     head_motion: float = 1.0         # scales generated head pose/translation deltas around the source pose
     crop_scale: float = 2.3
     pasteback: bool = True           # False returns the 512x512 animated crop
-    max_side: int = 0                # downscale photos whose longer side exceeds this (0 = keep resolution)
+    max_side: int = 2048             # working size: photos with a longer side are downscaled, with a warning (0 = keep)
     render_batch: int = 0            # frames per render pass; 0 = auto (25 on a GPU, as MoDA; 4 on the CPU)
 
     def check(self) -> None:
