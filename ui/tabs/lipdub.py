@@ -6,10 +6,10 @@ import uuid
 import gradio as gr
 
 from core.audio.options import AudioOptions
-from core.errors import BadInputError
 from core.engines.lipdub import LipdubRequest
 from core.engines.lipdub import preview as engine_preview
 from core.engines.lipdub import run as engine_run
+from core.errors import BadInputError
 from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, preset_panel, ui_language
