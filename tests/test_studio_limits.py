@@ -51,3 +51,29 @@ def test_negative_working_size_is_refused():
 
     with pytest.raises(BadInputError, match="max video side must be 0 \\(keep\\) or more, got -1"):
         LipdubRequest(video=str(portrait_path()), max_side=-1).check()
+
+
+def test_photo_render_memory_does_not_grow_with_frames(tmp_path, test_checkpoints):
+    """Peak RSS of the photo engine's render loop (2048x2048 photo, paste-back at full size) for 16 and for 160
+    frames, each in its own process: the same, give or take 64 MiB (holding the frames would add ~1.9 GB).
+    The renderer is a constant (see tests/studio_memory_probe.py) and the encoder's place takes each batch and drops
+    it, so the check stays seconds on a CPU; x264's own buffers are bounded by its lookahead (measured in the report
+    of issue 9: the whole job's peak stops growing after ~60 frames)."""
+    import os
+    import subprocess
+    import sys
+
+    photo = tmp_path / "photo2048.png"
+    Image.open(portrait_path()).resize((2048, 2048)).save(photo)
+    voice = make_tone(tmp_path / "voice.wav", seconds=0.3)
+    root = Path(__file__).resolve().parent.parent
+
+    def peak_mib(frames: int) -> int:
+        run = subprocess.run([sys.executable, "-m", "tests.studio_memory_probe", str(photo), str(voice),
+                              str(test_checkpoints), str(frames), "8"], cwd=root, env=dict(os.environ),
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return int(run.stdout.split()[-1])
+
+    few, many = peak_mib(16), peak_mib(160)
+    assert abs(many - few) < 64, (few, many)
