@@ -72,7 +72,7 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
         shown = None
         while worker.is_alive():
             worker.join(POLL_SECONDS)
-            line = f"{state['fraction']:.0%} · {state['message']}"
+            line = state["message"]  # stage, frames done/total and time left; the bar on the result has the share
             if line != shown and worker.is_alive():
                 shown = line
                 if progress is not None:
