@@ -231,3 +231,20 @@ def test_ui_language_replaces_cli_flags():
                                               "the tab (or run python download_weights.py --engine lipdub)")
     assert ui_language("out of memory: try --device cpu or a lower --batch-size") == \
         "out of memory: try CPU under Device or a lower Batch size"
+
+
+def test_silent_audio_is_refused_alike_in_preview_and_generate(client, studio, tmp_path):
+    """Silence would leave the mouth still: every path refuses it before work, with the same line."""
+    from gradio_client import handle_file
+
+    silent = make_tone(tmp_path / "silent.wav", seconds=0.6, amplitude=0.0)
+    message = ("no speech-level sound in the driving audio of silent.wav: every frame is below -55 dBFS, so the mouth "
+               "would not move")
+    calls = [("/portrait_preview", {"image": handle_file(str(portrait_path())), "box": PORTRAIT_BOX}),
+             ("/portrait", {"image": handle_file(str(portrait_path())), "box": PORTRAIT_BOX}),
+             ("/lipdub_preview", {"video": handle_file(str(studio["clip"])), "box": LIPDUB_BOX}),
+             ("/lipdub", {"video": handle_file(str(studio["clip"])), "box": LIPDUB_BOX})]
+    for endpoint, picture in calls:
+        with pytest.raises(Exception) as failure:
+            client.predict(**picture, audio=handle_file(str(silent)), api_name=endpoint)
+        assert str(failure.value) == message, endpoint

@@ -205,7 +205,11 @@ def preview(request: PortraitRequest, ctx: JobContext) -> JobResult:
     """
     from PIL import Image
 
+    from core.audio.prepare import driving_audio
+
     prep = _prepare(request, ctx)
+    # The audio is not needed for this frame, but audio Generate would refuse (silent, too short) is refused here too.
+    driving_audio(request.audio, ctx, SR, request.checkpoints, span=(0.0, 0.05))
     raw = prep.source.motion_vector().float().cpu()
     frames: list[np.ndarray] = []
     with oom_guard():
