@@ -71,7 +71,7 @@ def test_photo_render_memory_does_not_grow_with_frames(tmp_path, test_checkpoint
     def peak_mib(frames: int) -> int:
         run = subprocess.run([sys.executable, "-m", "tests.studio_memory_probe", str(photo), str(voice),
                               str(test_checkpoints), str(frames), "8"], cwd=root, env=dict(os.environ),
-                             capture_output=True, text=True, timeout=300)
+                             capture_output=True, text=True, timeout=300, check=False)
         assert run.returncode == 0, run.stderr[-2000:]
         return int(run.stdout.split()[-1])
 
