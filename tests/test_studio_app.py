@@ -65,7 +65,16 @@ def _assert_main_path_on_screen(page, ids: list[str]) -> None:
     for elem_id in ids:
         expect(page.locator(f"#{elem_id}")).to_be_in_viewport(ratio=1.0)
     for name in ("Generate", "Stop"):
-        expect(page.get_by_role("button", name=name, exact=True).locator("visible=true")).to_be_in_viewport(ratio=1.0)
+        button = page.get_by_role("button", name=name, exact=True).locator("visible=true")
+        expect(button).to_be_in_viewport(ratio=1.0)
+        assert _on_top(page, button), f"something (a toast?) covers {name}"
+
+
+def _on_top(page, locator) -> bool:
+    """The element itself is what the browser finds at its centre (nothing drawn over it)."""
+    box = locator.bounding_box()
+    return locator.evaluate("(e, p) => e.contains(document.elementFromPoint(p[0], p[1]))",
+                            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
 
 
 def _assert_name_shown_whole(page, elem_id: str, name: str) -> None:
