@@ -145,13 +145,26 @@ def check_output(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
         raise BadInputError(f"output {out} is a folder: give a file name such as {out / ('result' + suffixes[0])}")
     if out.suffix.lower() not in suffixes:
         raise BadInputError(f"output {out.name}: use one of {', '.join(suffixes)}")
-    parent = out.parent if str(out.parent) else Path(".")
-    existing = parent
+    _check_creatable(out.parent, f"output {out}")
+    return out
+
+
+def check_out_dir(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, an output folder that is a file, lies under a file, or cannot be written."""
+    out = Path(path).expanduser()
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"output folder {out} is a file: give a folder")
+    _check_creatable(out, f"output folder {out}")
+    return out
+
+
+def _check_creatable(folder: Path, what: str) -> None:
+    """``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    existing = folder if str(folder) else Path(".")
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise BadInputError(f"output {out}: {existing} is a file, not a folder")
+        raise BadInputError(f"{what}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise BadInputError(f"output {out}: the folder {existing} is not writable")
-    return out
+        raise BadInputError(f"{what}: the folder {existing} is not writable")
 

@@ -48,13 +48,16 @@ def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     audio.write_bytes(b"x")
     (tmp_path / "tl.yaml").write_text("segments:\n  - {start: 0, end: 3, emotion: happiness, strength: 2}\n"
                                       "  - {start: 3, emotion: sadness, strength: 4}\ncrossfade: 8\n")
+    from tests.samples import portrait_path
+
+    photo = str(portrait_path())
     parser = build_parser()
-    args = parser.parse_args(["portrait", "--image", "p.png", "--audio", str(audio), "--emotion", "anger",
+    args = parser.parse_args(["portrait", "--image", photo, "--audio", str(audio), "--emotion", "anger",
                               "--emotion-strength", "1.5", "--out", str(tmp_path / "o.mp4")])
     one = request_from_args(args, common_fields(args, PortraitRequest)).validate()
     settings = one.motion_settings()
     assert (settings.emotion, settings.emotion_scale) == (M.emotion_id("anger"), 1.5) and one.emotion_timeline() is None
-    args = parser.parse_args(["portrait", "--image", "p.png", "--audio", str(audio), "--timeline",
+    args = parser.parse_args(["portrait", "--image", photo, "--audio", str(audio), "--timeline",
                               str(tmp_path / "tl.yaml"), "--out", str(tmp_path / "o.mp4")])
     timed = request_from_args(args, common_fields(args, PortraitRequest)).validate()
     timeline = timed.emotion_timeline()
@@ -63,5 +66,5 @@ def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     assert timeline.chunk_conditions(200, 25) == [(M.emotion_id("happiness"), 2.0), (M.emotion_id("sadness"), 4.0),
                                                   (M.emotion_id("sadness"), 4.0)]
     with pytest.raises(BadInputError, match="give one emotion or a timeline, not both"):
-        PortraitRequest(image="p.png", audio=AudioOptions(str(audio)), emotion="fear",
+        PortraitRequest(image=photo, audio=AudioOptions(str(audio)), emotion="fear",
                         timeline=[{"start": 0, "end": 1, "emotion": "fear"}]).validate()

@@ -24,8 +24,8 @@ def test_run_action_maps_errors_to_one_line_gr_error():
     wrapped = components.run_action(fails)
     assert "progress" in inspect.signature(wrapped).parameters  # gradio still injects gr.Progress
     for kind, message in [("bad", "no audio stream in clip.mp4"),
-                          ("weights", ("missing model files for lipdub: a.pth. Fetch them with: "
-                                       "python download_weights.py --engine lipdub")),
+                          ("weights", ("missing model files for lipdub: a.pth. Use the Download button above the "
+                                       "tab (or run python download_weights.py --engine lipdub)")),  # UI words
                           ("cancel", "job cancelled"),
                           ("bug", "unexpected ValueError: boom (details in the console)"),
                           ("ui", "already a UI error")]:

@@ -94,14 +94,15 @@ def test_shipped_example_presets_make_valid_requests(monkeypatch, tmp_path):
     from core.engines.lipdub.request import LipdubRequest
     from core.engines.expression import ExpressionRequest
     from core.engines.portrait import PortraitRequest
+    from tests.samples import make_video, portrait_path
 
     requests = {"lipdub": LipdubRequest, "portrait": PortraitRequest, "expression": ExpressionRequest}
-    speech, photo = tmp_path / "speech.wav", tmp_path / "me.png"
-    speech.write_bytes(b"RIFF")  # validation checks the file exists; the engines probe its content later
-    photo.write_bytes(b"PNG")
-    media = {"lipdub": {"video": "clip.mp4", "audio": AudioOptions(str(speech))},
-             "portrait": {"image": "me.png", "audio": AudioOptions(str(speech))},
-             "expression": {"image": str(photo), "audio": AudioOptions(str(speech))}}
+    speech = tmp_path / "speech.wav"
+    speech.write_bytes(b"RIFF")  # validation checks the audio exists (the engines probe it) and probes the picture
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.2, size=(32, 32), tone_hz=None)
+    media = {"lipdub": {"video": str(clip), "audio": AudioOptions(str(speech))},
+             "portrait": {"image": str(portrait_path()), "audio": AudioOptions(str(speech))},
+             "expression": {"image": str(portrait_path()), "audio": AudioOptions(str(speech))}}
     monkeypatch.setenv("MOUTHPIECE_PRESETS", str(presets.paths.REPO_ROOT / "presets"))
     shipped = sorted(presets.presets_dir().glob("*/*.yaml"))
     assert shipped, "presets/ ships at least one example"

@@ -21,7 +21,13 @@ SETTINGS_TAB = ("Models & settings", "ui.tabs.settings")
 
 # System fonts: the studio must render the same offline as online (no Google Fonts fetch).
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-CSS = ".job-status p { margin: 0; font-variant-numeric: tabular-nums; }"
+CSS = (".job-status p { margin: 0; font-variant-numeric: tabular-nums; }"
+       # File names wrap instead of being cut to "s..wav" in narrow columns.
+       " .file-preview .filename .stem { white-space: normal; overflow-wrap: anywhere; }"
+       " .file-preview .download { min-width: 0; width: auto; }"
+       # Toasts at the bottom left, over the folded options, not over Preview / Generate / Stop at the top right.
+       " .toast-wrap { top: auto !important; bottom: var(--size-4); left: var(--size-3) !important;"
+       " right: auto !important; align-items: start !important; }")
 
 
 def tabs() -> list[tuple[str, str, str | None]]:

@@ -20,7 +20,7 @@ from gradio.context import Context
 
 from core.audio.options import AudioOptions
 from core.errors import BadInputError
-from ui.components import SETTINGS, progress_adapter, run_action
+from ui.components import SETTINGS, progress_adapter, run_action, ui_language
 
 KEEP_LABELS = {"mix": "Original mix (music stays)", "vocals": "Separated vocals only", "file": "Another audio file"}
 NORMALIZE_LABELS = {"none": "Off", "peak": "Peak (-1 dBFS)", "loudness": "Loudness (-20 LUFS)"}
@@ -57,7 +57,7 @@ def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, prog
     options = options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize)
     prepared = prepare_audio(options, progress_adapter(progress), root=SETTINGS.checkpoints)
     for message in prepared.warnings:
-        gr.Warning(message)
+        gr.Warning(ui_language(message))
     picture = waveform_image(prepared.driving_samples(), prepared.silence, prepared.fps, prepared.sample_rate)
     spans = prepared.silent_spans()
     silent = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in spans[:8]) + (" …" if len(spans) > 8 else "")
@@ -125,10 +125,10 @@ def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
     """Lay out the panel inside the current Blocks context; ``tab`` names its preview endpoint ``<tab>_prepare_audio``."""
     with gr.Row():
         audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
-                        file_types=["audio", "video"], scale=3, height=110)
+                        file_types=["audio", "video"], scale=3, height=110, elem_id=f"{tab}-audio")
         with gr.Column(scale=2, min_width=160):
             start = gr.Number(value=0, minimum=0, label="Start (s)", precision=2)
-            end = gr.Number(value=None, minimum=0, label="End (s)", precision=2, placeholder="to the end")
+            end = gr.Number(value=None, minimum=0, label="End (s), 0 = to the end", precision=2)
     with gr.Accordion("Audio options: vocals, output sound, level, preview", open=False):
         separate_vocals = gr.Checkbox(
             value=False, label="Separate vocals (drive with the voice only)",

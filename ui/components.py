@@ -7,8 +7,10 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -44,8 +46,39 @@ class StudioSettings:
 SETTINGS = StudioSettings()
 
 
+# Core's messages name the CLI's flags; in the studio the same advice names the control. The one mapping, applied to
+# every error and warning the studio shows (longest phrases first).
+UI_WORDS: list[tuple[str, str]] = [
+    (r"draw a box with --box x1,y1,x2,y2", "click the face on the preview, or draw a box in Mask and face → Manual box"),
+    (r"draw a face box \(x1,y1,x2,y2\)", "draw a box in Advanced → Manual face box"),  # the photo engine
+    (r"draw a face box$", "click the face on the preview, or draw a box in Mask and face → Manual box"),  # lip-dub
+    (r"--box x1,y1,x2,y2", "Manual box"),
+    (r"--box", "Manual box"),
+    (r"--point", "a click on the preview"),
+    (r"--face", "Face number"),
+    (r"--device cpu", "CPU under Device"),
+    (r"--device", "Device"),
+    (r"--dtype", "Precision"),
+    (r"--keep-audio", "Output video's sound"),
+    (r"--separate-vocals", "Separate vocals"),
+    (r"--max-side", "Max photo side"),
+    (r"--batch-size", "Batch size"),
+    (r"--start", "Start (s)"),
+    (r"--end", "End (s)"),
+    (r"Fetch them with: python download_weights.py --engine (\w+)",
+     r"Use the Download button above the tab (or run python download_weights.py --engine \1)"),
+]
+
+
+def ui_language(text: str) -> str:
+    """``text`` with every CLI flag it mentions replaced by the studio control that does the same."""
+    for pattern, replacement in UI_WORDS:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def _one_line(text: str) -> str:
-    lines = [line for line in str(text).splitlines() if line.strip()]
+    lines = [line for line in ui_language(str(text)).splitlines() if line.strip()]
     return html.escape(lines[0] if lines else "", quote=False)  # gr.Error renders HTML; API clients read it raw
 
 
@@ -84,6 +117,32 @@ def run_action(fn: Callable) -> Callable:
             raise _ui_error(exc, fn) from None
 
     return wrapper
+
+
+def answer_unreadable(image: gr.Image) -> gr.Image:
+    """Make ``image`` answer an unreadable upload (0 bytes, not an image) with core's one-line message, the one the
+    CLI prints, instead of Gradio's "upstream app raised an exception". Returns the same component."""
+    preprocess = image.preprocess
+
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except Exception as exc:
+            raise gr.Error(_one_line(unreadable_image_message(payload.path, exc)), print_exception=False) from None
+
+    image.preprocess = checked
+    return image
+
+
+def unreadable_image_message(path: str, exc: BaseException) -> str:
+    """Why ``path`` could not be opened, as core's reader words it (the CLI's message)."""
+    from core.media import probe
+
+    try:
+        probe(path)
+    except MouthpieceError as reason:
+        return str(reason)
+    return f"{Path(path).name} could not be read as an image ({type(exc).__name__})"
 
 
 def progress_adapter(gr_progress: gr.Progress) -> ProgressFn:

@@ -74,7 +74,7 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
             if worker.is_alive():  # a yield every poll, changed or not: Gradio can close the handler only there
                 if progress is not None:
                     progress(state["fraction"], desc=state["message"])
-                yield on_progress(f"{state['fraction']:.0%} · {state['message']}")
+                yield on_progress(state["message"])  # stage, frames done/total, time left; the bar has the share
         if "error" in outcome:
             raise outcome["error"]
         report_warnings(outcome["result"])
@@ -127,7 +127,9 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
     preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,
                                       api_name=f"{engine}_preview")
     row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
-    generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine)
+    # The progress overlay covers only the result: the status line under the buttons shows the same words, unveiled.
+    generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
+                                        show_progress_on=generate_outputs[:1])
     generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
 
     def stop(request: gr.Request):

@@ -40,7 +40,9 @@ def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) 
 def _separate(args: argparse.Namespace) -> int:
     from core.audio.prepare import separate_file
     from core.cli import tqdm_progress
+    from core.request import check_out_dir
 
+    check_out_dir(args.out_dir)  # before the progress bar: a refusal is one line
     with tqdm_progress("separate") as report:
         vocals, accompaniment, hit = separate_file(args.audio, args.out_dir, args.start, args.end, args.device, report,
                                                    args.checkpoints)
@@ -55,7 +57,9 @@ def _prepare(args: argparse.Namespace) -> int:
 
     from core.audio.prepare import prepare_audio
     from core.cli import tqdm_progress
+    from core.request import check_out_dir
 
+    check_out_dir(args.out_dir)
     with tqdm_progress("prepare audio") as report:
         prepared = prepare_audio(audio_options_from_args(args), report, root=args.checkpoints)
     out = Path(args.out_dir).expanduser()

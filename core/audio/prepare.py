@@ -313,14 +313,16 @@ def separate_file(audio: str | os.PathLike, out_dir: str | os.PathLike, start: f
                   root: str | os.PathLike | None = None) -> tuple[Path, Path, bool]:
     """Write ``out_dir/vocals.wav`` and ``out_dir/accompaniment.wav`` (44.1 kHz); returns them and the cache-hit flag.
     ``root`` is the checkpoints folder (None = the default)."""
+    from core.request import check_out_dir
+
     reporter = _Reporter(ctx)
     AudioOptions(audio=str(audio), start=start, end=end).validate()
+    out = check_out_dir(out_dir)
     _separator_model(root)  # fail on missing weights before any decoding
     reporter.progress(0.0, f"decoding audio from {Path(audio).name}")
     decoded = decode_audio(audio, start, end)
     _check_not_silent(decoded.samples, f"the audio of {Path(audio).name}")
     vocals, accompaniment, hit = separate_decoded(decoded, content_hash(audio), start, end, device, reporter, root)
-    out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for src in (vocals, accompaniment):

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from core import weights
 from core.audio import weights as manifest
 from core.cache import default_cache
 from core.device import resolve_device
@@ -110,7 +111,12 @@ class VocalSeparator:
             "output_single_stem": None, "invert_using_spec": False, "sample_rate": SEPARATION_RATE,
             "use_soundfile": True,
         }
-        self._model = _mdx_class()(common_config=common, arch_config=dict(MDX_ARCH))
+        try:
+            self._model = _mdx_class()(common_config=common, arch_config=dict(MDX_ARCH))
+        except Exception as exc:
+            if weights.is_onnxruntime_error(exc):
+                raise weights.corrupt_file(self.model_path, exc) from None
+            raise
         self._model.resolve_execution_policy("mdx")
         self._lock = threading.Lock()
 

@@ -45,6 +45,20 @@ _NOTES = {
 }
 
 
+# Exact sizes (bytes) of the public files, from the Hub's LFS metadata of KwaiVGI/LivePortrait (the download checks
+# them). MoDA's copies are left unsized: nothing public says they are the same bytes.
+SIZES = {
+    "liveportrait/base_models/appearance_feature_extractor.pth": 3_387_959,
+    "liveportrait/base_models/motion_extractor.pth": 112_545_506,
+    "liveportrait/base_models/spade_generator.pth": 221_813_590,
+    "liveportrait/base_models/warping_module.pth": 182_180_086,
+    "liveportrait/retargeting_models/stitching_retargeting_module.pth": 2_393_098,
+    "liveportrait/landmark.onnx": 114_666_491,
+    DETECTOR: 16_923_827,
+    LANDMARK_106: 5_030_888,
+}
+
+
 @dataclass(frozen=True)
 class WeightSet:
     """One copy of LivePortrait's networks: its Hub repository and each file's path there (= under checkpoints/)."""
@@ -64,12 +78,13 @@ class WeightSet:
 
     def files(self) -> list[WeightFile]:
         """This set's files, then the shared insightface detector and landmarker."""
-        own = [WeightFile(local=path, repo_id=self.repo_id, filename=path, note=f"{_NOTES[name]} ({self.name} copy)")
+        own = [WeightFile(local=path, repo_id=self.repo_id, filename=path, size=SIZES.get(path),
+                          note=f"{_NOTES[name]} ({self.name} copy)")
                for name, path in self.paths().items()]
         return own + [
-            WeightFile(local=DETECTOR, repo_id=HF_REPO, filename=DETECTOR,
+            WeightFile(local=DETECTOR, repo_id=HF_REPO, filename=DETECTOR, size=SIZES[DETECTOR],
                        note="insightface buffalo_l SCRFD face detector (ONNX)"),
-            WeightFile(local=LANDMARK_106, repo_id=HF_REPO, filename=LANDMARK_106,
+            WeightFile(local=LANDMARK_106, repo_id=HF_REPO, filename=LANDMARK_106, size=SIZES[LANDMARK_106],
                        note="insightface buffalo_l 106-point landmarker (ONNX)"),
         ]
 

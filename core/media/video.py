@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -32,25 +32,28 @@ def count_output_frames(info: MediaInfo, fps: float = 25.0, start: float = 0.0, 
 
 
 def iter_video_frames(
-    path: str | os.PathLike, fps: float = 25.0, start: float = 0.0, end: float | None = None
+    path: str | os.PathLike, fps: float = 25.0, start: float = 0.0, end: float | None = None,
+    on_short: Callable[[str], None] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield upright RGB uint8 HxWx3 frames at a constant `fps`.
 
     Output frame k shows the latest source frame whose timestamp is <= start + k/fps (the first frame when
     none is), so frames are duplicated or dropped as needed and variable-frame-rate input stays in sync.
     Exactly count_output_frames(probe(path), fps, start, end) frames are produced; memory holds one frame.
+    A file that decodes shorter than its header says (truncated) holds its last readable frame for the rest, and
+    ``on_short`` receives one line saying how much of the video could be read.
     """
     info = probe(path)
     n_out = count_output_frames(info, fps, start, end)
     try:
         seek_to = 0.0 if info.container == "avi" else float(start)  # AVI frames are timed by count: decode all
         with frames_from(Path(path), "video", seek_to) as (frames, stream, zero):
-            yield from _resample(info, frames, stream, zero, n_out, float(fps), float(start))
+            yield from _resample(info, frames, stream, zero, n_out, float(fps), float(start), on_short)
     except av.FFmpegError as exc:
         raise decode_error(Path(info.path), exc) from exc
 
 
-def _resample(info, frames, stream, zero, n_out, fps, start) -> Iterator[np.ndarray]:
+def _resample(info, frames, stream, zero, n_out, fps, start, on_short=None) -> Iterator[np.ndarray]:
     k = 0
     held = None  # latest source frame at or before the next output instant
     held_rgb = None  # its converted picture, made once however many times it is shown
@@ -77,6 +80,11 @@ def _resample(info, frames, stream, zero, n_out, fps, start) -> Iterator[np.ndar
     if held is None:
         raise BadInputError(f"{info.name}: no video frames at or after {start:.2f}s")
     # Past the last decoded frame (container duration longer than the frames): hold the last one.
+    if on_short is not None and n_out - k > 1:
+        total = start + n_out / fps
+        read = k + 1  # the held frame itself was read
+        on_short(f"{info.name} is truncated: only {start + read / fps:.2f} s of its {total:.2f} s of video could be "
+                 f"read ({read} of {n_out} frames); its last readable frame is held for the rest")
     while k < n_out:
         if held_rgb is None:
             size = size or (held.width, held.height)

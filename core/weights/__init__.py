@@ -174,9 +174,19 @@ def load_state_dict(path: str | os.PathLike) -> dict:
     except pickle.UnpicklingError as exc:
         raise BadInputError(f"{path} holds more than tensors; refusing to unpickle it (safe loading only)") from exc
     except Exception as exc:
-        raise BadInputError(
-            f"{path} is corrupt or not a weights file ({type(exc).__name__}); delete it and run python download_weights.py"
-        ) from exc
+        raise corrupt_file(path, exc) from exc
+
+
+def corrupt_file(path: str | os.PathLike, exc: BaseException) -> BadInputError:
+    """The one message for a weights file (.pth, .safetensors, .onnx...) that cannot be loaded: which file, delete
+    it, re-download."""
+    return BadInputError(
+        f"{path} is corrupt or not a weights file ({type(exc).__name__}); delete it and run python download_weights.py")
+
+
+def is_onnxruntime_error(exc: BaseException) -> bool:
+    """True for onnxruntime's own errors (InvalidProtobuf, InvalidArgument, Fail...) raised while loading a model."""
+    return type(exc).__module__.startswith("onnxruntime")
 
 
 def load_strict(module, state: dict, path: str | os.PathLike) -> None:

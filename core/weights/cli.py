@@ -27,7 +27,15 @@ def list_files(engine_names: list[str], root: str | None = None) -> int:
         for item in module.FILES:
             mark = "missing" if item.local in gone else "present"
             print(f"  [{mark:7}] {item.local:70} {_human(item.size):>9}  {item.source}")
+        print(f"  {'total':79} {_total(module.FILES)}")
     return 0
+
+
+def _total(files) -> str:
+    """The engine's download size: the sum of the known sizes, and how many files have none listed."""
+    known = [f.size for f in files if f.size]
+    unknown = len(files) - len(known)
+    return _human(sum(known)) + (f" + {unknown} file(s) of unlisted size" if unknown else "")
 
 
 def download_with_bar(engine_names: list[str], root: str | None = None) -> int:

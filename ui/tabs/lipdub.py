@@ -1,15 +1,18 @@
 """Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub through the shared job wiring."""
 from __future__ import annotations
 
+import uuid
+
 import gradio as gr
 
 from core.audio.options import AudioOptions
 from core.engines.lipdub import LipdubRequest
 from core.engines.lipdub import preview as engine_preview
 from core.engines.lipdub import run as engine_run
+from core.errors import BadInputError
 from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, preset_panel
+from ui.components import SETTINGS, preset_panel, ui_language
 from ui.jobs import action_row, run_preview, stream_job, wire
 
 
@@ -20,7 +23,8 @@ def _path(value) -> str | None:
 
 
 def make_request(video, audio_values, version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face,
-                 point, box, smooth, crf, use_cache, device, dtype) -> LipdubRequest:
+                 point, box, smooth, crf, use_cache, device, dtype,
+                 max_side=LipdubRequest.max_side) -> LipdubRequest:
     """The request the tab's values describe, through the same parsers and validation as the CLI."""
     audio = options_from_values(*audio_values)
     if not _path(video):
@@ -31,7 +35,9 @@ def make_request(video, audio_values, version, bbox_shift, extra_margin, parsing
         batch_size=int(batch), seed=int(seed or 0),
         face=int(face) if face not in (None, "") and int(face) >= 0 and not (point or box) else None,
         point=parse_point(point) if point and not box else None, box=parse_box(box) if box else None,
-        smooth=bool(smooth), crf=int(crf), use_cache=bool(use_cache), **SETTINGS.request_fields(device, dtype))
+        smooth=bool(smooth), crf=int(crf), use_cache=bool(use_cache),
+        max_side=int(LipdubRequest.max_side if max_side is None else max_side),
+        **SETTINGS.request_fields(device, dtype))
 
 
 def _hint(extra: dict) -> str:
@@ -43,10 +49,37 @@ def _hint(extra: dict) -> str:
     return text
 
 
+def _in_file_pixels(xy, video, picture) -> tuple[int, int]:
+    """A pixel of the overlay ``picture`` (drawn at the working size) as a pixel of the ``video`` file's frame."""
+    from PIL import Image
+
+    from core.media import probe
+
+    with Image.open(picture) as shown:
+        scale = probe(_path(video)).width / shown.width if picture and _path(video) else 1.0
+    return round(xy[0] * scale), round(xy[1] * scale)
+
+
+def _no_face(video: str, exc: BadInputError) -> tuple[str, None, str]:
+    """No face in frame 0: show the frame itself, so the creator can click the face (or draw a box)."""
+    from PIL import Image
+
+    from core import paths
+    from core.engines.lipdub.source import FrameSource
+
+    frame = FrameSource(video).frames([0])[0]
+    folder = paths.cache_dir() / "no-face"
+    folder.mkdir(parents=True, exist_ok=True)
+    picture = folder / f"{uuid.uuid4().hex[:12]}.png"
+    Image.fromarray(frame).save(picture)
+    return str(picture), None, f"**{ui_language(str(exc))}**"
+
+
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
-            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"], height=110)
+            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"], height=110,
+                            elem_id="lipdub-video")
             panel = audio_panel("lipdub")
             with gr.Row():
                 version = gr.Radio([("MuseTalk 1.5", "v15"), ("MuseTalk 1.0", "v1")], value="v15", label="Model")
@@ -73,17 +106,20 @@ def build() -> None:
                     use_cache = gr.Checkbox(value=True, label="Reuse the prepared video (cache)")
                     device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
                     dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
+                    max_side = gr.Number(value=LipdubRequest.max_side, precision=0,
+                                         label="Max video side (px, 0 = keep size)")
         with gr.Column(scale=4):
             row = action_row("Preview first frame")
             hint = gr.Markdown()
             with gr.Row():
-                overlay = gr.Image(label="Frame 0: face, crop box, mask edge", type="filepath", interactive=False,
-                                   height=220)
-                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=220)
-            result = gr.Video(label="Result", interactive=False, height=300)
+                overlay = gr.Image(label="Frame 0: face and mask", type="filepath", interactive=False,
+                                   height=200, elem_id="lipdub-overlay")
+                dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=200,
+                                  elem_id="lipdub-dubbed")
+            result = gr.Video(label="Result", interactive=False, height=280, elem_id="lipdub-result")
 
     controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
-                use_cache, device, dtype]
+                use_cache, device, dtype, max_side]
     inputs = [video, *panel.inputs, *controls]
 
     # Named parameters (not *values) so the API endpoints document each input by name. The None defaults only tell
@@ -93,23 +129,28 @@ def build() -> None:
                    normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
                    left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
                    face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
-                   request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects these
+                   max_side=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - injected
         """First-frame preview: overlay, dubbed frame 0 (real audio window), suggested bbox_shift range."""
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
-                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
-        res = run_preview("lipdub", engine_preview, req, request, progress)
+                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype, max_side)
+        try:
+            res = run_preview("lipdub", engine_preview, req, request, progress)
+        except BadInputError as exc:
+            if not str(exc).startswith("no face found"):
+                raise
+            return _no_face(req.video, exc)
         return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra)
 
     def do_generate(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
                     normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
                     left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
                     face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
-                    request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
+                    max_side=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Dub the whole video: result video, timings, suggested bbox_shift range."""
         req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
-                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype)
+                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype, max_side)
 
         def done(res):
             cached = "prepared video reused from the cache · " if res.extra.get("cache_hit") else ""
@@ -118,12 +159,13 @@ def build() -> None:
         yield from stream_job("lipdub", engine_run, req, request, progress,
                               lambda line: (gr.skip(), line, gr.skip()), done)
 
-    def pick_point(evt: gr.SelectData):
-        x, y = evt.index
+    def pick_point(video, picture, evt: gr.SelectData):
+        """The clicked point in the file's pixels (the overlay shows the working size)."""
+        x, y = _in_file_pixels(evt.index, video, picture)
         return f"{x},{y}", -1
 
     wire(row, "lipdub", inputs, do_preview, [overlay, dubbed, hint], do_generate, [result, row.status, hint])
-    overlay.select(pick_point, None, [point, face], api_visibility="private")
+    overlay.select(pick_point, [video, overlay], [point, face], api_visibility="private")
     fields = {"version": version, "bbox_shift": bbox_shift, "extra_margin": extra_margin, "parsing_mode": parsing,
               "left_cheek_width": left, "right_cheek_width": right, "batch_size": batch, "seed": seed,
               "smooth": smooth, "crf": crf}

@@ -10,7 +10,7 @@ from core.engines.portrait import run as engine_run
 from core.engines.portrait.moda.motion import EMOTIONS
 from core.request import parse_box
 from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, preset_panel
+from ui.components import SETTINGS, answer_unreadable, preset_panel
 from ui.jobs import action_row, run_preview, stream_job, wire
 
 EMOTION_CHOICES = [("None (audio only)", "none")] + [(e.capitalize(), e) for e in EMOTIONS]
@@ -39,7 +39,8 @@ def make_request(image, audio_values, emotion, cfg_scale, steps, seed, smoothing
 def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
-            image = gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"], height=220)
+            image = answer_unreadable(gr.Image(label="Portrait photo", type="filepath", sources=["upload", "clipboard"],
+                                               height=220, elem_id="portrait-image"))
             panel = audio_panel("portrait")
             with gr.Row():
                 emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
@@ -54,7 +55,8 @@ def build() -> None:
                 with gr.Row():
                     crop_scale = gr.Slider(1.8, 3.2, value=2.3, step=0.05, label="Crop scale")
                     pasteback = gr.Checkbox(value=True, label="Paste back into the photo (off: 512x512 crop)")
-                    max_side = gr.Number(value=0, precision=0, label="Max photo side (0 = keep size)")
+                    max_side = gr.Number(value=PortraitRequest.max_side, precision=0,
+                                         label="Max photo side (px, 0 = keep size)")
                 with gr.Row():
                     face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
                     box = gr.Textbox(label="Manual face box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
@@ -66,9 +68,11 @@ def build() -> None:
         with gr.Column(scale=4):
             row = action_row()
             with gr.Row():
-                overlay = gr.Image(label="Face crop", type="filepath", interactive=False, height=220)
-                first = gr.Image(label="First frame", type="filepath", interactive=False, height=220)
-            result = gr.Video(label="Result", interactive=False, height=300)
+                overlay = gr.Image(label="Face crop", type="filepath", interactive=False, height=200,
+                                   elem_id="portrait-crop")
+                first = gr.Image(label="First frame", type="filepath", interactive=False, height=200,
+                                 elem_id="portrait-first")
+            result = gr.Video(label="Result", interactive=False, height=280, elem_id="portrait-result")
 
     controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                 batch, crf, device, dtype]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import torch
 
-from core import weights
+from core import runs, weights
 from core.cache import default_cache
 from core.device import resolve_device, resolve_dtype
 from core.errors import BadInputError
@@ -78,6 +78,58 @@ def _download_action(engine: str):
     return download
 
 
+RUN_HEADERS = ["job", "started", "engine", "status", "result", "total (s)", "parameters"]
+
+
+def runs_rows() -> list[list]:
+    """One row per past job under outputs/, newest first."""
+    rows = []
+    for run in runs.list_runs():
+        total = run.timings.get("total")
+        rows.append([run.job_id, run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else "", run.engine,
+                     run.status, run.kind or (run.error[:60] if run.status == "failed" else ""),
+                     round(total, 1) if total else None, run.parameters()])
+    return rows
+
+
+def open_run(job_id: str) -> tuple[str | None, str | None, dict, str]:
+    """A past job: its video (or preview picture), its request and its log."""
+    run = runs.find_run(job_id)
+    log = (run.folder / "log.txt").read_text(encoding="utf-8", errors="replace") if (
+        run.folder / "log.txt").is_file() else ""
+    video = str(run.output) if run.kind == "video" else None
+    picture = str(run.output) if run.kind == "preview" else None
+    return video, picture, {"engine": run.engine, "status": run.status, "timings": run.timings,
+                            "request": run.request}, log[-4000:]
+
+
+def runs_panel() -> None:
+    """Past jobs from outputs/ (status, engine, parameters, timings); a click on a row re-opens it."""
+    with gr.Accordion("Runs (past jobs in outputs/)", open=False):
+        table = gr.Dataframe(runs_rows(), headers=RUN_HEADERS, interactive=False, wrap=True, max_height=320)
+        with gr.Row():
+            job = gr.Textbox(label="Job", placeholder="click a row, or type a job folder name", scale=3)
+            reopen = gr.Button("Open run", scale=1)
+            refresh = gr.Button("Refresh list", scale=1)
+        with gr.Row():
+            video = gr.Video(label="Result", interactive=False, height=260)
+            picture = gr.Image(label="Preview", type="filepath", interactive=False, height=260)
+            with gr.Column():
+                request = gr.JSON(label="Request, status and timings")
+                log = gr.Textbox(label="Log (last lines)", lines=6, max_lines=12)
+
+    def pick(rows, evt: gr.SelectData):
+        row = evt.index[0]
+        values = rows.values.tolist() if hasattr(rows, "values") else rows
+        return values[row][0]
+
+    reopen.click(run_action(open_run), job, [video, picture, request, log], api_name="open_run")
+    table.select(pick, table, job, api_visibility="private").then(
+        run_action(open_run), job, [video, picture, request, log], api_visibility="private")
+    refresh.click(run_action(runs_rows), None, table, api_name="runs")
+    gr.on(triggers=None, fn=runs_rows, inputs=None, outputs=table, api_visibility="private")
+
+
 def build() -> None:
     status = gr.Markdown(status_markdown())
     with gr.Row():
@@ -107,3 +159,4 @@ def build() -> None:
 
     refresh.click(run_action(refresh_all), None, [table, status], api_name="weights_status")
     gr.on(triggers=None, fn=refresh_all, inputs=None, outputs=[table, status], api_visibility="private")
+    runs_panel()

@@ -18,10 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-smooth", action="store_true", help="no temporal box smoothing (reference-exact crops)")
     p.add_argument("--batch", type=int, default=16, help="frames per batch")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the prepared-video cache")
+    p.add_argument("--max-side", type=int, default=LipdubRequest.max_side,
+                   help="working size: a video or photo whose longer side exceeds it is dubbed downscaled (0 = keep)")
 
 
 def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> LipdubRequest:
     return LipdubRequest(
         video=args.video, version=args.version, bbox_shift=args.bbox_shift, extra_margin=args.extra_margin,
         parsing_mode=args.parsing, left_cheek_width=args.cheeks[0], right_cheek_width=args.cheeks[1],
-        batch_size=args.batch, smooth=not args.no_smooth, use_cache=not args.no_cache, **common)
+        batch_size=args.batch, smooth=not args.no_smooth, use_cache=not args.no_cache, max_side=args.max_side,
+        **common)

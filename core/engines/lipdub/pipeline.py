@@ -134,7 +134,7 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
     root = weights.require(ENGINE, req.checkpoints)
     device, dtype = _device_dtype(req)
     ctx.progress(0.01, "reading inputs")
-    source = FrameSource(req.video)
+    source = FrameSource(req.video, max_side=int(req.max_side))
     samples, out_track = driving_audio(req.audio, ctx, SR, req.checkpoints, span=(0.0, 0.02))
     n_out = frames_needed(len(samples) / SR, FPS)
     with oom_guard():
@@ -159,6 +159,8 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
             with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer, \
                     EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.45, 0.99):
                 _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx, encoder.put)
+            for message in source.warnings:
+                ctx.warn(message)
         finally:
             if prep.temporary:
                 shutil.rmtree(prep.folder, ignore_errors=True)
@@ -197,18 +199,20 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
     req.validate()
     root = weights.require(ENGINE, req.checkpoints)
     device, dtype = _device_dtype(req)
-    source = FrameSource(req.video)
+    source = FrameSource(req.video, max_side=int(req.max_side))
     frame = source.frames([0])
     hw = source.hw
+    for message in source.warnings:
+        ctx.warn(message)
     samples = driving_audio(req.audio, ctx, SR, req.checkpoints)[0][: 30 * SR]  # frame 0 needs the first segment
     dets, chosen, lm, shift_range = np.zeros((0, 5), np.float32), None, None, None
     with oom_guard():
         if req.box:
-            box = C.manual_box(req.box, hw, source.name)
+            box = C.manual_box(source.scaled(req.box), hw, source.name)
         else:
             with ctx.stage("face_track"):
                 dets = L.detect_faces(M.load_detector(root, device), frame, device)[0]
-                i = pick(dets, req.face, tuple(req.point) if req.point else None)
+                i = pick(dets, req.face, tuple(source.scaled(req.point)) if req.point else None)
                 if i is None:
                     raise BadInputError(f"no face found in frame 0 of {source.name}; draw a face box")
                 chosen = dets[i]

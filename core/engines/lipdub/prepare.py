@@ -87,6 +87,7 @@ def cache_key(req, source_hash: str, root: Path, dtype) -> str:
     vae = root / "sd-vae"
     params = {
         "format": FORMAT, "video": source_hash, "box": req.box, "face": req.face, "point": req.point,
+        "max_side": int(req.max_side),
         "shift": int(req.bbox_shift), "margin": req.margin, "smooth": bool(req.smooth), "mode": req.mode,
         "cheeks": [int(req.left_cheek_width), int(req.right_cheek_width)],
         "detector": [L.DETECT_SIDE, L.DETECT_THRESHOLD, L.FAN_CROP_SCALE],
@@ -101,12 +102,12 @@ def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np
     n, hw = source.n, source.hw
     landmarks = np.full((n, 68, 2), np.nan, dtype=np.float32)
     if req.box:
-        box = C.manual_box(req.box, hw, source.name)
+        box = C.manual_box(source.scaled(req.box), hw, source.name)
         return np.tile(np.array(box, dtype=np.int64), (n, 1)), np.ones(n, dtype=bool), landmarks
     with ctx.stage("load_models"):
         detector = M.load_detector(root, device)
         fan = M.load_landmarker(root, device)
-    tracker = FaceTracker(face=req.face, point=tuple(req.point) if req.point else None)
+    tracker = FaceTracker(face=req.face, point=tuple(source.scaled(req.point)) if req.point else None)
     boxes = np.zeros((n, 4), dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
     for start, frames in timed_prefetch(source.batches(TRACK_BATCH), ctx):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import BadInputError
+from core.media import probe
 from core.request import FaceRequest
 
 VERSIONS = ("v15", "v1")
@@ -23,6 +24,7 @@ class LipdubRequest(FaceRequest):
     batch_size: int = 16
     smooth: bool = True  # smooth crop boxes over time (off for reference-exact runs)
     use_cache: bool = True  # reuse / store the prepared-video cache
+    max_side: int = 1920  # working size: a longer video/photo side is downscaled for dubbing, with a warning (0 = keep)
 
     def check(self) -> None:
         if self.version not in VERSIONS:
@@ -36,6 +38,9 @@ class LipdubRequest(FaceRequest):
                 raise BadInputError(f"{name.replace('_', ' ')} {getattr(self, name)} is outside 20..160")
         if int(self.batch_size) < 1:
             raise BadInputError("batch size must be at least 1")
+        if int(self.max_side) < 0:
+            raise BadInputError(f"max video side must be 0 (keep) or more, got {self.max_side}")
+        probe(self.video)  # an empty or unreadable file is refused before any job starts
 
     @property
     def mode(self) -> str:

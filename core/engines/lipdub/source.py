@@ -29,11 +29,16 @@ def pingpong(i: int, n: int) -> int:
 
 
 class FrameSource:
-    def __init__(self, path: str | Path, chunk: int | None = None):
+    """The picture to dub at its working size: a video or photo whose longer side exceeds ``max_side`` (0 = keep) is
+    read downscaled (``scale`` < 1, with a line in ``warnings``); boxes and points given in the file's pixels are
+    mapped with ``scaled()``."""
+
+    def __init__(self, path: str | Path, chunk: int | None = None, max_side: int = 0):
         self.path = Path(path)
         info = probe(self.path)
         self.name = info.name
         self.kind = info.kind
+        self.warnings: list[str] = []  # e.g. a truncated file: how much of it could be read
         if info.kind == "image":
             self._image = load_image(self.path)
             self.n = 1
@@ -42,12 +47,30 @@ class FrameSource:
             self.n = count_output_frames(info, FPS)
         else:
             raise BadInputError(f"{info.name} has no picture: give a video or an image to dub")
-        self.hw = (info.height, info.width) if self._image is None else self._image.shape[:2]
+        full = (info.height, info.width) if self._image is None else self._image.shape[:2]
+        self.hw, self.scale = working_size(full, max_side)
+        if self.scale < 1:
+            self._warn(f"{self.name} is {full[1]}x{full[0]}: dubbed at {self.hw[1]}x{self.hw[0]} "
+                       f"(max video side {max_side}; 0 keeps the full size)")
+            if self._image is not None:
+                self._image = _resize(self._image, self.hw)
         # Backward reads decode from the previous keyframe once per chunk, so chunks are as long as ~96 MB allows.
         self.chunk = int(chunk) if chunk else int(np.clip(96 * 2**20 // (self.hw[0] * self.hw[1] * 3), 16, 128))
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
         self._forward: Iterator[np.ndarray] | None = None
         self._forward_at = -1  # next frame index the forward iterator yields
+
+    def scaled(self, coords) -> list[float] | None:
+        """A box or point in the file's pixels, in the pixels of the working size."""
+        return None if coords is None else [float(v) * self.scale for v in coords]
+
+    def _frames_from(self, start: float = 0.0) -> Iterator[np.ndarray]:
+        frames = iter_video_frames(self.path, fps=FPS, start=start, on_short=self._warn)
+        return frames if self.scale == 1 else (_resize(frame, self.hw) for frame in frames)
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def batches(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
         """(first index, [B, H, W, 3]) over the whole video, in order."""
@@ -55,7 +78,7 @@ class FrameSource:
             yield 0, self._image[None]
             return
         batch, start = [], 0
-        for i, frame in enumerate(iter_video_frames(self.path, fps=FPS)):
+        for i, frame in enumerate(self._frames_from()):
             batch.append(frame)
             if len(batch) == size:
                 yield start, np.stack(batch)
@@ -66,8 +89,7 @@ class FrameSource:
     def _read_chunk(self, c: int) -> np.ndarray:
         a, b = c * self.chunk, min((c + 1) * self.chunk, self.n)
         if self._forward is None or self._forward_at != a:
-            self._forward = iter_video_frames(self.path, fps=FPS, start=a / FPS) if a else iter_video_frames(
-                self.path, fps=FPS)
+            self._forward = self._frames_from(a / FPS)
             self._forward_at = a
         frames = []
         for _ in range(b - a):
@@ -97,6 +119,23 @@ class FrameSource:
             self._chunks.move_to_end(c)
             out.append(self._chunks[c][int(i) - c * self.chunk])
         return np.stack(out)
+
+
+def working_size(hw: tuple[int, int], max_side: int) -> tuple[tuple[int, int], float]:
+    """((height, width), scale) for a picture of ``hw`` whose longer side may be at most ``max_side`` (0 = any);
+    the sides stay even (H.264 needs them so)."""
+    h, w = int(hw[0]), int(hw[1])
+    if not max_side or max(h, w) <= max_side:
+        return (h, w), 1.0
+    scale = max_side / max(h, w)
+    size = (max(2, round(h * scale / 2) * 2), max(2, round(w * scale / 2) * 2))
+    return size, size[1] / w
+
+
+def _resize(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(frame, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
 
 
 def prefetch(items: Iterator, depth: int = 2) -> Iterator:

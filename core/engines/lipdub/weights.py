@@ -22,7 +22,8 @@ LANDMARKS = "facexlib/alignment_WFLW_4HG.pth"
 
 FILES: list[WeightFile] = [
     WeightFile(UNET_V15[0], "TMElyralab/MuseTalk", UNET_V15[0], note="MuseTalk 1.5 UNet config"),
-    WeightFile(UNET_V15[1], "TMElyralab/MuseTalk", UNET_V15[1], note="MuseTalk 1.5 UNet weights (~3.4 GB)"),
+    WeightFile(UNET_V15[1], "TMElyralab/MuseTalk", UNET_V15[1], size=3_400_074_924,
+               note="MuseTalk 1.5 UNet weights (~3.4 GB)"),
     WeightFile(UNET_V1[0], "TMElyralab/MuseTalk", UNET_V1[0], note="MuseTalk 1.0 UNet config"),
     WeightFile(UNET_V1[1], "TMElyralab/MuseTalk", UNET_V1[1], note="MuseTalk 1.0 UNet weights (~3.4 GB)"),
     WeightFile(f"{VAE_DIR}/config.json", "stabilityai/sd-vae-ft-mse", "config.json"),
@@ -32,7 +33,7 @@ FILES: list[WeightFile] = [
     WeightFile(f"{WHISPER_DIR}/preprocessor_config.json", "openai/whisper-tiny", "preprocessor_config.json"),
     WeightFile(f"{WHISPER_DIR}/model.safetensors", "openai/whisper-tiny", "model.safetensors",
                note="whisper-tiny (~150 MB); only the encoder is loaded"),
-    WeightFile(PARSER, "ManyOtherFunctions/face-parse-bisent", "79999_iter.pth",
+    WeightFile(PARSER, "ManyOtherFunctions/face-parse-bisent", "79999_iter.pth", size=53_289_463,
                note="BiSeNet face parsing, 19 classes (~53 MB); holds its ResNet-18 backbone too"),
     WeightFile(DETECTOR, url=_FACEXLIB + "detection_mobilenet0.25_Final.pth",
                note="facexlib RetinaFace (MobileNet-0.25) face detector"),

@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head-motion", type=float, default=1.0, help="scale of the generated head motion (0 = still)")
     p.add_argument("--crop-scale", type=float, default=2.3, help="face crop size relative to the face")
     p.add_argument("--no-pasteback", action="store_true", help="output the 512x512 animated crop only")
-    p.add_argument("--max-side", type=int, default=0, help="downscale photos larger than this (0 = keep size)")
+    p.add_argument("--max-side", type=int, default=PortraitRequest.max_side,
+                   help="working size: photos whose longer side exceeds it are downscaled, with a warning (0 = keep)")
     p.add_argument("--batch", type=int, default=0, help="frames rendered per batch (0 = auto: 25 GPU, 4 CPU)")
 
 

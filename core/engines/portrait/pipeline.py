@@ -7,6 +7,7 @@ one batch while the next one renders).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,14 +59,25 @@ def _prepare(request: PortraitRequest, ctx: JobContext) -> _Prepared:
     device = resolve_device(request.device)
     dtype = resolve_dtype(request.dtype, device)
     with ctx.stage("load"):
-        photo = resize_to_limit(load_image(request.image), max_dim=request.max_side, division=2)
+        original = load_image(request.image)
+        photo = resize_to_limit(original, max_dim=request.max_side, division=2)
+        scale = photo.shape[1] / original.shape[1]
+        if 0 < request.max_side < max(original.shape[:2]):
+            ctx.warn(f"{Path(request.image).name} is {original.shape[1]}x{original.shape[0]}: animated at "
+                     f"{photo.shape[1]}x{photo.shape[0]} (max photo side {request.max_side}; 0 keeps the full size)")
+        del original
         cropper = FaceCropper.cached(root, weights=PW.LIVEPORTRAIT)  # MoDA's own LivePortrait copies
         renderer = LivePortraitRenderer.cached(root, device, dtype, weights=PW.LIVEPORTRAIT)
     with ctx.stage("crop"):
-        crop = cropper.crop_source(photo, face=request.face, box=request.box, point=request.point,
-                                   scale=request.crop_scale)
+        crop = cropper.crop_source(photo, face=request.face, box=_scaled(request.box, scale),
+                                   point=_scaled(request.point, scale), scale=request.crop_scale)
         source = renderer.extract_source(image_to_tensor(crop.img_crop_256, renderer.device))
     return _Prepared(photo, crop, renderer, source, device)
+
+
+def _scaled(coords: list[float] | None, scale: float) -> list[float] | None:
+    """A box or point given in the photo's pixels, in the pixels of the photo as processed."""
+    return None if coords is None else [v * scale for v in coords]
 
 
 def _models(root, device: torch.device) -> tuple[MotionGenerator, HubertEncoder]:
@@ -200,7 +212,11 @@ def preview(request: PortraitRequest, ctx: JobContext) -> JobResult:
     """
     from PIL import Image
 
+    from core.audio.prepare import driving_audio
+
     prep = _prepare(request, ctx)
+    # The audio is not needed for this frame, but audio Generate would refuse (silent, too short) is refused here too.
+    driving_audio(request.audio, ctx, SR, request.checkpoints, span=(0.0, 0.05))
     raw = prep.source.motion_vector().float().cpu()
     frames: list[np.ndarray] = []
     with oom_guard():

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.errors import BadInputError
+from core.media import probe
 from core.request import FaceRequest
 
 from .moda import motion as M
@@ -29,7 +30,7 @@ class PortraitRequest(FaceRequest):
     head_motion: float = 1.0         # scales generated head pose/translation deltas around the source pose
     crop_scale: float = 2.3
     pasteback: bool = True           # False returns the 512x512 animated crop
-    max_side: int = 0                # downscale photos whose longer side exceeds this (0 = keep resolution)
+    max_side: int = 2048             # working size: photos with a longer side are downscaled, with a warning (0 = keep)
     render_batch: int = 0            # frames per render pass; 0 = auto (25 on a GPU, as MoDA; 4 on the CPU)
 
     def check(self) -> None:
@@ -52,6 +53,7 @@ class PortraitRequest(FaceRequest):
             M.emotion_id(self.emotion)
         except ValueError as exc:
             raise BadInputError(str(exc)) from exc
+        probe(self.image)  # an empty or unreadable photo is refused before any job starts
         self.emotion_timeline()
 
     def motion_settings(self) -> MotionSettings:

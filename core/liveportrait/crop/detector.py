@@ -24,13 +24,21 @@ class Detections:
 
 
 def session(path: str | Path, providers: list[str] | None = None):
+    """An onnxruntime session for ``path``; a corrupt file is a one-line BadInputError naming it (delete, re-download)."""
     import onnxruntime as ort
+
+    from core import weights
 
     available = ort.get_available_providers()
     chosen = [p for p in (providers or ["CUDAExecutionProvider", "CPUExecutionProvider"]) if p in available]
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=opts, providers=chosen or ["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=chosen or ["CPUExecutionProvider"])
+    except Exception as exc:
+        if weights.is_onnxruntime_error(exc):
+            raise weights.corrupt_file(path, exc) from None
+        raise
 
 
 def anchor_centers(height: int, width: int, stride: int, num_anchors: int) -> np.ndarray:
