@@ -132,9 +132,9 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
                                         show_progress_on=generate_outputs[:1])
     generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
 
-    def stop(request: gr.Request):
-        cancel_session(request)
-        return (*idle, "stopped")
-
-    row.stop.click(stop, None, [row.generate, row.stop, row.status], cancels=[generate_event, preview_event],
-                   queue=False, api_visibility="private")
+    # The status says "stopped" only once the cancel has gone through, so no progress line still in flight from
+    # the closed handler can overwrite it.
+    stopped = row.stop.click(cancel_session, None, None, cancels=[generate_event, preview_event], queue=False,
+                             api_visibility="private")
+    stopped.then(lambda: (*idle, "stopped"), None, [row.generate, row.stop, row.status], queue=False,
+                 api_visibility="private")

@@ -23,13 +23,14 @@ def _path(value) -> str | None:
 
 
 def make_request(image, audio_values, emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale,
-                 pasteback, face, box, max_side, batch, crf, device, dtype) -> PortraitRequest:
+                 pasteback, face, box, max_side, batch, crf, device, dtype, emotion_strength=0.0) -> PortraitRequest:
     """The request the tab's values describe, through the same parsers and validation as the CLI."""
     audio = options_from_values(*audio_values)
     if not _path(image):
         raise gr.Error("drop a portrait photo to animate", print_exception=False)
     return PortraitRequest(
-        image=_path(image), audio=audio, emotion=emotion or "none", cfg_scale=float(cfg_scale), steps=int(steps),
+        image=_path(image), audio=audio, emotion=emotion or "none", emotion_strength=float(emotion_strength or 0),
+        cfg_scale=float(cfg_scale), steps=int(steps),
         seed=int(seed or 0), smoothing=int(smoothing), head_motion=float(head_motion), crop_scale=float(crop_scale),
         pasteback=bool(pasteback), face=int(face) if face not in (None, "") and int(face) >= 0 and not box else None,
         box=parse_box(box) if box else None, max_side=int(max_side or 0), render_batch=int(batch), crf=int(crf),
@@ -44,6 +45,8 @@ def build() -> None:
             panel = audio_panel("portrait")
             with gr.Row():
                 emotion = gr.Dropdown(EMOTION_CHOICES, value="none", label="Emotion")
+                emotion_strength = gr.Slider(0, 10, value=0, step=0.1, label="Emotion strength",
+                                             info="extra pull towards the emotion; 0 = MoDA's own")
                 head_motion = gr.Slider(0, 2, value=1.0, step=0.05, label="Head motion",
                                         info="0 = still head, 1 = as generated")
                 cfg_scale = gr.Slider(1.0, 3.0, value=1.2, step=0.05, label="Audio guidance (CFG)")
@@ -75,7 +78,7 @@ def build() -> None:
             result = gr.Video(label="Result", interactive=False, height=280, elem_id="portrait-result")
 
     controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
-                batch, crf, device, dtype]
+                batch, crf, device, dtype, emotion_strength]
     inputs = [image, *panel.inputs, *controls]
 
     # Named parameters (not *values) so the API endpoints document each input by name and accept keywords. The None
@@ -84,24 +87,24 @@ def build() -> None:
     def do_preview(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
                    normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
                    head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
-                   render_batch=None, crf=None, device=None, dtype=None,
+                   render_batch=None, crf=None, device=None, dtype=None, emotion_strength=None,
                    request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects these
         """Preview: the 512x512 face crop and the first frame."""
         req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
                            cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
-                           render_batch, crf, device, dtype)
+                           render_batch, crf, device, dtype, emotion_strength)
         res = run_preview("portrait", engine_preview, req, request, progress)
         return str(res.extra["images"]["crop"]), str(res.output)
 
     def do_generate(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
                     normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
                     head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
-                    render_batch=None, crf=None, device=None, dtype=None,
+                    render_batch=None, crf=None, device=None, dtype=None, emotion_strength=None,
                     request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Animate the photo: result video and timings."""
         req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
                            cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
-                           render_batch, crf, device, dtype)
+                           render_batch, crf, device, dtype, emotion_strength)
 
         def done(res):
             seconds = res.extra.get("seconds") or 0.0
@@ -111,7 +114,7 @@ def build() -> None:
         yield from stream_job("portrait", engine_run, req, request, progress, lambda line: (gr.skip(), line), done)
 
     wire(row, "portrait", inputs, do_preview, [overlay, first], do_generate, [result, row.status])
-    fields = {"emotion": emotion, "cfg_scale": cfg_scale, "steps": steps, "seed": seed, "smoothing": smoothing,
+    fields = {"emotion": emotion, "emotion_strength": emotion_strength, "cfg_scale": cfg_scale, "steps": steps, "seed": seed, "smoothing": smoothing,
               "head_motion": head_motion, "crop_scale": crop_scale, "pasteback": pasteback,
               "render_batch": batch, "crf": crf}
     preset_panel("portrait", (PortraitRequest, AudioOptions), {**fields, **panel.fields})
