@@ -98,26 +98,80 @@ class Step:
 Velocity = Callable[[torch.Tensor, Step], torch.Tensor]
 
 
+@dataclass
+class DenoiseState:
+    """Where a windowed denoising stands, as plain CPU tensors and numbers (picklable): it can be advanced a few
+    window-steps at a time, in this process or in another one (a ZeroGPU call), and resumed where it stopped."""
+
+    latents: torch.Tensor          # [1, C, T, h, w] fp32: the result of the last finished step
+    stepped: torch.Tensor          # the step under way, written window by window
+    steps: int
+    overlap: int
+    scheme: str
+    window: int = WINDOW
+    step: int = 0                  # the step under way
+    next_window: int = 0           # its next window
+
+    @classmethod
+    def start(cls, noise: torch.Tensor, steps: int, overlap: int, scheme: str = "uniform",
+              window: int = WINDOW) -> DenoiseState:
+        latents = noise.float().clone()
+        return cls(latents, torch.empty_like(latents), steps, overlap, scheme, window)
+
+    @property
+    def windows(self) -> list[tuple[int, int]]:
+        return plan_windows(self.latents.shape[2], self.overlap, self.window)
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
+
+    @property
+    def finished(self) -> int:
+        """Window-steps done so far (of ``steps * len(windows)``)."""
+        return self.step * len(self.windows) + self.next_window
+
+
+def advance(state: DenoiseState, velocity: Velocity, budget_s: float = 0.0,
+            on_step: Callable[[Step], None] | None = None) -> DenoiseState:
+    """Run window-steps until ``budget_s`` seconds have passed (at least one; 0 = exactly one) or all are done.
+
+    For every step, every window: one velocity, one Euler step ``x + (σ_next − σ)·v`` in fp32, then (from step 1
+    on) the window's first ``overlap`` latents are blended with what the previous window wrote there in this step.
+    """
+    import time
+
+    started = time.perf_counter()
+    sigmas = sigma_table(state.steps)
+    windows = state.windows
+    weights = overlap_weights(state.overlap, state.scheme).view(1, 1, -1, 1, 1) if state.overlap else None
+    while not state.done:
+        i, k = state.step, state.next_window
+        start, end = windows[k]
+        where = Step(i, state.steps, k, len(windows), start, end, float(sigmas[i] * 1000))
+        x = state.latents[:, :, start:end]
+        v = velocity(x, where).float().cpu()
+        new = x + (sigmas[i + 1] - sigmas[i]) * v
+        if k > 0 and i > 0 and weights is not None:
+            previous = state.stepped[:, :, start:start + state.overlap]
+            new[:, :, :state.overlap] = new[:, :, :state.overlap] * weights + previous * (1 - weights)
+        state.stepped[:, :, start:end] = new
+        state.next_window += 1
+        if state.next_window == len(windows):
+            state.latents, state.stepped = state.stepped, state.latents
+            state.step, state.next_window = state.step + 1, 0
+        if on_step is not None:
+            on_step(where)
+        if time.perf_counter() - started >= budget_s:
+            break
+    return state
+
+
 def denoise(noise: torch.Tensor, velocity: Velocity, steps: int, overlap: int, scheme: str = "uniform",
             on_step: Callable[[Step], None] | None = None, window: int = WINDOW) -> torch.Tensor:
-    """Denoise ``noise`` [1, C, T, h, w] (fp32, CPU) with windows; ``velocity(x_window, step)`` returns the guided
-    velocity for the window. ``on_step`` runs after every window's step (progress, cancellation)."""
-    latents = noise.float().clone()
-    sigmas = sigma_table(steps)
-    windows = plan_windows(latents.shape[2], overlap, window)
-    weights = overlap_weights(overlap, scheme).view(1, 1, -1, 1, 1) if overlap else None
-    for i in range(steps):
-        stepped = torch.empty_like(latents)
-        for k, (start, end) in enumerate(windows):
-            where = Step(i, steps, k, len(windows), start, end, float(sigmas[i] * 1000))
-            x = latents[:, :, start:end]
-            v = velocity(x, where).float().cpu()
-            new = x + (sigmas[i + 1] - sigmas[i]) * v
-            if k > 0 and i > 0 and weights is not None:
-                previous = stepped[:, :, start:start + overlap]
-                new[:, :, :overlap] = new[:, :, :overlap] * weights + previous * (1 - weights)
-            stepped[:, :, start:end] = new
-            if on_step is not None:
-                on_step(where)
-        latents = stepped
-    return latents
+    """Denoise ``noise`` [1, C, T, h, w] (fp32, CPU) with windows in one go; ``velocity(x_window, step)`` returns
+    the guided velocity for the window. ``on_step`` runs after every window's step (progress, cancellation)."""
+    state = DenoiseState.start(noise, steps, overlap, scheme, window)
+    while not state.done:
+        advance(state, velocity, float("inf"), on_step)
+    return state.latents
