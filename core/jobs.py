@@ -43,6 +43,25 @@ class JobResult:
         return " · ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
 
 
+def run_here(fn: Callable, *args: Any) -> Any:
+    """The default GPU-call runner: call ``fn`` in this process."""
+    return fn(*args)
+
+
+class Detached:
+    """What code inside a GPU call running in another process (a ZeroGPU worker) reports to: stages, progress and
+    cancellation are no-ops there; the job reports and checks them between calls."""
+
+    def stage(self, name: str) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def count(self, done: int, total: int, action: str, unit: str = "frames") -> None:
+        pass
+
+    def check_cancelled(self) -> None:
+        pass
+
+
 class JobContext:
     """What an engine sees of its job: progress (with spans and ETA), cancellation, stage timings, warnings, a log.
 
@@ -53,8 +72,14 @@ class JobContext:
     """
 
     def __init__(self, job_dir: Path, progress: ProgressFn | None = None,
-                 cancel_event: threading.Event | None = None):
+                 cancel_event: threading.Event | None = None, gpu_call: Callable | None = None,
+                 gpu_budget_s: float = 0.0):
         self.job_dir = Path(job_dir)
+        # GPU calls: ``ctx.gpu_call(fn, *args)`` runs a module-level ``fn`` on the accelerator. Here by default; on
+        # a Hugging Face ZeroGPU Space in a worker process, one call per ``gpu_budget_s`` seconds of work, with
+        # picklable arguments and results (see ui.components.zero_gpu_runner).
+        self.gpu_call = gpu_call or run_here
+        self.gpu_budget_s = float(gpu_budget_s)
         self.job_dir.mkdir(parents=True, exist_ok=True)
         self._progress = progress
         self._cancel = cancel_event or threading.Event()
@@ -98,6 +123,10 @@ class JobContext:
             left = (total - done) * (now - first[0]) / (done - first[1])
             message += f" · {format_seconds(left)} left"
         self.progress(done / max(total, 1), message)
+
+    def for_gpu_call(self) -> JobContext | Detached:
+        """What a GPU call may report to: this context when calls run here, a ``Detached`` one otherwise."""
+        return self if self.gpu_call is run_here else Detached()
 
     def check_cancelled(self) -> None:
         if self._cancel.is_set():
@@ -209,7 +238,8 @@ def active_jobs() -> int:
 
 def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: Any,
             progress: ProgressFn | None = None, cancel_event: threading.Event | None = None,
-            outputs_root: Path | None = None) -> JobResult:
+            outputs_root: Path | None = None, gpu_call: Callable | None = None,
+            gpu_budget_s: float = 0.0) -> JobResult:
     """Run one engine call in its own ``outputs/<job-id>/`` folder, holding the GPU lock.
 
     A failed or cancelled job leaves only ``request.json``, ``log.txt`` and ``status.json`` (status "failed" with the
@@ -220,7 +250,7 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
 
     job_dir = new_job_dir(engine, outputs_root)
     _write_json(job_dir / "request.json", {"engine": engine, "request": request})
-    ctx = JobContext(job_dir, progress, cancel_event)
+    ctx = JobContext(job_dir, progress, cancel_event, gpu_call, gpu_budget_s)
     if weights.is_test_checkpoints(getattr(request, "checkpoints", None)):
         ctx.warn("running on tiny random TEST weights: the output is noise, not a real model's result")
     ctx.progress(0.0, "waiting for the GPU" if GPU_LOCK.locked() else "starting")

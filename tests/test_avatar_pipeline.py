@@ -137,3 +137,31 @@ def test_bf16_the_reference_precision_runs_close_to_fp32(avatar_checkpoints, ast
         videos[dtype] = np.stack(list(iter_video_frames(result.output))).astype(float)
     assert videos["bf16"].shape == videos["fp32"].shape == (13, 32, 32, 3)
     assert np.abs(videos["bf16"] - videos["fp32"]).mean() < 4          # bf16 DiT and umT5, fp32 VAE and CLIP
+
+
+def test_gpu_calls_split_the_job_with_picklable_state(avatar_checkpoints, astronaut, tmp_path):
+    """A ZeroGPU Space runs each GPU call in a worker process: arguments and results cross as pickles, and each call
+    does only as much as fits its duration. A runner that pickles both ways, with no time budget (one window-step or
+    one latent frame per call), gives exactly the video of the in-process run."""
+    import pickle
+
+    from core.media import iter_video_frames
+
+    calls = []
+
+    def in_another_process(fn, *args):
+        calls.append(fn.__name__)
+        result = pickle.loads(pickle.dumps(fn))(*pickle.loads(pickle.dumps(args)))
+        return pickle.loads(pickle.dumps(result))
+
+    audio = voice(tmp_path / "speech.wav", 4.0)
+    here = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=2))
+    split = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=2),
+                    gpu_call=in_another_process, gpu_budget_s=0.0)
+    windows, latents = here.extra["windows"], here.extra["latents"]
+    assert calls.count("condition_call") == 1
+    assert calls.count("denoise_call") == 2 * windows  # steps x windows
+    assert 1 <= calls.count("decode_call") <= latents
+    ours, theirs = list(iter_video_frames(here.output)), list(iter_video_frames(split.output))
+    assert len(ours) == len(theirs) == here.extra["frames"]
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))

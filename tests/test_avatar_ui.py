@@ -68,3 +68,24 @@ def test_preview_and_generate_through_the_api(tmp_path_factory, avatar_checkpoin
         assert "denoise" in status
         with pytest.raises(Exception, match="^size 500x500: width and height must be multiples of 16"):
             client.predict(**{**args, "size": "500x500"}, api_name="/avatar")
+
+
+def test_on_a_zerogpu_space_each_gpu_call_is_its_own_allocation(monkeypatch):
+    """With the `spaces` package present, the avatar's GPU calls go through spaces.GPU (a declared duration each,
+    80 % of it used per call); without it they run here."""
+    import importlib.machinery
+    import sys
+    import types
+
+    from core.jobs import run_here
+    from ui import components
+
+    assert components.gpu_calls() == {}
+    declared = []
+    spaces = types.ModuleType("spaces")
+    spaces.__spec__ = importlib.machinery.ModuleSpec("spaces", None)
+    spaces.GPU = lambda duration: (lambda fn: declared.append((duration, fn)) or fn)
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    options = components.gpu_calls()
+    assert declared == [(components.ZERO_GPU_CALL_S, run_here)] and options["gpu_call"] is run_here
+    assert options["gpu_budget_s"] == 0.8 * components.ZERO_GPU_CALL_S

@@ -162,6 +162,20 @@ def gpu(fn: Callable, duration: int | None = None) -> Callable:
     return spaces.GPU(duration=duration)(fn) if duration else spaces.GPU(fn)
 
 
+ZERO_GPU_CALL_S = 60  # the duration one ZeroGPU call declares; a job fills 80 % of it per call
+
+
+def gpu_calls() -> dict[str, Any]:
+    """``run_job`` keywords for an engine that splits its work into GPU calls (``ctx.gpu_call``): on a ZeroGPU Space
+    each call goes to a GPU worker for at most ``ZERO_GPU_CALL_S`` seconds; elsewhere nothing changes."""
+    if importlib.util.find_spec("spaces") is None:
+        return {}
+    from core.jobs import run_here
+
+    spaces = importlib.import_module("spaces")
+    return {"gpu_call": spaces.GPU(duration=ZERO_GPU_CALL_S)(run_here), "gpu_budget_s": 0.8 * ZERO_GPU_CALL_S}
+
+
 def report_warnings(result: JobResult) -> None:
     """Show a finished job's warnings (e.g. test weights, no face in some frames) as gr.Warning toasts."""
     for message in result.warnings:

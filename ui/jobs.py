@@ -17,7 +17,8 @@ import gradio as gr
 
 from core import jobs
 from core.jobs import JobResult
-from ui.components import gpu, report_warnings, run_action
+from ui.components import gpu as whole_handler_on_gpu
+from ui.components import gpu_calls, report_warnings, run_action
 
 _SESSIONS: dict[str, set[threading.Event]] = {}
 _SESSIONS_LOCK = threading.Lock()
@@ -47,10 +48,13 @@ def cancel_session(request: gr.Request | None = None) -> None:
 
 
 def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, progress: gr.Progress | None,
-               on_progress: Callable[[str], Any], on_done: Callable[[JobResult], Any]) -> Iterator[Any]:
+               on_progress: Callable[[str], Any], on_done: Callable[[JobResult], Any],
+               split_gpu_calls: bool = False) -> Iterator[Any]:
     """Run ``fn(req, ctx)`` as a job on a worker thread; yield ``on_progress(line)`` as it advances and
     ``on_done(result)`` at the end. Closing this generator (Stop, an API cancel) cancels the job, which ends within
-    one batch."""
+    one batch. ``split_gpu_calls``: the engine runs its accelerator work through ``ctx.gpu_call`` (one ZeroGPU call
+    each on a Space; wire its tab with ``split_gpu_calls=True`` too)."""
+    options = gpu_calls() if split_gpu_calls else {}
     cancel = threading.Event()
     session = _session(request)
     _register(session, cancel)
@@ -62,7 +66,7 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
 
     def work() -> None:
         try:
-            outcome["result"] = jobs.run_job(engine, fn, req, progress=report, cancel_event=cancel)
+            outcome["result"] = jobs.run_job(engine, fn, req, progress=report, cancel_event=cancel, **options)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the handler's thread
             outcome["error"] = exc
 
@@ -86,14 +90,15 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
 
 
 def run_preview(engine: str, fn: Callable, req: Any, request: gr.Request | None,
-                progress: gr.Progress | None) -> JobResult:
+                progress: gr.Progress | None, split_gpu_calls: bool = False) -> JobResult:
     """A preview job (seconds): runs in the handler's thread, and Stop cancels it through the session too."""
+    options = gpu_calls() if split_gpu_calls else {}
     cancel = threading.Event()
     session = _session(request)
     _register(session, cancel)
     try:
         report = None if progress is None else (lambda f, m: progress(f, desc=m))
-        result = jobs.run_job(engine, fn, req, progress=report, cancel_event=cancel)
+        result = jobs.run_job(engine, fn, req, progress=report, cancel_event=cancel, **options)
     finally:
         _unregister(session, cancel)
     report_warnings(result)
@@ -119,9 +124,11 @@ def action_row(preview_label: str = "Preview") -> ActionRow:
 
 
 def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, preview_outputs: list,
-         generate_fn: Callable, generate_outputs: list) -> None:
+         generate_fn: Callable, generate_outputs: list, split_gpu_calls: bool = False) -> None:
     """Connect the row: API names ``<engine>_preview`` and ``<engine>``; Generate is disabled and Stop enabled while
-    a job runs; Stop cancels the running job (and a preview) of this session."""
+    a job runs; Stop cancels the running job (and a preview) of this session. On a ZeroGPU Space a handler holds the
+    GPU for its whole run, unless the engine splits its work into GPU calls (``split_gpu_calls``)."""
+    gpu = (lambda fn: fn) if split_gpu_calls else whole_handler_on_gpu
     busy = (gr.update(interactive=False), gr.update(interactive=True))
     idle = (gr.update(interactive=True), gr.update(interactive=False))
     preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,

@@ -71,20 +71,48 @@ def encode_condition(vae, frame: torch.Tensor, latents: int, device: torch.devic
     return ((mode - mean) / std).float().cpu()
 
 
+def _decode_one(vae, latents: torch.Tensor, i: int, device: torch.device) -> torch.Tensor:
+    """Latent frame ``i`` through the decoder and its causal feature cache → [n, H, W, 3] uint8 on the CPU."""
+    z = latents[:, :, i:i + 1].to(device, next(vae.parameters()).dtype)
+    mean, std = _stats(vae, z)
+    x = vae.post_quant_conv(z * std + mean)
+    vae._conv_idx = [0]
+    out = vae.decoder(x, feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0)
+    pixels = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels[0].permute(1, 2, 3, 0).cpu()
+
+
 @torch.no_grad()
 def decode_stream(vae, latents: torch.Tensor, device: torch.device) -> Iterator[torch.Tensor]:
     """Normalised latents [1, z, T, h, w] (any device) → chunks [n, H, W, 3] uint8 on the CPU, in order
     (1 frame, then 4 per latent): 4(T − 1) + 1 frames in all, computed on ``device``."""
-    dtype = next(vae.parameters()).dtype
     vae.clear_cache()
     try:
         for i in range(latents.shape[2]):
-            z = latents[:, :, i:i + 1].to(device, dtype)
-            mean, std = _stats(vae, z)
-            x = vae.post_quant_conv(z * std + mean)
-            vae._conv_idx = [0]
-            out = vae.decoder(x, feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0)
-            pixels = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-            yield pixels[0].permute(1, 2, 3, 0).cpu()
+            yield _decode_one(vae, latents, i, device)
+    finally:
+        vae.clear_cache()
+
+
+@torch.no_grad()
+def decode_range(vae, latents: torch.Tensor, start: int, budget_s: float, device: torch.device,
+                 cache: list | None) -> tuple[list[torch.Tensor], int, list]:
+    """``decode_stream`` resumable across processes: decode from latent ``start`` until ``budget_s`` seconds have
+    passed (at least one latent), continuing from ``cache`` (the decoder's causal feature cache as CPU tensors,
+    None at the start). Returns the chunks, the next latent and the cache to continue from."""
+    import time
+
+    started = time.perf_counter()
+    vae.clear_cache()
+    if cache is not None:
+        vae._feat_map = [c.to(device) if isinstance(c, torch.Tensor) else c for c in cache]
+    chunks, i = [], start
+    try:
+        while i < latents.shape[2]:
+            chunks.append(_decode_one(vae, latents, i, device))
+            i += 1
+            if time.perf_counter() - started >= budget_s:
+                break
+        return chunks, i, [c.cpu() if isinstance(c, torch.Tensor) else c for c in vae._feat_map]
     finally:
         vae.clear_cache()

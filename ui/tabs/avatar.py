@@ -104,7 +104,7 @@ def build() -> None:
         req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], prompt,
                            negative_prompt, size, steps, text_guidance, audio_guidance, overlap, seed, memory,
                            colour_correction, crf, device, dtype)
-        res = run_preview("avatar", pipeline.preview, req, request, progress)
+        res = run_preview("avatar", pipeline.preview, req, request, progress, split_gpu_calls=True)
         return str(res.output), str(res.extra["video"])
 
     def do_generate(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
@@ -121,9 +121,10 @@ def build() -> None:
             rtf = f" · real-time factor {res.timings.get('total', 0.0) / seconds:.2f}" if seconds else ""
             return str(res.output), res.summary() + rtf
 
-        yield from stream_job("avatar", pipeline.run, req, request, progress, lambda line: (gr.skip(), line), done)
+        yield from stream_job("avatar", pipeline.run, req, request, progress, lambda line: (gr.skip(), line), done,
+                              split_gpu_calls=True)
 
-    wire(row, "avatar", inputs, do_preview, [still, clip], do_generate, [result, row.status])
+    wire(row, "avatar", inputs, do_preview, [still, clip], do_generate, [result, row.status], split_gpu_calls=True)
     fields = {"prompt": prompt, "negative_prompt": negative_prompt, "size": size, "steps": steps,
               "text_guidance": text_guidance, "audio_guidance": audio_guidance, "overlap": overlap, "seed": seed,
               "memory": memory, "colour_correction": colour, "crf": crf}

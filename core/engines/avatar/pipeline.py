@@ -10,6 +10,12 @@ StableAvatar (Wan2.1-Fun 1.3B + audio adapter), steps:
 5. streaming VAE decode, one latent frame at a time, optional colour matching, straight into the encoder thread,
    cut to the audio's frame count and muxed with the output track.
 
+Every step that computes on the accelerator is a *GPU call* (``ctx.gpu_call(fn, *args)`` with a module-level ``fn``
+and picklable arguments): here they simply run in this process; on a Hugging Face ZeroGPU Space each runs in a GPU
+worker, denoising and decoding as many window-steps / latent frames as fit ``ctx.gpu_budget_s`` per call, with the
+latents, the denoising state and the decoder's causal cache kept on the CPU between calls. Progress and cancellation
+happen between calls (after every window-step and latent frame when the calls run here).
+
 Memory stays flat in the audio length: the only per-video state is the [16, T, H/8, W/8] fp32 latents and their
 stepped copy on the CPU (about 3.3 MB per second of video at 512², 0.2 GB per minute), features are per window,
 and frames leave the decoder a few at a time.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -75,6 +82,20 @@ def load_models(root, device: torch.device, dtype: torch.dtype, mode: str) -> Mo
         device=device, dtype=dtype)
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which models, where, in what precision and memory mode: plain strings, so a GPU call in another process
+    loads the same models (through that process's model cache)."""
+
+    root: str
+    device: str
+    dtype: str
+    memory: str
+
+    def load(self) -> Models:
+        return load_models(Path(self.root), torch.device(self.device), getattr(torch, self.dtype), self.memory)
+
+
 def on_device(model: torch.nn.Module):
     """The model on its device for the block (offload modes move it there and the previous one back)."""
     return default_cache().on_device(model)
@@ -119,19 +140,19 @@ def condition(models: Models, request: AvatarRequest, frame: torch.Tensor, speec
         for start, end in windows:
             audio.append(models.wav2vec(wan_audio.window_audio(speech, start, end - start)).cpu())
             ctx.check_cancelled()
-    return Conditioning(text=prompts[[0, 0, 1]], image=clip.expand(3, -1, -1).float().cpu(),
+    return Conditioning(text=prompts[[0, 0, 1]].cpu(), image=clip.expand(3, -1, -1).float().cpu(),
                         y=torch.cat([mask, latent], dim=1), audio=audio)
 
 
-def denoise(models: Models, request: AvatarRequest, cond: Conditioning, latents: int, steps: int,
-            ctx: JobContext) -> torch.Tensor:
-    """Final latents [1, 16, T, h, w] (fp32, CPU)."""
+def condition_call(spec: ModelSpec, request: AvatarRequest, frame: torch.Tensor, speech: np.ndarray,
+                   windows: list[tuple[int, int]], ctx) -> Conditioning:
+    """GPU call: the conditioning (CPU tensors)."""
+    return condition(spec.load(), request, frame, speech, windows, ctx)
+
+
+def _velocity(models: Models, request: AvatarRequest, cond: Conditioning) -> sampling.Velocity:
     device, dtype = models.device, models.dtype
-    height, width = cond.y.shape[3:]
-    generator = torch.Generator("cpu").manual_seed(int(request.seed))
-    noise = torch.randn(1, 16, latents, height, width, generator=generator)
     text, image = cond.text.to(device, dtype), cond.image.to(device, dtype)
-    total = steps * len(sampling.plan_windows(latents, request.overlap))
 
     def velocity(x: torch.Tensor, where: sampling.Step) -> torch.Tensor:
         n = where.end - where.start
@@ -144,24 +165,71 @@ def denoise(models: Models, request: AvatarRequest, cond: Conditioning, latents:
             v = models.dit(batch, y, t, text, image, features.to(device, dtype), ranges, null_audio_rows=1)
         return sampling.guide(v.float(), request.audio_guidance, request.text_guidance)
 
-    def on_step(where: sampling.Step) -> None:
-        done = where.step * where.windows + where.window + 1
-        ctx.count(done, total, "denoising", f"window steps (step {where.step + 1}/{steps}, "
-                                            f"window {where.window + 1}/{where.windows})")
-        ctx.check_cancelled()
-
-    with ctx.stage("denoise"), on_device(models.dit):
-        return sampling.denoise(noise, velocity, steps, request.overlap, request.overlap_scheme, on_step)
+    return velocity
 
 
-def decode(models: Models, latents: torch.Tensor, frames: int, reference: np.ndarray, strength: float,
-           sink, ctx: JobContext) -> int:
-    """Stream decoded frames to ``sink`` until ``frames`` are out; returns the number written."""
+def denoise_call(spec: ModelSpec, request: AvatarRequest, cond: Conditioning, state: sampling.DenoiseState,
+                 budget_s: float) -> sampling.DenoiseState:
+    """GPU call: as many window-steps as fit ``budget_s`` (at least one)."""
+    models = spec.load()
+    with on_device(models.dit):
+        return sampling.advance(state, _velocity(models, request, cond), budget_s)
+
+
+def denoise(spec: ModelSpec, request: AvatarRequest, cond: Conditioning, latents: int, steps: int,
+            ctx: JobContext) -> torch.Tensor:
+    """Final latents [1, 16, T, h, w] (fp32, CPU): seeded CPU noise, then GPU calls until every window-step is done,
+    reporting progress and checking for cancellation after each."""
+    height, width = cond.y.shape[3:]
+    generator = torch.Generator("cpu").manual_seed(int(request.seed))
+    noise = torch.randn(1, 16, latents, height, width, generator=generator)
+    state = sampling.DenoiseState.start(noise, steps, request.overlap, request.overlap_scheme)
+    windows = len(state.windows)
+    total = steps * windows
+    with ctx.stage("denoise"):
+        while not state.done:
+            state = ctx.gpu_call(denoise_call, spec, request, cond, state, ctx.gpu_budget_s)
+            step, window = divmod(state.finished - 1, windows)
+            ctx.count(state.finished, total, "denoising",
+                      f"window steps (step {step + 1}/{steps}, window {window + 1}/{windows})")
+            ctx.check_cancelled()
+    return state.latents
+
+
+def decode_call(spec: ModelSpec, latents: torch.Tensor, start: int, budget_s: float,
+                cache: list | None) -> tuple[list[torch.Tensor], int, list]:
+    """GPU call: decode latent frames from ``start`` for ``budget_s`` seconds (at least one), resuming the
+    decoder's causal cache (see ``core.wan.vae.decode_range``)."""
     from core.wan import vae
 
+    models = spec.load()
+    with on_device(models.vae):
+        return vae.decode_range(models.vae, latents, start, budget_s, models.device, cache)
+
+
+def _decoded_chunks(spec: ModelSpec, latents: torch.Tensor, ctx: JobContext):
+    """Decoded chunks in order: streamed from one decoder pass when GPU calls run here, else fetched call by call
+    with the causal cache carried between them."""
+    from core.wan import vae
+
+    if ctx.for_gpu_call() is ctx:
+        models = spec.load()
+        with on_device(models.vae), contextlib.closing(vae.decode_stream(models.vae, latents, models.device)) as s:
+            yield from s
+        return
+    start, cache = 0, None
+    while start < latents.shape[2]:
+        chunks, start, cache = ctx.gpu_call(decode_call, spec, latents, start, ctx.gpu_budget_s, cache)
+        yield from chunks
+
+
+def decode(spec: ModelSpec, latents: torch.Tensor, frames: int, reference: np.ndarray, strength: float,
+           sink, ctx: JobContext) -> int:
+    """Stream decoded frames to ``sink`` until ``frames`` are out; returns the number written."""
     target = colour.lab_stats(reference) if strength > 0 else None
     written, total = 0, latents.shape[2]
-    with on_device(models.vae), contextlib.closing(vae.decode_stream(models.vae, latents, models.device)) as chunks:
+    chunks = _decoded_chunks(spec, latents, ctx)
+    with contextlib.closing(chunks):
         for index in range(total):
             with ctx.stage("vae decode"):
                 chunk = next(chunks).numpy()[:frames - written]
@@ -199,17 +267,19 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
         frames = sampling.video_frames(latents)
         speech, track = speech[:frames * wan_audio.FRAME], (speech[:frames * wan_audio.FRAME], SR)
     windows = sampling.plan_windows(latents, request.overlap)
+    spec = ModelSpec(str(root), str(device), str(dtype).removeprefix("torch."), request.memory)
     with oom_guard("choose a memory mode with offload, or a smaller size"):
-        with ctx.stage("load"), ctx.span(0.03, 0.08):
-            ctx.progress(0.0, "loading models")
-            models = load_models(root, device, dtype, request.memory)
+        if ctx.for_gpu_call() is ctx:  # in a GPU worker the models load inside its first call instead
+            with ctx.stage("load"), ctx.span(0.03, 0.08):
+                ctx.progress(0.0, "loading models")
+                spec.load()
         # 2. Text, image and audio conditioning, once per job.
         with ctx.span(0.08, 0.12):
             ctx.progress(0.0, "text, image and audio embeddings")
-            cond = condition(models, request, frame, speech, windows, ctx)
+            cond = ctx.gpu_call(condition_call, spec, request, frame, speech, windows, ctx.for_gpu_call())
         # 3-4. Seeded noise and windowed denoising.
         with ctx.span(0.12, 0.9):
-            final = denoise(models, request, cond, latents, steps, ctx)
+            final = denoise(spec, request, cond, latents, steps, ctx)
         # 5. Streaming decode into the encoder, cut to the audio's length, audio muxed.
         out_path = ctx.job_dir / name
         last: list[np.ndarray] = []
@@ -220,7 +290,7 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
 
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
                 EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.9, 1.0):
-            written = decode(models, final, frames, reference, request.colour_correction, sink, ctx)
+            written = decode(spec, final, frames, reference, request.colour_correction, sink, ctx)
     return ctx.result(out_path, frames=written, width=width, height=height, latents=latents, windows=len(windows),
                       steps=steps, seconds=len(speech) / SR, last_frame=last[0])
 
