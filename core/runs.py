@@ -102,3 +102,19 @@ def find_run(job_id: str, root: Path | None = None) -> Run:
     if not job_id or Path(str(job_id)).name != job_id or not (folder / "request.json").is_file():
         raise BadInputError(f"no run named {job_id!r} in {root}")
     return read_run(folder)
+
+
+def rerun_request(run: Run):
+    """The engine and request to run a past job again: its request as recorded, the result kept in the new job's
+    folder (not copied over the old run's output path)."""
+    from core.engine import ENGINES
+
+    engine = next((e for e in ENGINES if e.name == run.engine and e.generates), None)
+    if engine is None:
+        raise BadInputError(f"{run.job_id} is a {run.engine} job; only engine jobs (video results) can be run again")
+    try:
+        request = engine.request_type.from_dict({**run.request, "output": None})
+    except TypeError as exc:
+        raise BadInputError(f"{run.job_id}'s request.json does not fit this version's {engine.name} request "
+                            f"({exc})") from exc
+    return engine, request.validate()

@@ -53,3 +53,27 @@ def test_runs_lists_jobs_newest_first_and_reopens_them(tmp_path):
     for bad in ("../etc", "", "nope"):
         with pytest.raises(BadInputError, match="no run named"):
             runs.find_run(bad)
+
+
+def test_a_past_engine_job_runs_again_from_its_request(test_checkpoints, tmp_path):
+    """"Run again": the recorded request.json becomes the engine's request once more (same choices, result in a new
+    job folder, not copied over the old output path); a job that is not an engine job is refused in one line."""
+    from core.engines.lipdub import LipdubRequest, run
+    from core.media import probe
+    from tests.samples import make_tone, talking_clip
+
+    clip = talking_clip(tmp_path / "clip.mp4", seconds=0.2, size=(64, 64))
+    voice = make_tone(tmp_path / "voice.wav", seconds=0.4, hz=220.0)
+    first = jobs.run_job("lipdub", run, LipdubRequest(
+        video=str(clip), audio=AudioOptions(str(voice), end=0.3), box=[8, 8, 56, 56], checkpoints=str(test_checkpoints),
+        batch_size=4, bbox_shift=3, output=str(tmp_path / "delivered.mp4")))
+    engine, again = runs.rerun_request(runs.find_run(first.job_dir.name))
+    assert engine.name == "lipdub" and again.output is None
+    assert (again.audio, again.box, again.bbox_shift, again.video) == (AudioOptions(str(voice), end=0.3),
+                                                                        [8.0, 8.0, 56.0, 56.0], 3, str(clip))
+    second = jobs.run_job(engine.name, engine.run, again)
+    assert second.job_dir != first.job_dir and abs(probe(second.output).duration - 0.3) <= 0.04
+    separate = jobs.new_job_dir("separate")
+    (separate / "request.json").write_text('{"engine": "separate", "request": {}}')
+    with pytest.raises(BadInputError, match="is a separate job; only engine jobs"):
+        runs.rerun_request(runs.find_run(separate.name))

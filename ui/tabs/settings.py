@@ -103,6 +103,15 @@ def open_run(job_id: str) -> tuple[str | None, str | None, dict, str]:
                             "request": run.request}, log[-4000:]
 
 
+def rerun(job_id: str, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects these
+    """Run a past job's request again (a new job folder); streams its progress into the log box, then the result."""
+    from ui.jobs import stream_job
+
+    engine, req = runs.rerun_request(runs.find_run(job_id))
+    yield from stream_job(engine.name, engine.run, req, request, progress, lambda line: (gr.skip(), line),
+                          lambda res: (str(res.output), res.summary()))
+
+
 def runs_panel() -> None:
     """Past jobs from outputs/ (status, engine, parameters, timings); a click on a row re-opens it."""
     with gr.Accordion("Runs (past jobs in outputs/)", open=False):
@@ -110,6 +119,7 @@ def runs_panel() -> None:
         with gr.Row():
             job = gr.Textbox(label="Job", placeholder="click a row, or type a job folder name", scale=3)
             reopen = gr.Button("Open run", scale=1)
+            rerun_button = gr.Button("Run again", scale=1)
             refresh = gr.Button("Refresh list", scale=1)
         with gr.Row():
             video = gr.Video(label="Result", interactive=False, height=260)
@@ -124,6 +134,7 @@ def runs_panel() -> None:
         return values[row][0]
 
     reopen.click(run_action(open_run), job, [video, picture, request, log], api_name="open_run")
+    rerun_button.click(run_action(rerun), job, [video, log], api_name="rerun")
     table.select(pick, table, job, api_visibility="private").then(
         run_action(open_run), job, [video, picture, request, log], api_visibility="private")
     refresh.click(run_action(runs_rows), None, table, api_name="runs")
