@@ -43,6 +43,9 @@ def test_avatar_tab(page, studio, tmp_path):
     size = page.get_by_label("Size", exact=True).locator("visible=true")
     size.fill(AVATAR_SIZE)
     size.press("Enter")
+    end = page.get_by_label("End (s), 0 = to the end").locator("visible=true")
+    end.fill("0.8")  # a 0.8 s preview window instead of 3.24 s: seconds, not half a minute, on a shared CPU
+    end.press("Enter")
     page.get_by_role("button", name="Preview (first 3 s, draft)").click()
     width, height, natural = _image_size(page, "avatar-still")
     assert width > 50 and height > 30 and natural == 64, (width, height, natural)
@@ -50,6 +53,8 @@ def test_avatar_tab(page, studio, tmp_path):
     page.screenshot(path=str(tmp_path / "avatar-2-preview.png"))
     _assert_main_path_on_screen(page, main_path)
 
+    end.fill("0")  # the whole 8 s take: Stop has time to act
+    end.press("Enter")
     # "denoising 3/75 window steps (step 1/25, window 3/3) · 4 s left"
     _generate_then_stop(page, "avatar", studio["outputs"], tmp_path, progress="window steps")
     _generate_to_the_end(page, "avatar", tmp_path)
