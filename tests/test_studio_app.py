@@ -98,8 +98,8 @@ def _status_of(outputs: Path, engine: str, wanted: str, timeout: float = 60) -> 
     raise AssertionError(f"no {engine} job reached {wanted!r} in {timeout:.0f} s")
 
 
-def _generate_then_stop(page, engine: str, outputs: Path, shots: Path) -> None:
-    """Generate; the progress line shows frames in the viewport; Stop ends the job as "cancelled"."""
+def _generate_then_stop(page, engine: str, outputs: Path, shots: Path, progress: str = "frames") -> None:
+    """Generate; the progress line (naming ``progress``) shows in the viewport; Stop ends the job as "cancelled"."""
     from playwright.sync_api import expect
 
     generate = page.get_by_role("button", name="Generate", exact=True).locator("visible=true")
@@ -108,7 +108,7 @@ def _generate_then_stop(page, engine: str, outputs: Path, shots: Path) -> None:
     expect(stop).to_be_enabled(timeout=10_000)
     expect(generate).to_be_disabled()
     status = page.locator(STATUS)
-    expect(status).to_contain_text("frames", timeout=120_000)  # "rendering 4/200 frames · 40 s left"
+    expect(status).to_contain_text(progress, timeout=120_000)  # "rendering 4/200 frames · 40 s left"
     expect(status).to_be_in_viewport(ratio=1.0)
     page.screenshot(path=str(shots / f"{engine}-3-progress.png"))
     stop.click()

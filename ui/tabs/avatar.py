@@ -54,7 +54,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=5):
             image = gr.Image(label="Reference photo (stretched to the size, no crop)", type="filepath",
-                             sources=["upload", "clipboard"], height=220)
+                             sources=["upload", "clipboard"], height=220, elem_id="avatar-image")
             panel = audio_panel("avatar")
             prompt = gr.Textbox(value=DEFAULT_PROMPT, lines=2, label="Prompt",
                                 info="first frame, then behaviour, then background")
@@ -84,9 +84,9 @@ def build() -> None:
             row = action_row("Preview (first 3 s, draft)")
             with gr.Row():
                 still = gr.Image(label="Preview: last frame of the first window", type="filepath",
-                                 interactive=False, height=220)
-                clip = gr.Video(label="Preview clip", interactive=False, height=220)
-            result = gr.Video(label="Result", interactive=False, height=300)
+                                 interactive=False, height=220, elem_id="avatar-still")
+                clip = gr.Video(label="Preview clip", interactive=False, height=220, elem_id="avatar-clip")
+            result = gr.Video(label="Result", interactive=False, height=280, elem_id="avatar-result")
 
     preset.change(lambda v: v, preset, steps, api_visibility="private")
     size.change(lambda s, m: gr.update(choices=memory_choices(s), value=m), [size, memory], memory,

@@ -114,8 +114,10 @@ def build() -> None:
         with gr.Column(scale=5):
             media = gr.Radio(["Photo", "Video"], value="Photo", label="Edit a")
             with gr.Row():
-                image = gr.Image(label="Photo", type="filepath", sources=["upload", "clipboard"], height=220)
-                video = gr.Video(label="Video (its sound is kept)", sources=["upload"], height=220)
+                image = gr.Image(label="Photo", type="filepath", sources=["upload", "clipboard"], height=220,
+                                 elem_id="expression-image")
+                video = gr.Video(label="Video (its sound is kept)", sources=["upload"], height=220,
+                                 elem_id="expression-video")
             panel = audio_panel(TAB, label="Driving audio (optional, photo only: animates it)")
             with gr.Accordion("Emotion timeline (photo + audio)", open=False):
                 timeline = gr.Dataframe(headers=TIMELINE_HEADERS, datatype=["number", "number", "str", "number"],
@@ -161,9 +163,12 @@ def build() -> None:
         with gr.Column(scale=4):
             row = action_row("Live preview")
             live = gr.Image(label="Live preview (face crop, render only)", type="filepath", interactive=False,
-                            height=300)
-            result_image = gr.Image(label="Edited photo", type="filepath", interactive=False, height=300)
-            result_video = gr.Video(label="Result video", interactive=False, height=300)
+                            height=280, elem_id="expression-live")
+            with gr.Row():  # side by side: the preview and either result fit one 1400x900 screen with the buttons
+                result_image = gr.Image(label="Edited photo", type="filepath", interactive=False, height=280,
+                                        elem_id="expression-photo")
+                result_video = gr.Video(label="Result video", interactive=False, height=280,
+                                        elem_id="expression-result")
 
     controls = [timeline, crossfade, keyframes, blink_rate, source_ratio, eyes_ratio, lip_ratio, transfer_image,
                 transfer_parts, transfer_ratio, head_motion, cfg_scale, steps, seed, smoothing, crop_scale, face,
