@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from core import jobs
+from core.errors import JobCancelled
 from core.jobs import JobResult
 from ui.components import gpu as whole_handler_on_gpu
 from ui.components import gpu_calls, report_warnings, run_action
@@ -79,6 +80,9 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
                 if progress is not None:
                     progress(state["fraction"], desc=state["message"])
                 yield on_progress(state["message"])  # stage, frames done/total, time left; the bar has the share
+        if isinstance(outcome.get("error"), JobCancelled):  # Stop (or the server stopping): not an error to show
+            yield on_progress("stopped")
+            return
         if "error" in outcome:
             raise outcome["error"]
         report_warnings(outcome["result"])
