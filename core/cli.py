@@ -29,7 +29,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, request_type: type) ->
     parser.add_argument("--audio", required=request_type.needs_audio,
                         help="driving audio (any format, or a video whose sound is used)")
     add_audio_args(parser)
-    parser.add_argument("--out", help="output video (.mp4/.mov/.mkv); required unless --preview")
+    parser.add_argument("--out", help="output file (a video: .mp4/.mov/.mkv; a still photo edit: .png); required "
+                                      "unless --preview")
     parser.add_argument("--preview", metavar="PNG", help="write the preview image here (side images next to it, "
                                                          "as PNG_<name>.png) and exit")
     if issubclass(request_type, FaceRequest):
