@@ -183,6 +183,32 @@ def test_portrait_tab(page, studio, tmp_path):
     _generate_to_the_end(page, "portrait", tmp_path)
 
 
+def test_closing_the_browser_tab_stops_its_job(page, studio):
+    """A creator who closes the tab while a job runs frees the GPU: the page's unload cancels that session's job."""
+    from playwright.sync_api import expect
+
+    before = set(studio["outputs"].glob("*-portrait-*"))
+    tab = page.context.browser.new_context(viewport=VIEWPORT).new_page()
+    tab.goto(studio["url"], wait_until="domcontentloaded", timeout=60_000)
+    tab.get_by_role("tab", name="Animate a photo").click()
+    tab.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
+    tab.locator("#portrait-audio input[type=file]").set_input_files(str(studio["voice"]))
+    tab.get_by_text("Advanced", exact=True).locator("visible=true").click()
+    tab.get_by_label("Manual face box x1,y1,x2,y2 (skips detection)").fill(PORTRAIT_BOX)
+    tab.get_by_role("button", name="Generate", exact=True).locator("visible=true").click()
+    expect(tab.locator(STATUS)).to_contain_text("frames", timeout=120_000)
+    tab.close(run_before_unload=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        new = [d for d in studio["outputs"].glob("*-portrait-*") if d not in before]
+        statuses = [json.loads((d / "status.json").read_text())["status"] for d in new
+                    if (d / "status.json").is_file()]
+        if statuses == ["cancelled"]:
+            break
+        time.sleep(0.2)
+    assert statuses == ["cancelled"], statuses
+
+
 @pytest.fixture(scope="module")
 def client(studio):
     from gradio_client import Client

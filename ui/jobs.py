@@ -37,7 +37,10 @@ def _register(session: str, event: threading.Event) -> None:
 
 def _unregister(session: str, event: threading.Event) -> None:
     with _SESSIONS_LOCK:
-        _SESSIONS.get(session, set()).discard(event)
+        events = _SESSIONS.get(session, set())
+        events.discard(event)
+        if not events:
+            _SESSIONS.pop(session, None)
 
 
 def cancel_session(request: gr.Request | None = None) -> None:
