@@ -34,6 +34,9 @@ def test_values_map_onto_the_request(tmp_path):
     strong = make_request("photo.png", audio_values, "happiness", 1.2, 10, 0, 3, 1.0, 2.3, True, -1, "", 0, 0, 18,
                           "auto", "auto", 2.5)
     assert (strong.emotion, strong.emotion_strength, strong.face) == ("happiness", 2.5, None)
+    clicked = make_request("photo.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 0, 18,
+                           "auto", "auto", 0.0, "230,131")
+    assert (clicked.point, clicked.face, clicked.box) == ([230.0, 131.0], None, None)  # a click beats the number
     with pytest.raises(gr.Error):
         make_request(None, audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 25, 18, "auto", "auto")
     with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):  # shown by run_action
