@@ -29,7 +29,6 @@ def combined_checkpoints(test_checkpoints, tmp_path_factory):
 
 
 def test_lipdub_cli_keeps_the_mix_or_the_vocals(combined_checkpoints, tmp_path):
-    pytest.importorskip("core.engines.lipdub.cli")
     os.environ["MOUTHPIECE_CHECKPOINTS"] = str(combined_checkpoints)
     t = np.arange(int(SECONDS * SR)) / SR
     on = (t >= 0.2) & (t < 0.8)

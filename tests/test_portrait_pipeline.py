@@ -20,7 +20,8 @@ BOX = [185, 70, 275, 185]  # the astronaut's face, x1, y1, x2, y2
 
 @pytest.fixture(scope="module")
 def astronaut() -> str:
-    skimage = pytest.importorskip("skimage")
+    import skimage
+
     return str(Path(skimage.__file__).parent / "data" / "astronaut.png")
 
 

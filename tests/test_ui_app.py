@@ -69,9 +69,11 @@ def test_api_errors_are_one_line_and_the_app_keeps_serving(server):
     assert {row[0] for row in rows} == set(__import__("core.weights", fromlist=["engines"]).engines())
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install -y chromium)")
 def test_chromium_sees_the_five_tabs(server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing (apt-get install -y chromium; .ci/run installs it)")
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[

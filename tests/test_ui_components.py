@@ -87,7 +87,6 @@ def _component_props(demo, kind):
     return [c["props"] for c in demo.get_config_file()["components"] if c["type"] == kind]
 
 
-@pytest.mark.skipif("lipdub" not in weights.engines(), reason="the lipdub manifest has not landed")
 def test_weights_banner_lists_missing_files_and_hides_when_present(tmp_path):
     os.environ["MOUTHPIECE_CHECKPOINTS"] = str(tmp_path)
     expected = [f.local for f in weights.files("lipdub")]
