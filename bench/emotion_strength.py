@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
-from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings
+from core.moda import motion as M
+from core.moda.dit import DiTConfig, TalkingHeadDiT
+from core.moda.generator import MotionGenerator, MotionSettings
 
 
 def tiny_random_generator(seed: int) -> MotionGenerator:

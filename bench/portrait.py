@@ -33,12 +33,12 @@ def write_full_weights(root: Path) -> None:
     import torch
     from transformers import HubertConfig, HubertModel
 
-    from core.engines.portrait import weights as PW
+    from core.moda import weights as PW
     from core.liveportrait.crop.testmodels import write_test_onnx_models
     from core.liveportrait import LivePortraitConfig
     from core.liveportrait import weights as lpw
-    from core.engines.portrait.moda.audio import legacy_names
-    from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
+    from core.moda.audio import legacy_names
+    from core.moda.dit import DiTConfig, TalkingHeadDiT
 
     if (root / "DONE").is_file():
         return

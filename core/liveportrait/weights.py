@@ -181,3 +181,16 @@ def make_test_checkpoints(root: str | Path, seed: int = 0, weights: WeightSet = 
     (root / weights.stitching).parent.mkdir(parents=True, exist_ok=True)
     torch.save(stitching, root / weights.stitching)
     write_test_onnx_models(root / DETECTOR, root / LANDMARK_106, root / weights.landmark_203, seed=seed)
+
+
+def make_test_moda_copies(root: str | Path) -> None:
+    """Both sets of tiny test weights: KwaiVGI's, and MoDA's as byte copies of them, then stored once (as a download
+    of both sets ends up)."""
+    import shutil
+
+    root = Path(root)
+    make_test_checkpoints(root)
+    for name, path in MODA.paths().items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / KWAIVGI.paths()[name], root / path)
+    store_once(root, KWAIVGI, MODA)

@@ -14,8 +14,8 @@ import gradio as gr
 
 from core.engines.expression import pipeline, spec
 from core.engines.expression.request import ExpressionRequest
-from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
-from core.engines.portrait.moda.timeline import Timeline
+from core.moda.motion import EMOTIONS, OVERLAP
+from core.moda.timeline import Timeline
 from core.liveportrait.expression import GROUPS, SLIDERS, TRANSFER_PARTS
 from core.request import parse_box
 from ui import presets

@@ -7,7 +7,7 @@ from core.audio.options import AudioOptions
 from core.engines.portrait import PortraitRequest
 from core.engines.portrait import preview as engine_preview
 from core.engines.portrait import run as engine_run
-from core.engines.portrait.moda.motion import EMOTIONS
+from core.moda.motion import EMOTIONS
 from core.errors import BadInputError
 from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values

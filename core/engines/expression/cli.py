@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.engines.portrait.moda.motion import EMOTIONS, OVERLAP
+from core.moda.motion import EMOTIONS, OVERLAP
 from core.errors import BadInputError
 from core.liveportrait.expression import SLIDER_BY_NAME, TRANSFER_PARTS
 from core.request import read_yaml

@@ -21,8 +21,8 @@ import torch
 
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
-from core.engines.portrait.moda.audio import FPS, SR
-from core.engines.portrait.moda.drive import driving_params
+from core.moda.audio import FPS, SR
+from core.moda.drive import driving_params
 from core.errors import BadInputError
 from core.jobs import JobContext, JobResult
 from core.liveportrait import expression as E
@@ -154,8 +154,8 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
     from core.liveportrait.pasteback import PasteBack
     from core.media import EncoderThread, VideoWriter, frames_needed
 
-    from core.engines.portrait.moda.generator import MotionSettings
-    from core.engines.portrait.pipeline import generate_motion
+    from core.moda.generator import MotionSettings
+    from core.moda.pipeline import generate_motion
 
     r, face = setup.renderer, setup.face
     with ctx.stage("load"):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.timeline import Timeline
+from core.moda import motion as M
+from core.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.liveportrait import expression as E
 from core.request import FaceRequest, check_output

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.engines.portrait import weights as PW
 from core.liveportrait import weights as lpw
+from core.moda import weights as moda_weights
 from core.weights import WeightFile
 
 EDIT_WEIGHTS = lpw.KWAIVGI          # still-photo and video edits
-AUDIO_WEIGHTS = PW.LIVEPORTRAIT     # photo + audio: MoDA's LivePortrait copies, as the portrait engine renders
+AUDIO_WEIGHTS = lpw.MODA            # photo + audio: MoDA's LivePortrait copies, as the portrait engine renders
 EDIT_FILES: list[WeightFile] = EDIT_WEIGHTS.files()
-FILES: list[WeightFile] = EDIT_FILES + [f for f in PW.FILES if f.local not in {e.local for e in EDIT_FILES}]
-after_download = PW.after_download
+FILES: list[WeightFile] = EDIT_FILES + moda_weights.FILES + AUDIO_WEIGHTS.files()
+
+
+def after_download(root: str | Path) -> list[str]:
+    """Store byte-identical LivePortrait copies once (see ``core.liveportrait.weights.store_once``)."""
+    return lpw.store_once(root, EDIT_WEIGHTS, AUDIO_WEIGHTS)
 
 
 def make_test_checkpoints(root: str | Path) -> None:
-    """Tiny random weights in the official layouts. The portrait engine's writer covers every file here (both
-    LivePortrait sets), so it runs only when some are missing: the shared files are never written twice."""
+    """Tiny random weights in the official layouts, written only when some are missing (the portrait engine's
+    writer covers the same files): the shared files are never written twice."""
     if any(not (Path(root) / f.local).is_file() for f in FILES):
-        PW.make_test_checkpoints(root)
+        moda_weights.make_test_checkpoints(root)
+        lpw.make_test_moda_copies(root)

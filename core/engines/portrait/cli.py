@@ -6,7 +6,7 @@ from typing import Any
 
 from core.request import read_yaml
 
-from .moda.motion import EMOTIONS, OVERLAP
+from core.moda.motion import EMOTIONS, OVERLAP
 from .request import PortraitRequest
 
 

@@ -15,28 +15,14 @@ import torch
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
 from core.engines.portrait import weights as PW
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.audio import (
-    FPS,
-    LIP_REFERENCE,
-    SILENT_FRAMES,
-    SR,
-    AudioFeatures,
-    HubertEncoder,
-    prepare_waveform,
-)
-from core.engines.portrait.moda.drive import driving_params
-from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings
-from core.engines.portrait.moda.timeline import Timeline
-from core.errors import BadInputError
+from core.moda.audio import FPS, SR
+from core.moda.drive import driving_params
+from core.moda.pipeline import generate_motion
 from core.jobs import JobContext, JobResult
 
 from .request import PortraitRequest
 
 ENGINE = "portrait"
-NULL_AUDIO_NOTE = ("CFG null-audio vector: net-200.pth holds none (the reference never registers one, so every "
-                   "reference run draws a fresh random vector); ours is drawn from a fixed seed, so runs are reproducible")
-
 
 
 @dataclass
@@ -80,57 +66,6 @@ def _scaled(coords: list[float] | None, scale: float) -> list[float] | None:
     return None if coords is None else [v * scale for v in coords]
 
 
-def _models(root, device: torch.device) -> tuple[MotionGenerator, HubertEncoder]:
-    from core.cache import default_cache
-
-    cache = default_cache()
-    dit_path, hubert_dir = root / PW.DIT, root / PW.HUBERT_DIR
-    gen = cache.get(("moda-dit", str(device), "fp32", str(dit_path)), lambda: MotionGenerator.load(dit_path, device))
-    enc = cache.get(("chinese-hubert-base", str(device), "fp32", str(hubert_dir)),
-                    lambda: HubertEncoder.load(hubert_dir, device))
-    return gen, enc
-
-
-def generate_motion(root, source, speech: np.ndarray, frames_out: int, device: torch.device, ctx: JobContext,
-                    settings: MotionSettings, timeline: Timeline | None = None) -> torch.Tensor:
-    """Denormalised motion (frames_out, 70) for the source, following MoDA's ``driven_sample``.
-
-    ``timeline`` (optional) gives each 80-frame chunk its own emotion and strength, crossfading changes; without
-    it every chunk takes ``settings.emotion`` / ``settings.emotion_scale``. Shared by the portrait and expression
-    engines (one DiT and one HuBERT in the model cache)."""
-    gen, enc = _models(root, device)
-    if not gen.null_audio_from_checkpoint:
-        ctx.log(NULL_AUDIO_NOTE)
-    features = AudioFeatures(enc, prepare_waveform(speech))
-    if features.frames <= SILENT_FRAMES:
-        raise BadInputError("the audio is shorter than one video frame (40 ms): nothing to animate")
-
-    def timed_features(start: int, end: int) -> torch.Tensor:
-        with ctx.stage("audio features"):  # nested in "motion": its time is not counted twice
-            out = features(start, end)
-        ctx.check_cancelled()
-        return out
-
-    def on_chunk(done: int, total: int) -> None:
-        ctx.count(done, total, "motion", "chunks")
-        ctx.check_cancelled()
-
-    source_raw = source.motion_vector()[0].float().cpu()
-    ratio = M.rescale_ratio(float(source_raw[M.SCALE]))
-    # the silence MoDA appends lies past the audio: its chunks take the timeline's condition there ("none")
-    per_chunk = {} if timeline is None else {"emotions": timeline.chunk_conditions(features.frames, FPS),
-                                             "crossfade_frames": timeline.crossfade}
-    with ctx.stage("motion"):
-        norm = gen.generate(timed_features, features.frames, source.kp.reshape(-1).cpu(),
-                            M.normalize(source_raw, ratio), settings, on_chunk, **per_chunk)
-    norm = M.modulate_lip(norm, -LIP_REFERENCE)[:-SILENT_FRAMES]
-    raw = M.denormalize(norm, ratio)
-    if raw.shape[0] < frames_out:  # the audio's last partial frame: hold the last pose
-        raw = torch.cat([raw, raw[-1:].expand(frames_out - raw.shape[0], -1)])
-    return raw[:frames_out]
-
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -163,7 +98,6 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
         sink(batch)
         done = min(start + batch_size, total)
         ctx.count(done, total, "rendering")
-
 
 
 def run(request: PortraitRequest, ctx: JobContext) -> JobResult:

@@ -7,9 +7,9 @@ from core.errors import BadInputError
 from core.media import probe
 from core.request import FaceRequest
 
-from .moda import motion as M
-from .moda.generator import MotionSettings
-from .moda.timeline import MAX_STRENGTH, Timeline
+from core.moda import motion as M
+from core.moda.generator import MotionSettings
+from core.moda.timeline import MAX_STRENGTH, Timeline
 
 
 @dataclass(kw_only=True)

@@ -66,7 +66,7 @@ def test_photo_render_memory_does_not_grow_with_frames(tmp_path, test_checkpoint
     photo = tmp_path / "photo2048.png"
     Image.open(portrait_path()).resize((2048, 2048)).save(photo)
     voice = make_tone(tmp_path / "voice.wav", seconds=0.3)
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
 
     def peak_mib(frames: int) -> int:
         run = subprocess.run([sys.executable, "-m", "tests.studio_memory_probe", str(photo), str(voice),

@@ -13,7 +13,7 @@ import pytest
 from tests.appserver import running_app
 from tests.samples import make_tone, portrait_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOX = "185,70,275,185"  # the astronaut's face
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from core.engines.portrait.moda import motion as M
+from core.moda import motion as M
 from core.errors import BadInputError
 
 MAX_STRENGTH = 20.0

@@ -11,7 +11,7 @@ from core.media import probe
 from tests.appserver import running_app
 from tests.samples import make_tone, make_video, portrait_path, talking_clip
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FRAME = 0.04  # one frame at 25 fps
 LIPDUB_BOX = "32,24,96,112"  # x1,y1,x2,y2 on the 128x128 clip (random weights cannot detect faces)
 PORTRAIT_BOX = "185,70,275,185"  # the astronaut's face

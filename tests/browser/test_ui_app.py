@@ -16,7 +16,7 @@ from core.engine import Engine
 from tests.appserver import free_port, register_engine, running_app
 from ui.app import tabs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 TABS = [title for title, _module, _engine in tabs()]
 

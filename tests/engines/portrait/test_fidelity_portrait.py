@@ -45,7 +45,7 @@ def test_null_audio_note_is_logged_not_warned(tmp_path, monkeypatch):
 
 def test_photo_engine_manifest_lists_modas_own_liveportrait_copies_at_official_paths():
     """Item 7: MoDA's configs load decode/v1/first_stage/* from lixinyizju/moda; the manifest reads no environment."""
-    from core.engines.portrait import weights as PW
+    from core.moda import weights as PW
     from core.liveportrait import weights as lpw
 
     by_path = {f.local: f for f in PW.FILES}

@@ -1,5 +1,5 @@
 """The two newer engine tabs, "Infinite avatar" and "Expression control", as a creator uses them in Chromium at
-1400x900 on `python app.py` with tiny random weights (as tests/test_studio_app.py does for the lip-dub and photo tabs):
+1400x900 on `python app.py` with tiny random weights (as tests/browser/test_studio_app.py does for the lip-dub and photo tabs):
 the main path (inputs, Preview / Generate / Stop, previews, result) fits the screen without scrolling; Preview shows
 its pictures at a real size; Generate streams its progress line where the creator is looking; Stop cancels the job
 (status.json says "cancelled"); a short job's video has a source to play.
@@ -7,7 +7,7 @@ its pictures at a real size; Generate streams its progress line where the creato
 Screenshots of each step land in the test's temporary folder (``<tab>-*.png``)."""
 from tests import test_studio_app as studio_app
 from tests.samples import portrait_path
-from tests.test_studio_app import (
+from tests.browser.test_studio_app import (
     PORTRAIT_BOX,
     _assert_main_path_on_screen,
     _assert_name_shown_whole,

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.drive import driving_params
+from core.moda import motion as M
+from core.moda.drive import driving_params
 
 
 def test_statistics_match_the_reference_facts():

@@ -48,7 +48,7 @@ def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     its own emotion and strength (the generator's per-chunk path, shared with the expression engine)."""
     from core.cli import build_parser, common_fields
     from core.engines.portrait.cli import request_from_args
-    from core.engines.portrait.moda import motion as M
+    from core.moda import motion as M
 
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"x")

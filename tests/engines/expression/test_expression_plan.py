@@ -6,8 +6,8 @@ import torch
 from core.engines.expression import spec
 from core.engines.expression.blink import blink_curve
 from core.engines.expression.edits import EditPlan
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.timeline import Timeline
+from core.moda import motion as M
+from core.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.liveportrait import expression as E
 from core.request import read_yaml

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.engines.portrait import weights as PW
-from core.engines.portrait.moda.audio import FRAME, PIECE, SILENT_FRAMES, AudioFeatures, HubertEncoder, prepare_waveform
+from core.moda import weights as PW
+from core.moda.audio import FRAME, PIECE, SILENT_FRAMES, AudioFeatures, HubertEncoder, prepare_waveform
 from core.errors import BadInputError
 
 

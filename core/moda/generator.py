@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda import sampler
-from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT
+from core.moda import motion as M
+from core.moda import sampler
+from core.moda.dit import DiTConfig, TalkingHeadDiT
 from core.errors import BadInputError
 from core.weights import load_strict
 

@@ -246,7 +246,7 @@ def test_cli_maps_errors_to_exit_codes(capsys):
 
 
 def test_cli_lists_weights(test_checkpoints):
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "download_weights.py", "--list", "--checkpoints", str(test_checkpoints)],
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

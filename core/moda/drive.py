@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.engines.portrait.moda import motion as M
+from core.moda import motion as M
 
 FULL_ROWS = [1, 2, 6, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
 PARTIAL = [(3, 1), (4, 1), (5, 2), (8, 2), (9, 1), (9, 2)]  # (keypoint, axis) taken from the generated motion

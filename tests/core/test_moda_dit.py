@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from core.engines.portrait.moda import sampler
-from core.engines.portrait.moda.dit import DiTConfig, TalkingHeadDiT, apply_rope, rope_tables, timestep_embedding
-from core.engines.portrait.moda.generator import NULL_AUDIO_SEED, MotionGenerator, MotionSettings
+from core.moda import sampler
+from core.moda.dit import DiTConfig, TalkingHeadDiT, apply_rope, rope_tables, timestep_embedding
+from core.moda.generator import NULL_AUDIO_SEED, MotionGenerator, MotionSettings
 from core.errors import BadInputError
 
 TINY = DiTConfig(audio_in=3 * 16, hidden=64, heads=4)

@@ -7,11 +7,11 @@ import torch
 
 from core.engines.expression.blink import blink_curve
 from core.engines.expression.keyframes import Keyframe, interpolate
-from core.engines.portrait.moda.timeline import Segment, Timeline, chunk_spans
-from core.engines.portrait.moda import motion as M
-from core.engines.portrait.moda.generator import MotionGenerator, MotionSettings, crossfade, guided3
+from core.moda.timeline import Segment, Timeline, chunk_spans
+from core.moda import motion as M
+from core.moda.generator import MotionGenerator, MotionSettings, crossfade, guided3
 from core.errors import BadInputError
-from tests.test_moda_dit import _reference_like_checkpoint
+from tests.core.test_moda_dit import _reference_like_checkpoint
 
 
 # ------------------------------------------------------------------------------------------------ keyframes
