@@ -173,7 +173,7 @@ def test_presets_round_trip_and_shipped_examples(monkeypatch, tmp_path):
     back = ExpressionRequest.from_dict({**presets.load_preset("expression", "round trip", ExpressionRequest),
                                         "image": "x.png"})
     assert back == req
-    shipped = Path(__file__).resolve().parents[1] / "presets" / "expression"
+    shipped = Path(__file__).resolve().parents[3] / "presets" / "expression"
     monkeypatch.setenv("MOUTHPIECE_PRESETS", str(shipped.parent))
     names = presets.list_presets("expression")
     assert len(names) >= 2

@@ -25,8 +25,9 @@ def test_pasted_frames_are_within_one_level_of_the_reference():
 
 def test_null_audio_note_is_logged_not_warned(tmp_path, monkeypatch):
     """Item 8: a seeded null-audio vector is a fact for the log, not a warning the creator cannot act on."""
-    from core.engines.portrait import pipeline as P
     from core.jobs import JobContext
+    from core.moda import pipeline as P
+    from core.moda.generator import MotionSettings
 
     class Stop(Exception):
         pass
@@ -38,15 +39,16 @@ def test_null_audio_note_is_logged_not_warned(tmp_path, monkeypatch):
     monkeypatch.setattr(P, "AudioFeatures", stop)
     ctx = JobContext(tmp_path)
     with pytest.raises(Stop):
-        P.generate_motion(tmp_path, None, np.zeros(16000, np.float32), 25, "cpu", ctx, P.MotionSettings())
+        P.generate_motion(tmp_path, None, np.zeros(16000, np.float32), 25, "cpu", ctx, MotionSettings())
     assert ctx.warnings == []
     assert P.NULL_AUDIO_NOTE in (tmp_path / "log.txt").read_text() and "reproducible" in P.NULL_AUDIO_NOTE
 
 
 def test_photo_engine_manifest_lists_modas_own_liveportrait_copies_at_official_paths():
     """Item 7: MoDA's configs load decode/v1/first_stage/* from lixinyizju/moda; the manifest reads no environment."""
-    from core.moda import weights as PW
+    from core.engines.portrait import weights as PW
     from core.liveportrait import weights as lpw
+    from core.moda import weights as MW
 
     by_path = {f.local: f for f in PW.FILES}
     for name in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator"):
@@ -54,7 +56,7 @@ def test_photo_engine_manifest_lists_modas_own_liveportrait_copies_at_official_p
     assert by_path["decode/v1/first_stage/retargeting_models/stitching_retargeting_module.pth"].repo_id == "lixinyizju/moda"
     assert by_path["decode/v1/first_stage/landmark.onnx"].filename == "decode/v1/first_stage/landmark.onnx"
     assert not any(p.startswith("liveportrait/") for p in by_path)  # KwaiVGI's copies are not the photo engine's
-    assert (PW.DIT, PW.HUBERT_DIR) == ("moda/net-200.pth", "audio/chinese-hubert-base")
+    assert (MW.DIT, MW.HUBERT_DIR) == ("moda/net-200.pth", "audio/chinese-hubert-base")
     assert PW.LIVEPORTRAIT is lpw.MODA and lpw.FILES == lpw.KWAIVGI.files()
 
 
