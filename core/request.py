@@ -39,6 +39,7 @@ class EngineRequest:
     checkpoints: str | None = None       # weights folder; None = $MOUTHPIECE_CHECKPOINTS or ./checkpoints
 
     needs_audio = True                   # class attribute: False where the audio is optional
+    rest_modes = ("on", "off")           # class attribute: the audio's rest modes this engine offers
 
     def validate(self):
         """Shared checks, then the engine's own ``check()``; returns self. Raises BadInputError (one line)."""
@@ -47,6 +48,9 @@ class EngineRequest:
                 raise BadInputError("no driving audio: choose an audio file, or a video whose sound should drive it")
         else:
             self.audio.validate()
+            if self.audio.rest not in self.rest_modes:
+                raise BadInputError(f"Rest on silence must be one of {' | '.join(self.rest_modes)} for this engine, "
+                                    f"got {self.audio.rest!r}")
         if not 0 <= int(self.crf) <= 51:
             raise BadInputError(f"CRF {self.crf} is outside 0..51")
         if self.dtype not in DTYPE_CHOICES:

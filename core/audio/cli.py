@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.audio.options import NORMALIZE_CHOICES, AudioOptions
+from core.audio.options import NORMALIZE_CHOICES, REST_CHOICES, AudioOptions
 
 
 def add_audio_args(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,11 @@ def add_audio_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak target for --normalize peak (dBFS)")
     group.add_argument("--loudness-lufs", type=float, default=-20.0,
                        help="integrated loudness target for --normalize loudness (LUFS)")
+    group.add_argument("--rest", choices=REST_CHOICES, default="on",
+                       help="on: the mouth rests where no speech is detected (default); off: every frame follows the "
+                            "audio (the references' behaviour); source: lip-dub keeps the source frames there")
+    group.add_argument("--rest-min-pause", type=float, default=0.25, metavar="S",
+                       help="silences shorter than S seconds between words stay speech (default 0.25)")
 
 
 def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) -> AudioOptions:
@@ -33,6 +38,7 @@ def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) 
         audio=audio if audio is not None else args.audio,
         start=args.start, end=args.end, separate_vocals=args.separate_vocals, keep_audio=args.keep_audio,
         normalize=args.normalize, peak_dbfs=args.peak_dbfs, loudness_lufs=args.loudness_lufs,
+        rest=args.rest, rest_min_pause=args.rest_min_pause,
         device=getattr(args, "device", None) or "auto",
     )
 

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import BadInputError
+from core.spec import check_fields, param
 
 KEEP_CHOICES = ("mix", "vocals")
 NORMALIZE_CHOICES = ("none", "peak", "loudness")
+REST_CHOICES = ("on", "off", "source")   # "source" is lip-dub's only (EngineRequest.rest_modes)
 
 
 @dataclass
@@ -23,8 +25,15 @@ class AudioOptions:
     peak_dbfs: float = -1.0         # target for "peak"
     loudness_lufs: float = -20.0    # target for "loudness" (BS.1770 integrated, capped at -1 dBFS peak)
     device: str = "auto"            # where the separator runs (ONNX Runtime CUDA when onnxruntime-gpu is present)
+    rest: str = param("on", "Rest on silence",
+                      "on: the face rests, mouth closed, where the speech detector (silero-vad) finds no speech; "
+                      "off: every frame follows the audio, as the reference models do; source (lip-dub only): "
+                      "rest stretches keep the source video's own frames", choices=REST_CHOICES, group="rest")
+    rest_min_pause: float = param(0.25, "Minimum pause", "silences shorter than this between words stay speech",
+                                  range=(0.04, 2.0), step=0.01, unit="s", group="rest")
 
     def validate(self) -> None:
+        check_fields(self)
         if not self.audio:
             raise BadInputError("no audio given: choose an audio file or a video with sound")
         if not Path(self.audio).is_file():
