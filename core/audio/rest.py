@@ -77,7 +77,7 @@ def silence_envelope(rest: np.ndarray, n_samples: int, fps: float = 25.0, sr: in
         a, b = min(round(begin * sr / fps), n_samples), min(round(end * sr / fps), n_samples)
         if b <= a:
             continue
-        fade = min(int(round(fade_s * sr)), (b - a) // 2)
+        fade = min(round(fade_s * sr), (b - a) // 2)
         gain[a:b] = 0.0
         ramp = (0.5 * (1 + np.cos(np.pi * (np.arange(fade) + 1) / (fade + 1)))).astype(np.float32)  # 1 -> 0
         if begin > 0 and fade:

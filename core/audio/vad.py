@@ -115,7 +115,7 @@ def decide(prob: np.ndarray, fps: float = 25.0, min_pause: float = MIN_PAUSE_S) 
     for begin, end in _runs(speech):
         if end < speech.size:
             speech[max(begin + 1, end - LAG_FRAMES):end] = False
-    min_frames = int(round(min_pause * fps))
+    min_frames = round(min_pause * fps)
     for begin, end in _runs(~speech):
         if begin > 0 and end < speech.size and end - begin < min_frames:
             speech[begin:end] = True
