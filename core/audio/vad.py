@@ -13,9 +13,9 @@ Decision per video frame (deviations from silero's own ``get_speech_timestamps``
 - model lag: silero's probability stays above ``OFF`` for about three windows (~100 ms) after a word ends (measured
   on the espeak-ng test sentences, where its onsets follow within one window), so each speech run's end is moved
   back by ``LAG_FRAMES`` (3 frames, 120 ms; the boundary error on the test sentences is then under 2 frames);
-- minimum pause: a non-speech run between two speech runs shorter than ``min_pause`` seconds (default 0.25 s, rounded to whole frames)
-  counts as speech, so stops between words and plosive closures do not close the mouth; runs at the head and
-  tail of the clip rest whatever their length (nobody has started, or everybody has finished, speaking);
+- minimum pause: a non-speech run shorter than ``min_pause`` seconds (default 0.25 s, rounded to whole frames)
+  counts as speech, so stops between words and plosive closures do not close the mouth, and speech that fills the
+  clip has no rest frame at its very edges (where the model needs a window to react);
 - hangover: the last ``HANGOVER_FRAMES`` (1 frame, 40 ms) after each speech run stay speech, so a word's decay
   is not cut.
 
@@ -116,9 +116,10 @@ def decide(prob: np.ndarray, fps: float = 25.0, min_pause: float = MIN_PAUSE_S) 
         if end < speech.size:
             speech[max(begin + 1, end - LAG_FRAMES):end] = False
     min_frames = round(min_pause * fps)
-    for begin, end in _runs(~speech):
-        if begin > 0 and end < speech.size and end - begin < min_frames:
-            speech[begin:end] = True
+    if speech.any():
+        for begin, end in _runs(~speech):
+            if end - begin < min_frames:
+                speech[begin:end] = True
     for begin, end in _runs(speech):
         speech[end:end + HANGOVER_FRAMES] = True
     return speech
