@@ -234,9 +234,12 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
         unet = M.load_unet(root, req.version, device, dtype)
         feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype), M.load_feature_extractor(root),
                                 device, dtype, FPS)
-        audio = feats([0]) + positional_encoding(device=device, dtype=dtype)
+        rest = rest_plan(req, samples, frames_needed(len(samples) / SR, FPS), feats, ctx)  # frame 0 as Generate has it
+        audio = (rest.prompts(feats, [0]) if rest else feats([0])) + positional_encoding(device=device, dtype=dtype)
         faces = dub_faces(sample_latents(moments, [0], req.seed, device, dtype), audio, unet, vae, ctx)
         dubbed = blend_batch(frame.copy(), [0], faces, masks, [box], device)[0]  # in place: keep frame for the overlay
+        if rest and rest.mode == "source":  # the source frame itself on full rest, cross-faded on a ramp
+            dubbed = frame[0].copy() if rest.keeps_source(0) else rest.crossfade(dubbed[None], frame[:1], [0])[0]
         alpha = B.box_alpha(B.unpack_mask(masks[0], device), box).cpu().numpy()
     overlay = _draw_overlay(frame[0], dets, chosen, box, lm, alpha)
     overlay_path = _save_rgb(ctx.job_dir / "preview_overlay.png", overlay)

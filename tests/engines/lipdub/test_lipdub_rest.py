@@ -114,3 +114,21 @@ def test_source_mode_is_lipdub_only_and_music_is_refused(test_checkpoints, media
     with pytest.raises(BadInputError, match="no speech found in the driving audio"):
         jobs.run_job("lipdub", run, LipdubRequest(video=str(media["video"]), audio=AudioOptions(str(tone)),
                                                   box=list(BOX), checkpoints=str(test_checkpoints)))
+
+
+def test_preview_frame_zero_follows_rest(test_checkpoints, media, tmp_path):
+    """Audio that starts with 0.6 s of silence: in source mode the previewed frame 0 is the source frame itself."""
+    from PIL import Image
+
+    from core.engines.lipdub import preview
+
+    path = tmp_path / "late.wav"
+    sf.write(path, np.concatenate([np.zeros(int(0.6 * SR), np.float32), media["samples"]]), SR, subtype="FLOAT")
+    req = LipdubRequest(video=str(media["video"]), audio=AudioOptions(str(path), rest="source"), box=list(BOX),
+                        checkpoints=str(test_checkpoints))
+    result = jobs.run_job("lipdub", preview, req)
+    frame0 = FrameSource(str(media["video"])).frames([0])[0]
+    assert np.array_equal(np.asarray(Image.open(result.output).convert("RGB")), frame0)
+    on = jobs.run_job("lipdub", preview, LipdubRequest(video=str(media["video"]), audio=AudioOptions(str(path)),
+                                                         box=list(BOX), checkpoints=str(test_checkpoints)))
+    assert not np.array_equal(np.asarray(Image.open(on.output).convert("RGB")), frame0)  # "on" dubs with silence
