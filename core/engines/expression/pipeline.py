@@ -21,11 +21,11 @@ import torch
 
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
-from core.moda.audio import FPS, SR
-from core.moda.drive import driving_params
 from core.errors import BadInputError
 from core.jobs import JobContext, JobResult
 from core.liveportrait import expression as E
+from core.moda.audio import FPS, SR
+from core.moda.drive import driving_params
 
 from .edits import EditPlan
 from .render import PreparedFace, driving_keypoints, prepare_face, still_keypoints, to_uint8
@@ -153,7 +153,6 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
     from core.audio.prepare import driving_audio
     from core.liveportrait.pasteback import PasteBack
     from core.media import EncoderThread, VideoWriter, frames_needed
-
     from core.moda.generator import MotionSettings
     from core.moda.pipeline import generate_motion
 

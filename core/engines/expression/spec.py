@@ -7,8 +7,6 @@ Formats (YAML, read with `yaml.safe_load`, never pickles):
 """
 from __future__ import annotations
 
-
-
 from core.errors import BadInputError
 from core.liveportrait.expression import check_values
 

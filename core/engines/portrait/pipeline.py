@@ -15,10 +15,10 @@ import torch
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
 from core.engines.portrait import weights as PW
+from core.jobs import JobContext, JobResult
 from core.moda.audio import FPS, SR
 from core.moda.drive import driving_params
 from core.moda.pipeline import generate_motion
-from core.jobs import JobContext, JobResult
 
 from .request import PortraitRequest
 
