@@ -42,11 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> ExpressionRequest:
-    timeline = read_yaml(args.timeline, "timeline") if args.timeline else []
-    crossfade = args.crossfade
-    if isinstance(timeline, dict):  # {segments, crossfade}
-        crossfade = crossfade if crossfade is not None else timeline.get("crossfade")
-        timeline = timeline.get("segments") or []
+    timeline, crossfade = spec.split_timeline(read_yaml(args.timeline, "timeline") if args.timeline else [])
+    crossfade = args.crossfade if args.crossfade is not None else crossfade
     if args.emotion:
         if timeline:
             raise BadInputError("give --emotion or --timeline, not both")
@@ -54,7 +51,7 @@ def request_from_args(args: argparse.Namespace, common: dict[str, Any]) -> Expre
     keyframes = read_yaml(args.keyframes, "keyframes") if args.keyframes else []
     return ExpressionRequest(
         image=args.image, video=args.video, edits=spec.parse_edits(args.edit), keyframes=keyframes or [],
-        timeline=timeline or [], crossfade=OVERLAP if crossfade is None else int(crossfade),
+        timeline=timeline, crossfade=OVERLAP if crossfade is None else crossfade,
         blink_rate=args.blink_rate, source_ratio=args.source_ratio, eyes_open_ratio=args.eyes_open_ratio,
         lip_open_ratio=args.lip_open_ratio, transfer_image=args.transfer, transfer_parts=args.transfer_parts,
         transfer_ratio=args.transfer_ratio, head_motion=args.head_motion, cfg_scale=args.cfg, steps=args.steps,

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.moda import motion as M
-from core.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.liveportrait import expression as E
 from core.request import FaceRequest, check_output
@@ -92,7 +91,7 @@ class ExpressionRequest(FaceRequest):
         self.emotion_timeline()
 
     def emotion_timeline(self):
-        return Timeline.from_data(self.timeline, self.crossfade)
+        return spec.timeline_from_rows(self.timeline, self.crossfade)
 
     def plan(self, transfer_exp=None, transfer_pose=None) -> EditPlan:
         """The edits as an EditPlan (the transfer offsets are computed from the photo by the pipeline)."""
