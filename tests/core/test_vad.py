@@ -168,7 +168,6 @@ def test_cached_with_the_prepared_audio(sentences, tmp_path):
 
 def test_flags_and_validation(tmp_path):
     parser = argparse.ArgumentParser()
-    parser.add_argument("--audio")
     add_audio_args(parser)
     options = audio_options_from_args(parser.parse_args(["--audio", "a.wav", "--rest", "off",
                                                          "--rest-min-pause", "0.4"]))

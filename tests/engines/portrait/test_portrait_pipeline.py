@@ -135,8 +135,8 @@ def test_cli_preview_and_bad_input(portrait_weights, astronaut, speech, tmp_path
                  "--out", str(tmp_path / "x.mp4")]) == 2
     assert "face box" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
-    with pytest.raises(BadInputError, match="emotion"):
-        PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"), emotion="joy").validate()
+    with pytest.raises(BadInputError, match="Emotion must be one of none"):
+        PortraitRequest(image=astronaut, audio=AudioOptions(speech), emotion="joy").validate()
 
 
 def test_cancel_between_batches_leaves_no_video(portrait_weights, astronaut, speech):
