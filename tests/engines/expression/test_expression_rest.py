@@ -1,6 +1,5 @@
 """Expression control, photo + audio, rest on silence (tiny random weights): on rest frames the lip rows take the
 photo's own and the lip-close offsets of LivePortrait's retargeting join the keypoints, while the edits stay."""
-from pathlib import Path
 
 import numpy as np
 import pytest
