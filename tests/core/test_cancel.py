@@ -25,7 +25,7 @@ def _status(job_dir: Path) -> str | None:
 def _portrait_args(audio) -> dict:
     from gradio_client import handle_file
 
-    return {"image": handle_file(str(portrait_path())), "audio": handle_file(str(audio)), "box": BOX, "steps": 2,
+    return {"image": handle_file(str(portrait_path())), "audio": handle_file(str(audio)), "rest": "off", "box": BOX, "steps": 2,
             "render_batch": 4, "device": "cpu", "dtype": "fp32"}
 
 
