@@ -25,8 +25,8 @@ def _status(job_dir: Path) -> str | None:
 def _portrait_args(audio) -> dict:
     from gradio_client import handle_file
 
-    return {"image": handle_file(str(portrait_path())), "audio": handle_file(str(audio)), "rest": "off", "box": BOX, "steps": 2,
-            "render_batch": 4, "device": "cpu", "dtype": "fp32"}
+    return {"image": handle_file(str(portrait_path())), "audio": handle_file(str(audio)), "rest": "off", "box": BOX,
+            "steps": 2, "render_batch": 4, "device": "cpu", "dtype": "fp32"}
 
 
 def test_api_cancel_stops_the_job_and_the_next_one_runs(tmp_path, test_checkpoints):
