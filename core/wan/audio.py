@@ -77,7 +77,7 @@ class Wav2Vec:
         config = Wav2Vec2Config.from_json_file(str(folder / "config.json"))
         model = Wav2Vec2Model(config)
         keymaps.load_strict(model, keymaps.WAV2VEC2, load_state_dict(folder / "pytorch_model.bin"),
-                            f"{folder.name}/pytorch_model.bin")
+                            f"{folder.name}/pytorch_model.bin", absent=keymaps.WAV2VEC2_ABSENT)
         pre = folder / "preprocessor_config.json"
         normalize = json.loads(pre.read_text()).get("do_normalize", True) if pre.is_file() else True
         return cls(model, normalize)

@@ -170,7 +170,8 @@ def test_frame_attention_is_local_to_each_latent_frame():
     k, v = torch.randn(2, 3 * 5, 2, 8), torch.randn(2, 3 * 5, 2, 8)
     base = transformer._frame_attention(q, k, v, 3)
     k2 = k.clone()
-    k2[:, 5:10] += 3.0                                  # only frame 1's audio tokens change
+    k2[:, 5:10] = torch.randn_like(k2[:, 5:10])         # only frame 1's audio tokens change (a shift common to
+    #                                                     a frame's keys would leave its softmax unchanged)
     moved = transformer._frame_attention(q, k2, v, 3)
     assert torch.equal(base[:, :4], moved[:, :4]) and torch.equal(base[:, 8:], moved[:, 8:])
     assert not torch.allclose(base[:, 4:8], moved[:, 4:8])
@@ -191,7 +192,7 @@ def test_clip_tower_matches_transformers_clip_penultimate():
     for p in tower.parameters():
         torch.nn.init.normal_(p, std=0.2)
     cfg = image.TINY
-    hf = CLIPVisionModel(CLIPVisionConfig(hidden_size=cfg.dim, intermediate_size=cfg.dim * cfg.mlp_ratio,
+    hf = CLIPVisionModel(CLIPVisionConfig(hidden_size=cfg.dim, intermediate_size=cfg.mlp_dim,
                                           num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
                                           image_size=cfg.image_size, patch_size=cfg.patch_size,
                                           hidden_act="gelu", layer_norm_eps=cfg.eps)).eval()
