@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import BadInputError
+from core.spec import param
 
 KEEP_CHOICES = ("mix", "vocals")
 NORMALIZE_CHOICES = ("none", "peak", "loudness")
@@ -14,27 +15,34 @@ NORMALIZE_CHOICES = ("none", "peak", "loudness")
 class AudioOptions:
     """How to turn a creator's file into the driving signal and the output track (plain types: JSON/YAML friendly)."""
 
-    audio: str                      # an audio file, or a video whose sound track is used
-    start: float | None = None      # seconds; None = from the beginning
-    end: float | None = None        # seconds; None = to the end
-    separate_vocals: bool = False   # drive the engine with the separated vocals (MDX-Net Kim_Vocal_2)
-    keep_audio: str = "mix"         # output track: "mix" (original, music stays), "vocals", or a path to another file
-    normalize: str = "none"         # driving signal level: "none" | "peak" | "loudness"
-    peak_dbfs: float = -1.0         # target for "peak"
-    loudness_lufs: float = -20.0    # target for "loudness" (BS.1770 integrated, capped at -1 dBFS peak)
-    device: str = "auto"            # where the separator runs (ONNX Runtime CUDA when onnxruntime-gpu is present)
+    audio: str = param(label="Driving audio", help="an audio file, or a video whose sound track is used",
+                       ui=False)
+    start: float | None = param(None, "Start", "use the audio from this second (none = from the beginning)",
+                                range=(0, None), unit="s", ui=False)
+    end: float | None = param(None, "End", "use the audio up to this second (none = to the end)",
+                              range=(0, None), unit="s", ui=False)
+    separate_vocals: bool = param(False, "Drive with separated vocals",
+                                  "drive the engine with vocals separated from music/noise (MDX-Net Kim_Vocal_2)")
+    keep_audio: str = param("mix", "Output sound", "sound of the output video: the original mix (music stays), "
+                            "the separated vocals, or another audio file (a path)", suggestions=KEEP_CHOICES)
+    normalize: str = param("none", "Level the driving signal", "none, peak (to the peak target) or loudness "
+                           "(to the loudness target)", choices=NORMALIZE_CHOICES)
+    peak_dbfs: float = param(-1.0, "Peak target", "peak level for normalize = peak", range=(-40, 0), unit="dBFS",
+                             group="advanced")
+    loudness_lufs: float = param(-20.0, "Loudness target", "integrated loudness (BS.1770) for normalize = loudness, "
+                                 "capped at -1 dBFS peak", range=(-40, -5), unit="LUFS", group="advanced")
+    device: str = "auto"            # where the separator runs: the request's device (ONNX Runtime CUDA with onnxruntime-gpu)
 
     def validate(self) -> None:
+        from core.spec import check_fields
+
         if not self.audio:
             raise BadInputError("no audio given: choose an audio file or a video with sound")
         if not Path(self.audio).is_file():
             raise BadInputError(f"audio file not found: {self.audio}")
         if self.keep_audio not in KEEP_CHOICES and not Path(self.keep_audio).is_file():
             raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; {self.keep_audio!r} is none")
-        if self.normalize not in NORMALIZE_CHOICES:
-            raise BadInputError(f"normalize must be one of {', '.join(NORMALIZE_CHOICES)}, not {self.normalize!r}")
-        if self.start is not None and self.start < 0:
-            raise BadInputError(f"start {self.start} s is negative")
+        check_fields(self)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise BadInputError(f"end {self.end} s must be after start {self.start} s")
 

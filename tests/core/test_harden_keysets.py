@@ -133,10 +133,18 @@ def _clip_visual():
     return {f"visual.{k}" for k in _meta(lambda: image.VisionTower(image.VIT_H_14)).state_dict()} | {"log_scale"}
 
 
-def _wav2vec():
-    from tests.engines.avatar.test_harden_reference import official_wav2vec_keys
+def _wav2vec() -> set[str]:
+    """The key set of facebook/wav2vec2-base-960h's pytorch_model.bin: transformers' ``Wav2Vec2ForCTC`` with the
+    official config (the library's defaults are wav2vec2-base: group norm on the first conv, 12 layers, vocab 32),
+    built on the meta device, in the file's old weight-norm names (``weight_g``/``weight_v``) and without
+    ``masked_spec_embed``, which the hub's file lacks (EvelynFan/FaceFormer#3, Omni-Avatar/OmniAvatar#12)."""
+    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 
-    return official_wav2vec_keys()
+    with torch.device("meta"):
+        model = Wav2Vec2ForCTC(Wav2Vec2Config(vocab_size=32))
+    return {k.replace("parametrizations.weight.original0", "weight_g").replace("parametrizations.weight.original1",
+                                                                              "weight_v")
+            for k in model.state_dict() if k != "wav2vec2.masked_spec_embed"}
 
 
 LP = "decode/v1/first_stage/base_models/"
@@ -218,3 +226,10 @@ def test_the_tiny_file_holds_the_official_key_set(local, test_checkpoints):
     if how in ("pattern", "visual"):
         tiny, official = _pattern(tiny), _pattern(official)
     assert tiny == official, (sorted(official - tiny)[:5], sorted(tiny - official)[:5])
+
+
+def test_the_official_wav2vec_file_has_212_tensors_and_no_masked_spec_embed():
+    """7 convs + the first conv's group norm (9), feature projection (4), positional conv weight_g/weight_v/bias (3),
+    encoder norm (2), 12 layers of 16 tensors, the CTC head (2)."""
+    official = _wav2vec()
+    assert len(official) == 212 and "wav2vec2.masked_spec_embed" not in official

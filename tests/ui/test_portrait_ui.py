@@ -46,8 +46,8 @@ def test_values_map_onto_the_request(tmp_path):
 def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     """`portrait --emotion-strength` sets the extra emotion guidance; `--timeline FILE.yaml` gives each MoDA chunk
     its own emotion and strength (the generator's per-chunk path, shared with the expression engine)."""
-    from core.cli import build_parser, common_fields
-    from core.engines.portrait.cli import request_from_args
+    from core import engine
+    from core.cli import build_parser, request_from_args
     from core.moda import motion as M
 
     audio = tmp_path / "a.wav"
@@ -60,12 +60,12 @@ def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     parser = build_parser()
     args = parser.parse_args(["portrait", "--image", photo, "--audio", str(audio), "--emotion", "anger",
                               "--emotion-strength", "1.5", "--out", str(tmp_path / "o.mp4")])
-    one = request_from_args(args, common_fields(args, PortraitRequest)).validate()
+    one = request_from_args(engine.get("portrait"), args).validate()
     settings = one.motion_settings()
     assert (settings.emotion, settings.emotion_scale) == (M.emotion_id("anger"), 1.5) and one.emotion_timeline() is None
     args = parser.parse_args(["portrait", "--image", photo, "--audio", str(audio), "--timeline",
                               str(tmp_path / "tl.yaml"), "--out", str(tmp_path / "o.mp4")])
-    timed = request_from_args(args, common_fields(args, PortraitRequest)).validate()
+    timed = request_from_args(engine.get("portrait"), args).validate()
     timeline = timed.emotion_timeline()
     assert timeline.crossfade == 8
     # chunks of 80 frames, stride 64 (2.56 s): 0-3.2 s mostly happy, then sad

@@ -15,10 +15,10 @@ import torch
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
 from core.engines.portrait import weights as PW
+from core.jobs import JobContext, JobResult
 from core.moda.audio import FPS, SR
 from core.moda.drive import driving_params
 from core.moda.pipeline import generate_motion
-from core.jobs import JobContext, JobResult
 
 from .request import PortraitRequest
 
@@ -77,7 +77,7 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
 
     r, src = prep.renderer, prep.source
     batch_size = request.render_batch or (25 if r.device.type == "cuda" else 4)  # full-size W+G: ~0.5 GB/frame on CPU
-    paste = PasteBack(prep.photo, prep.crop, device=r.device) if request.pasteback else None
+    paste = PasteBack(prep.photo, prep.crop) if request.pasteback else None
     source_raw = src.motion_vector()[0].float().cpu()
     total = raw.shape[0]
     for start in range(0, total, batch_size):

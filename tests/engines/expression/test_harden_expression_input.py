@@ -78,7 +78,7 @@ def speech(tmp_path):
     (b"- {start: 0, end: 1, emotion: happiness, strength: lots}\n",
      "timeline row 1: strength must be a number, got 'lots'"),
     (b"segments:\n  - {start: 0, end: 1, emotion: happiness}\ncrossfade: soon\n",
-     "timeline crossfade (frames) must be a number, got 'soon'"),
+     "Emotion crossfade must be a number, got 'soon'"),  # the parameter spec's own message
     (b"- {start: -2, end: 1, emotion: happiness}\n",
      "timeline segment -2.0-1.0 s: start must be 0 or more and before the end"),
     (b"- just a line\n", "timeline row 1 must be a mapping {start, end, emotion, strength}, got 'just a line'"),
