@@ -3,7 +3,8 @@ functions as the UI.
 
 Each engine subcommand gets one flag per declared request field (``core.spec``: the engine's own, the audio flags,
 and the shared output, face, device, precision, seed, CRF and checkpoints), so every engine spells them the same;
-``<engine>.cli`` adds only the flags that are not plain fields (``add_arguments``) and maps them (``extra_fields``). Exit codes: 0 success, 2 bad input (one line on stderr),
+``<engine>.cli`` adds only the flags that are not plain fields (``add_arguments``) and maps them (``extra_fields``).
+Exit codes: 0 success, 2 bad input (one line on stderr),
 3 missing weights (names the files and the download command), 130 cancelled (Ctrl-C or SIGTERM: the job stops at its
 next batch, leaving no partial output).
 """

@@ -31,7 +31,8 @@ class AudioOptions:
                              group="advanced")
     loudness_lufs: float = param(-20.0, "Loudness target", "integrated loudness (BS.1770) for normalize = loudness, "
                                  "capped at -1 dBFS peak", range=(-40, -5), unit="LUFS", group="advanced")
-    device: str = "auto"            # where the separator runs: the request's device (ONNX Runtime CUDA with onnxruntime-gpu)
+    # where the separator runs: the request's device (ONNX Runtime CUDA with onnxruntime-gpu)
+    device: str = "auto"
 
     def validate(self) -> None:
         from core.spec import check_fields
@@ -41,7 +42,8 @@ class AudioOptions:
         if not Path(self.audio).is_file():
             raise BadInputError(f"audio file not found: {self.audio}")
         if self.keep_audio not in KEEP_CHOICES and not Path(self.keep_audio).is_file():
-            raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; {self.keep_audio!r} is none")
+            raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; "
+                                f"{self.keep_audio!r} is none")
         check_fields(self)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise BadInputError(f"end {self.end} s must be after start {self.start} s")

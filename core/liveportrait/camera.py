@@ -1,6 +1,7 @@
 """Head pose and implicit-keypoint algebra (LivePortrait conventions).
 
-Keypoints are row vectors: x = s * (x_c @ R + exp) + [tx, ty, 0 or tz], with R = (Rz(roll) Ry(yaw) Rx(pitch))^T built from
+Keypoints are row vectors: x = s * (x_c @ R + exp) + [tx, ty, 0 or tz], with R = (Rz(roll) Ry(yaw) Rx(pitch))^T built
+from
 degrees. Everything is batched over the leading dimension.
 """
 from __future__ import annotations

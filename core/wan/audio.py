@@ -42,7 +42,8 @@ def token_ranges(tokens: int, latents: int) -> list[tuple[int, int]]:
     frames = 4 * latents - 3
     per_frame = tokens / frames
     half = int(per_frame * 4 / 2)
-    centres = [0] + [int((per_frame * (4 * i - 3) + per_frame * (4 * i + 1)) / 2) - 1 for i in range(1, max(latents, 2))]
+    centres = [0] + [int((per_frame * (4 * i - 3) + per_frame * (4 * i + 1)) / 2) - 1
+                     for i in range(1, max(latents, 2))]
     ranges = [(c - half, c + half) for c in centres]
     ranges[0] = (ranges[1][0] - 2 * half, ranges[1][0])
     return [(a - EXPAND, b + EXPAND + 1) for a, b in ranges[:latents]]

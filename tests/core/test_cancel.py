@@ -101,7 +101,8 @@ def test_server_sigterm_cancels_running_jobs_and_exits(tmp_path, test_checkpoint
     env = dict(os.environ, MOUTHPIECE_OUTPUTS=str(tmp_path / "out"), MOUTHPIECE_CACHE=str(tmp_path / "cache"),
                HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     with open(tmp_path / "server.log", "w") as log:
-        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints", str(test_checkpoints)],
+        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port),
+                                   "--checkpoints", str(test_checkpoints)],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

@@ -56,6 +56,7 @@ PHASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", list(PHASES))
 def test_sigterm_at_every_phase_of_a_cli_job(phase, tmp_path, test_checkpoints, capsys):
     audio = make_tone(tmp_path / "voice.wav", seconds=0.6, hz=200.0)
@@ -79,6 +80,7 @@ def test_sigterm_at_every_phase_of_a_cli_job(phase, tmp_path, test_checkpoints, 
     assert not [t for t in threading.enumerate() if t.name == "encode" and t.is_alive()]
 
 
+@pytest.mark.slow
 def test_sigterm_during_the_imports_exits_130(tmp_path, test_checkpoints):
     """The handler is installed before torch and the engines are imported: a SIGTERM 0.3 s after start (while
     ``python -m core`` still imports) cancels instead of killing or being lost."""

@@ -119,7 +119,8 @@ def test_dit_base_keys_fall_back_to_fun_file(avatar_checkpoints, tmp_path):
     fun = load_file(avatar_checkpoints / w.FUN_DIT)
     assert torch.equal(model.condition_embedder.image_embedder.norm1.weight, fun["img_emb.proj.0.weight"])
     assert torch.equal(model.blocks[0].attn1.to_q.weight, full["blocks.0.self_attn.q.weight"])
-    torch.save({k: v for k, v in full.items() if k != "vocal_projector.final_head.modulation"}, tmp_path / "no_audio.pt")
+    torch.save({k: v for k, v in full.items() if k != "vocal_projector.final_head.modulation"},
+               tmp_path / "no_audio.pt")
     with pytest.raises(BadInputError):
         transformer.load(tmp_path / "no_audio.pt", avatar_checkpoints / w.FUN_DIT)
 
@@ -207,7 +208,8 @@ def test_clip_tower_matches_transformers_clip_penultimate():
             sd[p + f"self_attn.{name}_proj.weight"] = t
         for name, t in zip("qkv", block.attn.to_qkv.bias.chunk(3)):
             sd[p + f"self_attn.{name}_proj.bias"] = t
-        sd.update({p + "self_attn.out_proj.weight": block.attn.proj.weight, p + "self_attn.out_proj.bias": block.attn.proj.bias,
+        sd.update({p + "self_attn.out_proj.weight": block.attn.proj.weight,
+                   p + "self_attn.out_proj.bias": block.attn.proj.bias,
                    p + "layer_norm1.weight": block.norm1.weight, p + "layer_norm1.bias": block.norm1.bias,
                    p + "layer_norm2.weight": block.norm2.weight, p + "layer_norm2.bias": block.norm2.bias,
                    p + "mlp.fc1.weight": block.mlp[0].weight, p + "mlp.fc1.bias": block.mlp[0].bias,

@@ -47,7 +47,8 @@ def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_pat
 
     encoded = []
     original = Wav2Vec.__call__
-    monkeypatch.setattr(Wav2Vec, "__call__", lambda self, samples: encoded.append(len(samples)) or original(self, samples))
+    monkeypatch.setattr(Wav2Vec, "__call__",
+                        lambda self, samples: encoded.append(len(samples)) or original(self, samples))
     audio = voice(tmp_path / "speech.wav", seconds)
     messages = []
     result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=1),
@@ -133,7 +134,8 @@ def test_bf16_the_reference_precision_runs_close_to_fp32(avatar_checkpoints, ast
     audio = voice(tmp_path / "speech.wav", 0.5)
     videos = {}
     for dtype in ("fp32", "bf16"):
-        result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, size="32x32", dtype=dtype))
+        result = run_job("avatar", pipeline.run,
+                         request(astronaut, audio, avatar_checkpoints, size="32x32", dtype=dtype))
         videos[dtype] = np.stack(list(iter_video_frames(result.output))).astype(float)
     assert videos["bf16"].shape == videos["fp32"].shape == (13, 32, 32, 3)
     assert np.abs(videos["bf16"] - videos["fp32"]).mean() < 4          # bf16 DiT and umT5, fp32 VAE and CLIP

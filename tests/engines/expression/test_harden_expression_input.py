@@ -72,7 +72,8 @@ def speech(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (b"crossfade: 8\nrows:\n  - {start: 0, end: 1, emotion: happy}\n",
-     "a timeline mapping needs a 'segments' list of {start, end, emotion, strength} rows (found keys: crossfade, rows)"),
+     "a timeline mapping needs a 'segments' list of {start, end, emotion, strength} rows "
+     "(found keys: crossfade, rows)"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00", "timeline file {path} is not a text (YAML) file"),
     (b"- {start: 0, end: soon, emotion: happiness, strength: 1}\n", "timeline row 1: end must be a number, got 'soon'"),
     (b"- {start: 0, end: 1, emotion: happiness, strength: lots}\n",
