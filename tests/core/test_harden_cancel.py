@@ -64,7 +64,8 @@ def test_sigterm_at_every_phase_of_a_cli_job(phase, tmp_path, test_checkpoints, 
     outputs = Path(os.environ["MOUTHPIECE_OUTPUTS"])
     previous = signal.getsignal(signal.SIGTERM)
     with sigterm_on_first_call(*PHASES[phase]) as fired:
-        code = main(["portrait", "--image", str(portrait_path()), "--audio", str(audio), "--box", BOX, "--steps", "1",
+        code = main(["portrait", "--image", str(portrait_path()), "--audio", str(audio), "--rest", "off", "--box", BOX,
+                     "--steps", "1",
                      "--batch", "4", "--device", "cpu", "--checkpoints", str(test_checkpoints), "--out", str(out)])
     assert fired.is_set(), f"the {phase} phase was never reached"
     assert signal.getsignal(signal.SIGTERM) == previous  # the CLI's handler is removed again

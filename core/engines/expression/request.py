@@ -24,9 +24,9 @@ IMAGE_SUFFIXES = (".png",)  # a still edit is written as PNG (lossless)
 
 @dataclass(kw_only=True)
 class ExpressionRequest(FaceRequest):
-    image: str | None = param(None, "Photo", "photo to edit (with audio: to animate)", exclusive="source", ui=False)
-    video: str | None = param(None, "Video", "video whose expressions to edit (its sound is kept)",
-                              exclusive="source", ui=False)
+    image: str | None = param(None, "Photo", "photo to edit (with audio: to animate); or a video", ui=False)
+    video: str | None = param(None, "Video", "video whose expressions to edit (its sound is kept); or a photo",
+                              ui=False)
     edits: dict[str, float] = param(label="Face edits", help="constant slider values, e.g. {smile: 0.6, yaw: 10} "
                                     "(--edit smile=0.6,yaw=10 on the command line)", default_factory=dict,
                                     cli=False, ui=False)
