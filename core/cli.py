@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from core.errors import BadInputError, JobCancelled, MouthpieceError
 from core.progress import tqdm_progress
@@ -56,19 +55,19 @@ def request_from_args(engine, args: argparse.Namespace):
 def _engine_command(engine) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         from core import jobs
+        from core.request import check_output
 
         if not args.preview and not args.output:
             raise BadInputError("--out is required (or --preview PNG)")
         if args.preview:
             args.output = None
+            check_output(args.preview, (".png",))  # writable, before any work (like --out)
         req = request_from_args(engine, args).validate()
         if args.preview:
             with tqdm_progress(f"{engine.name} preview") as report:
                 result = jobs.run_job(engine.name, engine.preview, req, progress=report, cancel_event=TERMINATED)
             _print_warnings(result)
-            target = Path(args.preview).expanduser()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(result.output, target)
+            target = jobs.deliver(result, args.preview)  # an OSError here is one line saying where the preview is
             print(target)
             for name, path in result.extra.get("images", {}).items():
                 side = target.with_name(f"{target.stem}_{name}{target.suffix}")
