@@ -140,7 +140,7 @@ def guarded(fn: Callable[..., int], *args) -> int:
 
     SIGTERM is turned into a cancellation, like Ctrl-C: the running job stops at once (or at its next batch where the
     signal landed in code that swallowed the exception) and removes its partial output before the process exits with
-    130. A cancel is never reported as another error: a MouthpieceError raised after a signal counts as the cancel.
+    130. A cancel is never reported as another error: any exception raised after a signal counts as the cancel.
     """
     previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
@@ -152,6 +152,10 @@ def guarded(fn: Callable[..., int], *args) -> int:
             return report_cancelled(JobCancelled("terminated"))
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception:
+        if TERMINATED.is_set():  # a library wrapped the signal's exception in its own
+            return report_cancelled(JobCancelled("terminated"))
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
