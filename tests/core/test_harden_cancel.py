@@ -118,3 +118,24 @@ def test_a_cancel_inside_the_loader_is_a_cancel_not_a_corrupt_file(tmp_path, suf
         signal.signal(signal.SIGTERM, previous)
     assert fired.is_set()
     assert set(weights.load_state_dict(path)) == {"weight", "bias"}  # the file was fine all along
+
+
+def test_a_swallowed_or_wrapped_signal_is_still_a_cancel(capsys):
+    """A library that catches the signal's exception (an optional import in try/except) or wraps it in its own:
+    the cancel is remembered, so the command still ends as cancelled, never as another error."""
+    from core.cli import TERMINATED, guarded
+
+    def library_call():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here and raises JobCancelled ...
+        except Exception:  # ... which this library swallows
+            pass
+        raise ValueError("could not load the model")  # and then fails in its own words
+
+    TERMINATED.clear()
+    try:
+        assert guarded(library_call) == 130
+        assert capsys.readouterr().err.strip().splitlines() == ["cancelled"]
+    finally:
+        TERMINATED.clear()
