@@ -185,7 +185,7 @@ def build() -> None:
         return make_request(media_v, image_v, video_v, audio_v, slider_v, control_v)
 
     names = ["media", "image", "video", "audio", "start", "end", "separate_vocals", "keep_audio", "keep_file",
-             "normalize", *(s.name for s in SLIDERS), *CONTROLS]
+             "normalize", "rest", "rest_min_pause", *(s.name for s in SLIDERS), *CONTROLS]
 
     @_named(names)
     def do_preview(*args):
