@@ -1,7 +1,8 @@
 """`python -m core separate` and the audio flags every engine subcommand shares.
 
 Engine CLIs call ``add_audio_args(parser)`` and build their audio choice with ``audio_options_from_args(args)``; the
-flags come from ``AudioOptions``' declared fields, so they are spelled and defaulted identically everywhere (``--separate-vocals --keep-audio mix|vocals|PATH --start S
+flags come from ``AudioOptions``' declared fields, so they are spelled and defaulted identically everywhere
+(``--separate-vocals --keep-audio mix|vocals|PATH --start S
 --end S --normalize none|peak|loudness``).
 """
 from __future__ import annotations

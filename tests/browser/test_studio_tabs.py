@@ -1,5 +1,6 @@
 """The two newer engine tabs, "Infinite avatar" and "Expression control", as a creator uses them in Chromium at
-1400x900 on `python app.py` with tiny random weights (as tests/browser/test_studio_app.py does for the lip-dub and photo tabs):
+1400x900 on `python app.py` with tiny random weights (as tests/browser/test_studio_app.py does for the lip-dub and
+photo tabs):
 the main path (inputs, Preview / Generate / Stop, previews, result) fits the screen without scrolling; Preview shows
 its pictures at a real size; Generate streams its progress line where the creator is looking; Stop cancels the job
 (status.json says "cancelled"); a short job's video has a source to play.

@@ -50,7 +50,8 @@ def media(tmp_path_factory):
 def _lipdub(media, ckpt, dtype):
     from core.engines.lipdub import LipdubRequest, run
 
-    return jobs.run_job("lipdub", run, LipdubRequest(video=str(media["clip"]), audio=AudioOptions(str(media["voice"]), rest="off"),
+    return jobs.run_job("lipdub", run, LipdubRequest(video=str(media["clip"]),
+                                                     audio=AudioOptions(str(media["voice"]), rest="off"),
                                                      box=[32, 24, 96, 112], checkpoints=str(ckpt), dtype=dtype,
                                                      device="cpu", batch_size=8, crf=0, use_cache=False))
 

@@ -1,4 +1,5 @@
-"""The "Infinite avatar" tab: builds with stable API names, labels memory modes with VRAM, maps values onto the request."""
+"""The "Infinite avatar" tab: builds with stable API names, labels memory modes with VRAM, maps values onto the
+request."""
 import gradio as gr
 import pytest
 

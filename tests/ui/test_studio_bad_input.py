@@ -26,9 +26,11 @@ def media(tmp_path_factory):
 
 def _engine_args(engine: str, media: dict, out: Path, *extra: str) -> list[str]:
     if engine == "lipdub":
-        return ["lipdub", "--video", str(media["clip"]), "--audio", str(media["voice"]), "--rest", "off", "--out", str(out),
+        return ["lipdub", "--video", str(media["clip"]), "--audio", str(media["voice"]), "--rest", "off", "--out",
+                str(out),
                 "--box", LIPDUB_BOX, *extra]
-    return ["portrait", "--image", str(portrait_path()), "--audio", str(media["voice"]), "--rest", "off", "--out", str(out),
+    return ["portrait", "--image", str(portrait_path()), "--audio", str(media["voice"]), "--rest", "off", "--out",
+            str(out),
             "--box", PORTRAIT_BOX, *extra]
 
 

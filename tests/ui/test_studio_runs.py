@@ -65,7 +65,8 @@ def test_a_past_engine_job_runs_again_from_its_request(test_checkpoints, tmp_pat
     clip = talking_clip(tmp_path / "clip.mp4", seconds=0.2, size=(64, 64))
     voice = make_tone(tmp_path / "voice.wav", seconds=0.4, hz=220.0)
     first = jobs.run_job("lipdub", run, LipdubRequest(
-        video=str(clip), audio=AudioOptions(str(voice), end=0.3, rest="off"), box=[8, 8, 56, 56], checkpoints=str(test_checkpoints),
+        video=str(clip), audio=AudioOptions(str(voice), end=0.3, rest="off"), box=[8, 8, 56, 56],
+            checkpoints=str(test_checkpoints),
         batch_size=4, bbox_shift=3, output=str(tmp_path / "delivered.mp4")))
     engine, again = runs.rerun_request(runs.find_run(first.job_dir.name))
     assert engine.name == "lipdub" and again.output is None

@@ -42,7 +42,8 @@ def _lipdub_args(video, audio, **overrides) -> dict:
     """Keywords a creator would pass: the files, a manual box, small batches; every other input keeps its default."""
     from gradio_client import handle_file
 
-    args = {"video": handle_file(str(video)), "audio": handle_file(str(audio)), "box": LIPDUB_BOX, "batch_size": 4, "rest": "off",
+    args = {"video": handle_file(str(video)), "audio": handle_file(str(audio)), "box": LIPDUB_BOX, "batch_size": 4,
+            "rest": "off",
             "device": "cpu", "dtype": "fp32"}
     return {**args, **overrides}
 
@@ -50,7 +51,8 @@ def _lipdub_args(video, audio, **overrides) -> dict:
 def _portrait_args(image, audio) -> dict:
     from gradio_client import handle_file
 
-    return {"image": handle_file(str(image)), "audio": handle_file(str(audio)), "box": PORTRAIT_BOX, "steps": 2, "rest": "off",
+    return {"image": handle_file(str(image)), "audio": handle_file(str(audio)), "box": PORTRAIT_BOX, "steps": 2,
+            "rest": "off",
             "render_batch": 4, "device": "cpu", "dtype": "fp32"}
 
 

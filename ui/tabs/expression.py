@@ -122,7 +122,8 @@ def build() -> None:
             with gr.Accordion("Emotion timeline (photo + audio)", open=False):
                 timeline = gr.Dataframe(headers=TIMELINE_HEADERS, datatype=["number", "number", "str", "number"],
                                         value=None, row_count=(1, "dynamic"),
-                                        column_count=(4, "fixed"), label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
+                                        column_count=(4, "fixed"),
+                                        label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
                 crossfade = gr.Slider(1, OVERLAP, value=OVERLAP, step=1, label="Crossfade between emotions (frames)")
             for group in GROUPS:
                 with gr.Accordion(f"{group.capitalize()}", open=group == "mouth"), gr.Row():

@@ -106,14 +106,16 @@ def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, a
 def test_no_pasteback_trimmed_audio_and_preview(portrait_weights, astronaut, speech):
     from core.media import probe
 
-    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, start=0.1, end=0.5, rest="off"), box=BOX, pasteback=False,
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, start=0.1, end=0.5, rest="off"), box=BOX,
+                          pasteback=False,
                           steps=2, cfg_scale=1.0, head_motion=0.0)
     result = run_job("portrait", run, req)
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and result.extra["width"] == 512
     assert result.extra["frames"] == 10 and abs(info.duration - 0.4) <= 0.04  # the trimmed range drives it
 
-    shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"), box=BOX))
+    shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"),
+                                                        box=BOX))
     from PIL import Image
 
     overlay = np.asarray(Image.open(shot.extra["images"]["crop"]))
@@ -150,7 +152,8 @@ def test_cancel_between_batches_leaves_no_video(portrait_weights, astronaut, spe
         if message.startswith("rendering"):
             cancel.set()
 
-    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, end=0.3, rest="off"), box=BOX, steps=1, render_batch=4)
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, end=0.3, rest="off"), box=BOX, steps=1,
+                          render_batch=4)
     with pytest.raises(JobCancelled):
         run_job("portrait", run, req, progress=progress, cancel_event=cancel)
     assert not list(Path(paths.outputs_dir()).rglob("*.mp4"))
