@@ -44,6 +44,10 @@ def mouth_motion(video: Path, box: list[float]) -> np.ndarray:
     return np.asarray(motion)
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mouth", required=True, help="x1,y1,x2,y2: the mouth's box in the output video's pixels")
@@ -74,9 +78,8 @@ def main() -> int:
             r["ratio"] = ratio
     print("rest  rest frames  speech frames  mouth motion in rest  in speech  rest/speech")
     for mode, r in results.items():
-        fmt = (lambda v: "n/a" if v is None else f"{v:.3f}")
-        print(f"{mode:<5} {r['rest_frames']:>11}  {r['speech_frames']:>13}  {fmt(r['rest_motion']):>20}  "
-              f"{fmt(r['speech_motion']):>9}  {fmt(r['ratio']):>11}")
+        print(f"{mode:<5} {r['rest_frames']:>11}  {r['speech_frames']:>13}  {_fmt(r['rest_motion']):>20}  "
+              f"{_fmt(r['speech_motion']):>9}  {_fmt(r['ratio']):>11}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
