@@ -181,20 +181,22 @@ def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
     with gr.Row():
         audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
                         file_types=["audio", "video"], scale=3, height=110, elem_id=f"{tab}-audio")
-        with gr.Column(scale=1, min_width=160):
+        with gr.Column(scale=2, min_width=160):
             start = gr.Number(value=0, minimum=0, label="Start (s)", precision=2)
             end = gr.Number(value=None, minimum=0, label="End (s), 0 = to the end", precision=2)
-        speech = gr.Image(label="Speech map (green: speech; orange band: the face rests)", type="numpy",
-                          interactive=False, scale=3, height=130, elem_id=f"{tab}-speech-map")
+    # Under the range: the speech map (drawn on upload) and the rest controls, kept compact: no help lines (the
+    # spec's help is in docs/parameters.md and --help), the choices' labels say what each does.
     rest_spec, pause_spec = spec_of(AudioOptions, "rest"), spec_of(AudioOptions, "rest_min_pause")
-    with gr.Row():
-        rest = gr.Radio([(REST_LABELS[m], m) for m in _rest_modes(tab)], value=rest_spec.default,
-                        label=rest_spec.param.label, info=rest_spec.param.help, scale=2)
-        lo, hi = pause_spec.param.range
-        rest_min_pause = gr.Slider(lo, hi, value=pause_spec.default, step=pause_spec.param.step,
-                                   label=f"{pause_spec.param.label} ({pause_spec.param.unit})",
-                                   info=pause_spec.param.help, scale=1)
-        rest_summary = gr.Markdown(elem_id=f"{tab}-rest-summary")
+    with gr.Row(equal_height=False):
+        speech = gr.Image(label="Speech map (green: speech; orange band: the face rests)", type="numpy",
+                          interactive=False, scale=3, height=90, elem_id=f"{tab}-speech-map")
+        with gr.Column(scale=2, min_width=160):
+            rest = gr.Radio([(REST_LABELS[m], m) for m in _rest_modes(tab)], value=rest_spec.default,
+                            label=rest_spec.param.label, elem_id=f"{tab}-rest")
+            lo, hi = pause_spec.param.range
+            rest_min_pause = gr.Slider(lo, hi, value=pause_spec.default, step=pause_spec.param.step,
+                                       label=f"{pause_spec.param.label} ({pause_spec.param.unit})")
+    rest_summary = gr.Markdown(elem_id=f"{tab}-rest-summary")
     with gr.Accordion("Audio options: vocals, output sound, level, preview", open=False):
         separate_vocals = gr.Checkbox(
             value=False, label="Separate vocals (drive with the voice only)",
