@@ -105,8 +105,8 @@ def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np
         box = C.manual_box(source.scaled(req.box), hw, source.name)
         return np.tile(np.array(box, dtype=np.int64), (n, 1)), np.ones(n, dtype=bool), landmarks
     with ctx.stage("load_models"):
-        detector = M.load_detector(root, device)
-        fan = M.load_landmarker(root, device)
+        detector = M.load_detector(root, device, ctx.placement)
+        fan = M.load_landmarker(root, device, ctx.placement)
     tracker = FaceTracker(face=req.face, point=tuple(source.scaled(req.point)) if req.point else None)
     boxes = np.zeros((n, 4), dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
@@ -181,8 +181,8 @@ def prepare(source: FrameSource, req, root: Path, device, dtype, ctx, report) ->
         offsets = alpha_offsets(boxes, valid)
         alphas = np.lib.format.open_memmap(tmp / "alphas.npy", mode="w+", dtype=np.uint8, shape=(int(offsets[-1]),))
         with ctx.stage("load_models"):
-            vae = M.load_vae(root, device, dtype)
-            parser = M.load_parser(root, device, dtype)
+            vae = M.load_vae(root, device, dtype, ctx.placement)
+            parser = M.load_parser(root, device, dtype, ctx.placement)
         cheeks = (int(req.left_cheek_width), int(req.right_cheek_width))
         for start, frames in timed_prefetch(source.batches(int(req.batch_size)), ctx):
             rows = [k for k in range(len(frames)) if start + k < n and valid[start + k]]

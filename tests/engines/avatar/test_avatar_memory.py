@@ -28,7 +28,7 @@ def test_fp8_mode_stores_dit_and_t5_weights_in_fp8():
     full = memory.prepare(transformer.AvatarTransformer(transformer.TINY), "full")
     assert full.blocks[0].attn1.to_q.weight.dtype == torch.float32
     assert memory.PLACEMENT == {"full": "resident", "offload": "offload", "fp8": "offload",
-                                "sequential": "sequential"}
+                                "sequential": "sequential", "low": "sequential"}
 
 
 def test_every_mode_runs_end_to_end_on_the_cpu(avatar_checkpoints, tmp_path):
