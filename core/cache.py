@@ -178,9 +178,10 @@ class ModelCache:
         return rows
 
     def placements(self) -> dict[Hashable, str]:
-        """How each loaded model is placed: resident, offload or sequential (as ``get`` was last asked)."""
+        """How each loaded model (a module, or a wrapper of one) is placed: resident, offload or sequential, as
+        ``get`` was last asked. Other cached objects (tokenizers, ONNX sessions) have no placement."""
         with self._lock:
-            return {key: entry.placement for key, entry in self._items.items()}
+            return {key: e.placement for key, e in self._items.items() if module_of(e.obj) is not None}
 
     def offload_moves(self, key: Hashable) -> tuple[bool, int]:
         """(on its device now, times brought there) for an offloaded model: the forward pre-hook's bookkeeping."""

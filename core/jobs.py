@@ -103,7 +103,7 @@ class JobContext:
         from core.cache import PROFILE_PLACEMENTS
 
         self.root, self.device, self.dtype = resolved or prologue.resolve_request(engine, request)
-        self.memory, why = prologue.choose_profile(engine, request, self.device, self.dtype)
+        self.memory, why = prologue.choose_profile(engine, request, self.device, self.dtype, self.root)
         self.placement = getattr(request, "memory_placements", PROFILE_PLACEMENTS)[self.memory]
         self.log(f"memory profile {self.memory} (models {self.placement}): {why}")
         return self

@@ -44,16 +44,22 @@ def resolve_request(engine: str, request: Any) -> tuple[Path, torch.device, torc
     return root, device, resolve_dtype(request.dtype, device, half=half)
 
 
-def manifest_needs(files: list[weights.WeightFile], dtype: torch.dtype) -> dict[str, float]:
-    """Rough peak accelerator bytes per profile from a manifest: the files' sizes scaled from fp32 (how most official
-    files are stored) to ``dtype``, plus ``WORKING_SET``. full = every file at once, offload = the largest one,
-    low = layer by layer (the working set alone)."""
+def manifest_needs(files: list[weights.WeightFile], dtype: torch.dtype, root: Path | None = None) -> dict[str, float]:
+    """Rough peak accelerator bytes per profile from a manifest: each file's size (on disk under ``root``, else the
+    manifest's), scaled from fp32 (how most official files are stored) to ``dtype``, plus ``WORKING_SET``.
+    full = every file at once, offload = the largest one, low = layer by layer (the working set alone)."""
     scale = min(1.0, torch.finfo(dtype).bits / 32)
-    sizes = [(f.size or 0) * scale for f in files] or [0.0]
+
+    def size(f: weights.WeightFile) -> int:
+        path = root / f.local if root is not None else None
+        return path.stat().st_size if path is not None and path.is_file() else (f.size or 0)
+
+    sizes = [size(f) * scale for f in files] or [0.0]
     return {"full": sum(sizes) + WORKING_SET, "offload": max(sizes) + WORKING_SET, "low": WORKING_SET}
 
 
-def choose_profile(engine: str, request: Any, device: torch.device, dtype: torch.dtype) -> tuple[str, str]:
+def choose_profile(engine: str, request: Any, device: torch.device, dtype: torch.dtype,
+                   root: Path | None = None) -> tuple[str, str]:
     """(the memory profile a job runs with, why, for the log). ``auto`` on CUDA: the first profile whose estimate
     fits the free VRAM now plus what the model cache already holds there (``core.device.choose_memory``). On the
     CPU a profile changes nothing (the weights are in RAM either way): ``auto`` is ``full`` there, and an explicit
@@ -69,7 +75,7 @@ def choose_profile(engine: str, request: Any, device: torch.device, dtype: torch
         needs = request.memory_needs(dtype)
     else:
         needed = request.weights_needed() if hasattr(request, "weights_needed") else None
-        needs = manifest_needs(weights.files(engine) if needed is None else needed, dtype)
+        needs = manifest_needs(weights.files(engine) if needed is None else needed, dtype, root)
     held = default_cache().bytes_on(device)
     profile, why = choose_memory(free_memory(device) + held, needs)
     return profile, f"auto chose {why}" + (f", counting {held / GIB:.1f} GiB of cached models" if held else "")

@@ -156,7 +156,7 @@ def materials(frames: np.ndarray, boxes, vae, parser, mode: str, cheeks, device,
         mean, std = dist.mean.float(), dist.std.float()
         moments = torch.stack([mean[:b], std[:b], mean[b:], std[b:]], dim=1).cpu().numpy()
     with ctx.stage("parse"):
-        maps = parse(parser, [B.crop_padded(frame, B.crop_box(box)[0]) for frame, box in zip(frames, boxes)])
+        maps = parse(parser, [B.crop_padded(frame, B.crop_box(box)[0]) for frame, box in zip(frames, boxes)], device)
         masks = np.stack([B.pack_mask(mode_mask(m, mode, *cheeks)) for m in maps])
     return moments, masks
 

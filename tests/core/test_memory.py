@@ -1,0 +1,176 @@
+"""Issue 15: one memory profile for the studio (auto | full | offload | low). ``auto`` chooses from the free VRAM
+(a pure function of the figures), the job log says what and why, the model cache's offload pre-hooks move modules
+with no call-site code, and every engine's models take the placement its profile gives."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from core import jobs, prologue, weights
+from core.audio.options import AudioOptions
+from core.cache import ModelCache, default_cache
+from core.device import GIB, choose_memory
+from core.engines.avatar.request import AvatarRequest
+from core.engines.lipdub.request import LipdubRequest
+from core.errors import BadInputError
+from core.weights import WeightFile
+
+NEEDS = {"full": 10 * GIB, "offload": 6 * GIB, "low": 1 * GIB}
+
+
+@pytest.mark.parametrize("free_gib, chosen", [(24, "full"), (11.2, "full"), (11.0, "offload"), (7, "offload"),
+                                              (6.6, "low"), (2, "low"), (0.5, "low")])
+def test_auto_picks_the_most_resident_profile_that_fits(free_gib, chosen):
+    """Fits = the estimate is at most 90 % of the free memory; nothing fits -> the profile with the least memory."""
+    profile, why = choose_memory(int(free_gib * GIB), NEEDS)
+    assert profile == chosen
+    if free_gib >= 1 / 0.9:
+        assert why == f"{chosen}: needs about {NEEDS[chosen] / GIB:.1f} GiB, {free_gib:.1f} GiB free (90% usable)"
+    else:
+        assert why.startswith("low: no profile fits 0.5 GiB free")
+
+
+def test_avatar_auto_walks_full_offload_fp8_sequential():
+    """The avatar's needs are its own estimates (``estimate_vram_gb``) per mode at the requested size and dtype."""
+    req = AvatarRequest(image="x.png", size="512x512")
+    needs = req.memory_needs(torch.bfloat16)
+    assert list(needs) == ["full", "offload", "fp8", "sequential"]
+    assert needs["full"] > needs["offload"] > needs["fp8"] > needs["sequential"]
+    for mode, need in needs.items():
+        assert choose_memory(int(need / 0.9) + 1, needs)[0] == mode
+    assert choose_memory(80 * GIB, needs)[0] == "full"
+    assert choose_memory(int(needs["sequential"] / 2), needs)[0] == "sequential"
+    assert AvatarRequest(image="x.png", size="832x480").memory_needs(torch.bfloat16)["full"] > needs["full"]
+
+
+def test_manifest_needs_sum_the_files_for_full_and_take_the_largest_for_offload(tmp_path):
+    """Sizes on disk where the file is there (``c``: 1 KiB), else the manifest's; scaled from fp32 to the dtype."""
+    files = [WeightFile("a", size=4 * GIB), WeightFile("b", size=2 * GIB), WeightFile("c")]
+    (tmp_path / "c").write_bytes(bytes(1024))
+    assert prologue.manifest_needs(files, torch.float32) == {"full": 7 * GIB, "offload": 5 * GIB, "low": GIB}
+    assert prologue.manifest_needs(files, torch.float16) == {"full": 4 * GIB, "offload": 3 * GIB, "low": GIB}
+    assert prologue.manifest_needs(files, torch.float32, tmp_path)["full"] == 7 * GIB + 1024
+
+
+def test_the_job_log_says_what_auto_chose_on_a_gpu_and_why(test_checkpoints, tmp_path, monkeypatch):
+    """On CUDA, auto reads the free memory at job start (here a given figure) against the manifest's estimate."""
+    req = LipdubRequest(video="v.mp4", checkpoints=str(test_checkpoints))
+    needs = prologue.manifest_needs(weights.files("lipdub"), torch.float16, test_checkpoints)
+    assert needs["full"] > needs["offload"] > needs["low"] == GIB
+    free = int(needs["offload"] / 0.9) + 1          # offload fits, full (a few MB more here) does not
+    monkeypatch.setattr(prologue, "free_memory", lambda device: free)
+    ctx = jobs.JobContext(tmp_path / "job")
+    ctx.resolve("lipdub", req, resolved=(test_checkpoints, torch.device("cuda"), torch.float16))
+    assert (ctx.memory, ctx.placement) == ("offload", "offload")
+    line = [ln for ln in (tmp_path / "job" / "log.txt").read_text().splitlines() if "memory profile" in ln][0]
+    assert line.endswith(f"memory profile offload (models offload): auto chose offload: needs about "
+                         f"{needs['offload'] / GIB:.1f} GiB, {free / GIB:.1f} GiB free (90% usable)")
+    req.memory = "low"
+    ctx.resolve("lipdub", req, resolved=(test_checkpoints, torch.device("cuda"), torch.float16))
+    assert (ctx.memory, ctx.placement) == ("low", "sequential")
+    assert "memory profile low (models sequential): as asked" in (tmp_path / "job" / "log.txt").read_text()
+
+
+def test_every_engine_refuses_an_unknown_profile_and_the_cli_has_the_flag(tmp_path):
+    from tests.samples import make_tone
+
+    from core.cli import build_parser
+    from core.engine import ENGINES
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for engine in (e for e in ENGINES if e.generates):
+        wider = "fp8,sequential," if engine.name == "avatar" else ""
+        assert f"--memory {{auto,full,offload,{wider}low}}" in commands[engine.name].format_usage()
+    message = "Memory profile must be one of auto | full | offload | low, got 'sequential'"
+    with pytest.raises(BadInputError) as refused:
+        LipdubRequest(video="v.mp4", audio=AudioOptions(str(make_tone(tmp_path / "a.wav", 0.3))),
+                      memory="sequential").validate()
+    assert str(refused.value) == message
+
+
+# ------------------------------------------------------------------------------------- the cache's offload hook
+def _net(seed: int) -> torch.nn.Sequential:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def test_offload_pre_hook_brings_one_module_at_a_time():
+    """Calling an offloaded module (or any submodule of it) brings it to its device and sends the one that was there
+    back; calls to a module already there move nothing. (CPU device: the bookkeeping is what is observable.)"""
+    cache = ModelCache()
+    a = cache.get("a", lambda: _net(0), placement="offload", device="cpu")
+    b = cache.get("b", lambda: _net(1), placement="offload", device="cpu")
+    x = torch.randn(3, 4)
+    assert cache.offload_moves("a") == (False, 0) and cache.offload_moves("b") == (False, 0)
+    a(x)
+    assert cache.offload_moves("a") == (True, 1) and cache.offload_moves("b") == (False, 0)
+    b(x)
+    b(x)
+    assert cache.offload_moves("a") == (False, 1) and cache.offload_moves("b") == (True, 1)
+    a[2](torch.randn(3, 8))                               # a submodule's forward brings its whole model
+    assert cache.offload_moves("a") == (True, 2) and cache.offload_moves("b") == (False, 1)
+    with cache.on_device(b):                             # explicit, for code that reads weights without a call
+        assert cache.offload_moves("b") == (True, 2)
+    assert cache.placements() == {"a": "offload", "b": "offload"}
+    assert torch.equal(a(x), _net(0)(x))                  # the hook changes where, never what
+
+
+def test_a_cached_model_asked_for_with_another_profile_is_re_placed():
+    cache = ModelCache()
+    net = cache.get("n", lambda: _net(0), placement="offload", device="cpu")
+    assert cache.get("n", lambda: _net(9), placement="resident", device="cpu") is net   # moved, not reloaded
+    net(torch.randn(1, 4))
+    assert cache.placements() == {"n": "resident"} and cache.offload_moves("n") == (False, 0)  # hooks removed
+    streamed = cache.get("n", lambda: _net(0), placement="sequential", device="cpu")
+    assert streamed is not net and cache.loads == 2                                   # accelerate's hooks: reload
+    assert cache.report() == [("n", "streamed to cpu", sum(p.numel() * 4 for p in _net(0).parameters()))]
+
+
+def test_a_wrapper_is_placed_through_its_module():
+    """MoDA's motion generator and HuBERT are wrappers; the cache places (and hooks) their ``module``."""
+    cache = ModelCache()
+    wrapper = cache.get("w", lambda: SimpleNamespace(module=_net(0)), placement="offload", device="cpu")
+    wrapper.module(torch.randn(1, 4))
+    assert cache.offload_moves("w") == (True, 1)
+    assert cache.report()[0][2] == sum(p.numel() * 4 for p in wrapper.module.parameters())
+
+
+# ------------------------------------------------------------------------------ every engine's models, per profile
+def _engine_requests(tmp, ckpt):
+    from core.engines.expression.request import ExpressionRequest
+    from core.engines.portrait.request import PortraitRequest
+    from tests.samples import make_tone, portrait_path, talking_clip
+
+    photo, box = str(portrait_path()), [185, 70, 275, 185]
+    tone = AudioOptions(str(make_tone(tmp / "tone.wav", seconds=0.5, hz=220.0)))
+    common = {"checkpoints": str(ckpt), "device": "cpu"}
+    return {
+        "lipdub": LipdubRequest(video=str(talking_clip(tmp / "clip.mp4", seconds=0.2, size=(96, 96))), audio=tone,
+                                box=[16, 12, 80, 90], **common),
+        "portrait": PortraitRequest(image=photo, audio=tone, box=box, steps=2, **common),
+        "avatar": AvatarRequest(image=photo, audio=tone, size="32x32", steps=1, **common),
+        "expression": ExpressionRequest(image=photo, box=box, edits={"smile": 0.5}, **common),
+    }
+
+
+PREFIXES = {"lipdub": ("lipdub.",), "portrait": ("liveportrait", "moda-dit", "chinese-hubert-base"),
+            "avatar": ("avatar-dit", "avatar-vae", "avatar-umt5", "avatar-clip"), "expression": ("liveportrait",)}
+
+
+@pytest.mark.parametrize("profile, placement", [("offload", "offload"), ("low", "sequential")])
+def test_every_engine_places_its_models_as_the_profile_says(test_checkpoints, tmp_path, profile, placement):
+    """Each engine's preview with ``memory=profile`` on the CPU: every torch model it loaded is placed as the
+    profile says (the cache's report), and the preview still renders."""
+    from core.engine import get
+
+    for engine, req in _engine_requests(tmp_path, test_checkpoints).items():
+        default_cache().unload_all()
+        req.memory = profile
+        result = jobs.run_job(engine, get(engine).preview, req)
+        assert result.output.is_file()
+        placed = {k[0]: p for k, p in default_cache().placements().items() if isinstance(k, tuple)
+                  and str(k[0]).startswith(PREFIXES[engine])}
+        assert placed and set(placed.values()) == {placement}, (engine, placed)
+        where = {k[0]: w for k, w, _ in default_cache().report() if k[0] in placed}
+        assert set(where.values()) == {"cpu" if placement == "offload" else "streamed to cpu"}
+    default_cache().unload_all()
