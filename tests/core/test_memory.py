@@ -9,11 +9,14 @@ import torch
 from core import jobs, prologue, weights
 from core.audio.options import AudioOptions
 from core.cache import ModelCache, default_cache
+from core.cli import build_parser
 from core.device import GIB, choose_memory
+from core.engine import ENGINES, get
 from core.engines.avatar.request import AvatarRequest
 from core.engines.lipdub.request import LipdubRequest
 from core.errors import BadInputError
 from core.weights import WeightFile
+from tests.samples import make_tone, portrait_path, talking_clip
 
 NEEDS = {"full": 10 * GIB, "offload": 6 * GIB, "low": 1 * GIB}
 
@@ -62,7 +65,7 @@ def test_the_job_log_says_what_auto_chose_on_a_gpu_and_why(test_checkpoints, tmp
     ctx = jobs.JobContext(tmp_path / "job")
     ctx.resolve("lipdub", req, resolved=(test_checkpoints, torch.device("cuda"), torch.float16))
     assert (ctx.memory, ctx.placement) == ("offload", "offload")
-    line = [ln for ln in (tmp_path / "job" / "log.txt").read_text().splitlines() if "memory profile" in ln][0]
+    line = next(ln for ln in (tmp_path / "job" / "log.txt").read_text().splitlines() if "memory profile" in ln)
     assert line.endswith(f"memory profile offload (models offload): auto chose offload: needs about "
                          f"{needs['offload'] / GIB:.1f} GiB, {free / GIB:.1f} GiB free (90% usable)")
     req.memory = "low"
@@ -72,11 +75,6 @@ def test_the_job_log_says_what_auto_chose_on_a_gpu_and_why(test_checkpoints, tmp
 
 
 def test_every_engine_refuses_an_unknown_profile_and_the_cli_has_the_flag(tmp_path):
-    from tests.samples import make_tone
-
-    from core.cli import build_parser
-    from core.engine import ENGINES
-
     commands = build_parser()._subparsers._group_actions[0].choices
     for engine in (e for e in ENGINES if e.generates):
         wider = "fp8,sequential," if engine.name == "avatar" else ""
@@ -139,7 +137,6 @@ def test_a_wrapper_is_placed_through_its_module():
 def _engine_requests(tmp, ckpt):
     from core.engines.expression.request import ExpressionRequest
     from core.engines.portrait.request import PortraitRequest
-    from tests.samples import make_tone, portrait_path, talking_clip
 
     photo, box = str(portrait_path()), [185, 70, 275, 185]
     tone = AudioOptions(str(make_tone(tmp / "tone.wav", seconds=0.5, hz=220.0)))
@@ -161,8 +158,6 @@ PREFIXES = {"lipdub": ("lipdub.",), "portrait": ("liveportrait", "moda-dit", "ch
 def test_every_engine_places_its_models_as_the_profile_says(test_checkpoints, tmp_path, profile, placement):
     """Each engine's preview with ``memory=profile`` on the CPU: every torch model it loaded is placed as the
     profile says (the cache's report), and the preview still renders."""
-    from core.engine import get
-
     for engine, req in _engine_requests(tmp_path, test_checkpoints).items():
         default_cache().unload_all()
         req.memory = profile
