@@ -76,7 +76,8 @@ def load_models(root, device: torch.device, dtype: torch.dtype, mode: str) -> Mo
         tokenizer=cache.get(("avatar-tokenizer", str(root)), lambda: text.load_tokenizer(root / AW.TOKENIZER)),
         clip=get("clip", lambda: image.load(root / AW.CLIP), torch.float32),
         wav2vec=cache.get(("avatar-wav2vec", str(device), str(root)),
-                          lambda: wan_audio.Wav2Vec.load(root / AW.WAV2VEC).to(device)),
+                          lambda: wan_audio.Wav2Vec.load(root / AW.WAV2VEC).to(device),
+                          placement=memory.PLACEMENT[mode], device=device),
         device=device, dtype=dtype)
 
 
