@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class EngineRequest:
                                     "$MOUTHPIECE_CHECKPOINTS)", ui=False)
 
     needs_audio = True                   # class attribute: False where the audio is optional
+    rest_modes = ("on", "off")           # class attribute: the audio's rest modes this engine offers
 
     def validate(self):
         """Shared checks, then the engine's own ``check()``; returns self. Raises BadInputError (one line)."""
@@ -61,6 +63,9 @@ class EngineRequest:
                 raise BadInputError("no driving audio: choose an audio file, or a video whose sound should drive it")
         else:
             self.audio.validate()
+            if self.audio.rest not in self.rest_modes:
+                raise BadInputError(f"Rest on silence must be one of {' | '.join(self.rest_modes)} for this engine, "
+                                    f"got {self.audio.rest!r}")
         check_fields(self)
         if self.output:
             check_output(self.output, VIDEO_SUFFIXES)
@@ -137,6 +142,8 @@ def read_yaml(path: str | os.PathLike, what: str) -> Any:
         raise BadInputError(f"{what} file {p} does not exist")
     try:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInputError(f"{what} file {p} is not a text (YAML) file") from None
     except yaml.YAMLError as exc:
         raise BadInputError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
 
@@ -163,7 +170,10 @@ def check_out_dir(path: str | os.PathLike) -> Path:
 
 
 def _check_creatable(folder: Path, what: str) -> None:
-    """``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    """``folder`` exists or can be made: its nearest existing ancestor is a folder we can really write in.
+
+    Permission bits are not enough (root passes them for ``/proc``, a read-only mount or a root-squashed share), so a
+    probe file is created and removed there before any work."""
     existing = folder if str(folder) else Path(".")
     while not existing.exists():
         existing = existing.parent
@@ -171,4 +181,9 @@ def _check_creatable(folder: Path, what: str) -> None:
         raise BadInputError(f"{what}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise BadInputError(f"{what}: the folder {existing} is not writable")
-
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mouthpiece-write-check-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BadInputError(f"{what}: cannot write in the folder {existing} ({exc.strerror or exc})") from None

@@ -5,6 +5,8 @@ weights, Wan's standard negative prompt) except the step count: 25 ("balanced"; 
 ``dtype`` "auto" is bf16 on CUDA (the reference's precision) and fp32 on the CPU (``half_precision``). ``memory``
 takes the avatar's modes (``memory.MODES``) besides the studio-wide profiles: ``low`` is ``sequential``, and ``auto``
 chooses by ``memory.estimate_vram_gb`` (``memory_needs``).
+Rest on silence (default ``rest="on"``, a deviation: the reference feeds wav2vec every sound): rest stretches of
+the driving audio are digital silence, with 80 ms fades, before wav2vec (``rest.py``); ``--rest off`` is the reference.
 """
 from __future__ import annotations
 
