@@ -103,7 +103,8 @@ class JobContext:
         from core.cache import PROFILE_PLACEMENTS
 
         self.root, self.device, self.dtype = resolved or prologue.resolve_request(engine, request)
-        self.memory, why = prologue.choose_profile(engine, request, self.device, self.dtype, self.root)
+        self.memory, why = prologue.choose_profile(engine, request, self.device, self.dtype, self.root,
+                                                   here=self.gpu_call is run_here)
         self.placement = getattr(request, "memory_placements", PROFILE_PLACEMENTS)[self.memory]
         self.log(f"memory profile {self.memory} (models {self.placement}): {why}")
         return self

@@ -59,11 +59,12 @@ def manifest_needs(files: list[weights.WeightFile], dtype: torch.dtype, root: Pa
 
 
 def choose_profile(engine: str, request: Any, device: torch.device, dtype: torch.dtype,
-                   root: Path | None = None) -> tuple[str, str]:
+                   root: Path | None = None, here: bool = True) -> tuple[str, str]:
     """(the memory profile a job runs with, why, for the log). ``auto`` on CUDA: the first profile whose estimate
     fits the free VRAM now plus what the model cache already holds there (``core.device.choose_memory``). On the
     CPU a profile changes nothing (the weights are in RAM either way): ``auto`` is ``full`` there, and an explicit
-    profile is applied as asked (same results, the placements' bookkeeping only)."""
+    profile is applied as asked (same results, the placements' bookkeeping only). ``here`` False: the GPU calls run
+    in another process (a ZeroGPU worker, where this process may not touch CUDA): ``auto`` is ``full``."""
     from core.cache import default_cache
 
     asked = getattr(request, "memory", "auto")
@@ -71,6 +72,8 @@ def choose_profile(engine: str, request: Any, device: torch.device, dtype: torch
         return ("full" if asked == "auto" else asked), "no effect on the CPU (the weights stay in RAM)"
     if asked != "auto":
         return asked, "as asked"
+    if not here:
+        return "full", "auto chose full: the GPU calls run in a worker process, whose free memory is not known here"
     if hasattr(request, "memory_needs"):
         needs = request.memory_needs(dtype)
     else:

@@ -131,3 +131,16 @@ def test_a_wrapper_is_placed_through_its_module():
     wrapper.module(torch.randn(1, 4))
     assert cache.offload_moves("w") == (True, 1)
     assert cache.report()[0][2] == sum(p.numel() * 4 for p in wrapper.module.parameters())
+
+
+def test_auto_does_not_measure_where_gpu_calls_run_in_a_worker(test_checkpoints, tmp_path, monkeypatch):
+    """On a ZeroGPU Space the job's process may not touch CUDA: auto takes full and says why."""
+    def no_cuda_here(device):
+        raise AssertionError("measured free memory in the job's process")
+
+    monkeypatch.setattr(prologue, "free_memory", no_cuda_here)
+    ctx = jobs.JobContext(tmp_path / "job", gpu_call=lambda fn, *args: fn(*args))
+    ctx.resolve("lipdub", LipdubRequest(video="v.mp4", checkpoints=str(test_checkpoints)),
+                resolved=(test_checkpoints, torch.device("cuda"), torch.float16))
+    assert (ctx.memory, ctx.placement) == ("full", "resident")
+    assert "auto chose full: the GPU calls run in a worker process" in (tmp_path / "job" / "log.txt").read_text()
