@@ -19,7 +19,7 @@ from tests.samples import make_tone, portrait_path, talking_clip
 
 def _engine_requests(tmp, ckpt):
     photo, box = str(portrait_path()), [185, 70, 275, 185]
-    tone = AudioOptions(str(make_tone(tmp / "tone.wav", seconds=0.5, hz=220.0)))
+    tone = AudioOptions(str(make_tone(tmp / "tone.wav", seconds=0.5, hz=220.0)), rest="off")  # a tone has no speech
     common = {"checkpoints": str(ckpt), "device": "cpu"}
     return {
         "lipdub": LipdubRequest(video=str(talking_clip(tmp / "clip.mp4", seconds=0.2, size=(96, 96))), audio=tone,
