@@ -159,8 +159,8 @@ def main() -> None:
               f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} threads")
         track = face_track_fps(root, video, box, device)
         decode = decode_fps(video)
-        req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio)), box=list(box), checkpoints=str(root),
-                            batch_size=args.batch, device=args.device, dtype=args.dtype)
+        req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio), rest="off"), box=list(box),
+                            checkpoints=str(root), batch_size=args.batch, device=args.device, dtype=args.dtype)
         first = jobs.run_job("lipdub", run, req)
         second = jobs.run_job("lipdub", run, req)
         peaks = {}
