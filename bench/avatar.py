@@ -51,8 +51,9 @@ def one_run(args: argparse.Namespace) -> dict:
     from core.engines.avatar.request import AvatarRequest
 
     image, audio = write_inputs(Path(args.work), args.one)
-    request = AvatarRequest(image=str(image), audio=AudioOptions(audio=str(audio)), size=args.size, steps=args.steps,
-                            memory=args.mode, device=args.device, dtype=args.dtype, checkpoints=args.weights)
+    speech = AudioOptions(audio=str(audio), rest="off")  # noise, not speech: rest on silence would refuse it
+    request = AvatarRequest(image=str(image), audio=speech, size=args.size, steps=args.steps, memory=args.mode,
+                            device=args.device, dtype=args.dtype, checkpoints=args.weights)
     cuda = torch.cuda.is_available() and request.device != "cpu"
     profiles.start(cuda)
     started = time.perf_counter()

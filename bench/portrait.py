@@ -86,9 +86,10 @@ def child(args: argparse.Namespace) -> None:
         t = np.arange(n) / sr
         voice = 0.3 * np.sin(2 * np.pi * 170 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3.5 * t))
         sf.write(Path(tmp) / "speech.wav", voice.astype(np.float32), sr)
-        req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=AudioOptions(str(Path(tmp) / "speech.wav")),
-                              box=BOX, device=args.device, dtype=args.dtype, render_batch=args.batch,
-                              checkpoints=str(args.weights), memory=args.memory[0])
+        speech = AudioOptions(str(Path(tmp) / "speech.wav"), rest="off")  # a tone, not speech: rest would refuse it
+        req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=speech, box=BOX, device=args.device,
+                              dtype=args.dtype, render_batch=args.batch, checkpoints=str(args.weights),
+                              memory=args.memory[0])
         cuda = torch.cuda.is_available() and req.device != "cpu"
         profiles.start(cuda)
         start = time.perf_counter()
