@@ -7,7 +7,8 @@ profiles change nothing and ``auto`` alone runs; ``bench/profiles.py``).
         [--memory full offload low]
 
 Weights: the same full-size random set bench/portrait.py writes (official layouts, KwaiVGI's LivePortrait set; the
-ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's astronaut (512x512), face box given.
+ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's
+astronaut (512x512), face box given.
 Video: that photo drifting and zooming (tests.samples.talking_clip) at 512x512, 25 fps.
 
 Measured 2026-11-29 on the CPU (2 cores shared with other jobs, load average 6-7, fp32): live preview 27.3 s per

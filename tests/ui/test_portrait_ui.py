@@ -39,7 +39,8 @@ def test_values_map_onto_the_request(tmp_path):
     assert (clicked.point, clicked.face, clicked.box) == ([230.0, 131.0], None, None)  # a click beats the number
     with pytest.raises(gr.Error):
         make_request(None, audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 25, 18, "auto", "auto")
-    with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):  # shown by run_action
+    # shown by run_action
+    with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):
         make_request("p.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "1,2", 0, 25, 18, "cpu", "fp32")
 
 

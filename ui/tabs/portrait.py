@@ -140,6 +140,7 @@ def build() -> None:
 
     overlay.select(pick_point, [image, overlay], [point, face, box], api_visibility="private")
     fields = {"emotion": emotion, "emotion_strength": emotion_strength, "cfg_scale": cfg_scale, "steps": steps,
-              "seed": seed, "smoothing": smoothing, "head_motion": head_motion, "crop_scale": crop_scale, "pasteback": pasteback,
+              "seed": seed, "smoothing": smoothing, "head_motion": head_motion, "crop_scale": crop_scale,
+              "pasteback": pasteback,
               "render_batch": batch, "crf": crf}
     preset_panel("portrait", (PortraitRequest, AudioOptions), {**fields, **panel.fields})
