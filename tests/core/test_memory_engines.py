@@ -16,6 +16,8 @@ from core.engines.lipdub.request import LipdubRequest
 from core.engines.portrait.request import PortraitRequest
 from tests.samples import make_tone, portrait_path, talking_clip
 
+pytestmark = pytest.mark.slow  # whole previews of every engine, twice (about 2-4 minutes on 2 busy cores)
+
 
 def _engine_requests(tmp, ckpt):
     photo, box = str(portrait_path()), [185, 70, 275, 185]
