@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import types
 import typing
@@ -127,11 +128,11 @@ def build_request(row: Any, defaults: dict[str, Any] | None = None):
         if value is not None:
             data.setdefault(key, value)
     if isinstance(data.get("audio"), dict):
-        data["audio"] = AudioOptions(**_typed(AudioOptions, data["audio"], "audio"))
+        data["audio"] = AudioOptions(**_typed(AudioOptions, data["audio"], "the audio"))
     elif data.get("audio") is not None:
         raise BadInputError(f"audio must be a path or a mapping of audio options, got {data['audio']!r}")
     request_type = engine.request_type
-    fields = _typed(request_type, data, f"{engine.name} rows")
+    fields = _typed(request_type, data, f"a {engine.name} row")
     try:
         request = request_type(**fields).validate()
     except (TypeError, ValueError) as exc:
@@ -143,9 +144,8 @@ def plan(rows: list[Any], out_dir: str | Path, defaults: dict[str, Any] | None =
     """Validated items for ``rows`` (bad rows carry ``error``), with job folders and default outputs under
     ``out_dir``, and ``done`` set for rows a previous run finished with the same request."""
     from core import weights
-    from core.request import check_out_dir
 
-    out_dir = check_out_dir(out_dir).resolve()
+    out_dir = writable_dir(out_dir)
     items: list[Item] = []
     names: dict[str, int] = {}
     outputs: dict[Path, int] = {}
@@ -176,6 +176,21 @@ def plan(rows: list[Any], out_dir: str | Path, defaults: dict[str, Any] | None =
         items.append(Item(number, name, engine.name, request, job_dir, payload=payload,
                           done=finished(job_dir, payload)))
     return items
+
+
+def writable_dir(path: str | Path) -> Path:
+    """The out-dir, made and proven writable by writing a probe file; BadInputError (one line) otherwise."""
+    from core.request import check_out_dir
+
+    out_dir = check_out_dir(path).resolve()
+    probe = out_dir / f".probe-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise BadInputError(f"output folder {out_dir} is not writable ({exc.strerror or exc})") from None
+    return out_dir
 
 
 def finished(job_dir: Path, payload: dict[str, Any]) -> bool:

@@ -100,10 +100,10 @@ class RayRunner:
         """Join (or start) Ray; refuses an address that does not answer."""
         import ray
 
-        if ray.is_initialized():
-            return
         if self.address and self.address != "auto":
             check_reachable(self.address, self.connect_timeout)
+        if ray.is_initialized():
+            return
         ray.init(address=self.address)
         self._started_here = True
 
