@@ -88,6 +88,11 @@ def command(args: argparse.Namespace) -> int:
 
     if args.ray is None and args.workers is not None:
         raise BadInputError("--workers applies to --ray")
+    runner = LocalRunner()
+    if args.ray is not None:
+        runner = RayRunner(args.ray or None, workers=args.workers, gpus_per_job=args.gpus_per_job,
+                           retries=args.retries, connect_timeout=args.ray_timeout)
+        runner.check_address()
     rows, problems, manifest = rows_from_args(args)
     defaults = {**settings(args.set), "device": args.device, "dtype": args.dtype,
                 "checkpoints": str(Path(args.checkpoints).expanduser().resolve()) if args.checkpoints else None}
@@ -98,10 +103,7 @@ def command(args: argparse.Namespace) -> int:
     if bad and not args.skip_bad:
         raise BadInputError(f"{len(bad)} bad row(s) of {len(items) + len(problems)}: fix them, or pass --skip-bad "
                             "to run the rest")
-    runner = LocalRunner()
     if args.ray is not None:
-        runner = RayRunner(args.ray or None, workers=args.workers, gpus_per_job=args.gpus_per_job,
-                           retries=args.retries, connect_timeout=args.ray_timeout)
         runner.connect()
     with tqdm_progress(f"batch ({runner.label})") as report:
         batch = run_batch(items, args.out_dir, runner, on_update=lambda b: report(b.fraction(), b.line()),

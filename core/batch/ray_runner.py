@@ -67,18 +67,36 @@ class Worker:
         self.cancel_event.set()
 
 
+GCS_PROBE = "/ray.rpc.NodeInfoGcsService/GetClusterId"   # any GCS method: only the status of the answer matters
+
+
 def check_reachable(address: str, timeout: float) -> None:
-    """One line, within ``timeout`` seconds, when nothing answers at ``host:port`` (``ray://`` allowed)."""
-    target = address.split("://", 1)[-1]
-    host, _, port = target.rpartition(":")
+    """One line, within ``timeout`` seconds, unless a Ray head's GCS answers at ``host:port``.
+
+    The probe is one gRPC call to a GCS method: a head answers it (or refuses it for a missing auth token,
+    UNAUTHENTICATED, which proves it is there); nothing listening, a closed port, or a proxy answering for hosts that
+    do not exist (UNAVAILABLE, UNIMPLEMENTED, DEADLINE_EXCEEDED) is refused. A TCP connect alone is not enough:
+    firewalls and proxies accept connections for hosts that are not there."""
+    import grpc
+
+    if address.startswith("ray://"):
+        raise BadInputError(f"Ray address {address}: the Ray Client (ray://) is not supported; run the batch on a "
+                            "machine of the cluster with --ray HEAD:6379 (or --ray auto)")
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise BadInputError(f"Ray address {address!r}: use host:port (the head's `ray start --head` prints it) or auto")
+    channel = grpc.insecure_channel(address)
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise BadInputError(f"Ray address {address} does not answer within {timeout:g} s ({exc.strerror or exc}): "
-                            "start the head there with `ray start --head`, or give --ray alone for a local Ray"
-                            ) from None
+        channel.unary_unary(GCS_PROBE)(b"", timeout=timeout)
+        return
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return
+        reason = (exc.details() or exc.code().name).splitlines()[0][:80]
+    finally:
+        channel.close()
+    raise BadInputError(f"no Ray head answers at {address} within {timeout:g} s ({reason}): start one there with "
+                        "`ray start --head`, or give --ray alone for a local Ray")
 
 
 class RayRunner:
@@ -96,12 +114,16 @@ class RayRunner:
         self.label = f"ray {address}" if address else "ray"
         self._started_here = False
 
+    def check_address(self) -> None:
+        """Refuse, in one line within ``connect_timeout``, an address where nothing answers."""
+        if self.address and self.address != "auto":
+            check_reachable(self.address, self.connect_timeout)
+
     def connect(self) -> None:
         """Join (or start) Ray; refuses an address that does not answer."""
         import ray
 
-        if self.address and self.address != "auto":
-            check_reachable(self.address, self.connect_timeout)
+        self.check_address()
         if ray.is_initialized():
             return
         ray.init(address=self.address)

@@ -116,7 +116,8 @@ def run_batch(items: list, out_dir: str | Path, runner: Any = None, on_update: C
 
     notify(False)
     try:
-        runner.run(todo, batch, notify, cancel_event)
+        if todo:
+            runner.run(todo, batch, notify, cancel_event)
     except (JobCancelled, KeyboardInterrupt) as exc:
         for row in batch.rows:
             if row.status == "running":

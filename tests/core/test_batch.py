@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -218,51 +217,34 @@ def test_a_row_failing_mid_run_does_not_stop_the_others(media, test_checkpoints,
     assert _record(tmp_path / "out")["broken"]["error"] == failed.error
 
 
-def test_an_interrupted_batch_resumes_without_redoing_anything(media, test_checkpoints, tmp_path):
-    """Stop while row 2 runs: row 2 is cancelled at its next batch boundary (no result file, status cancelled),
-    row 3 never starts, batch.json says so; the rerun keeps row 1 and runs rows 2 and 3."""
-    rows = read_manifest(_jsonl(media / "stop.jsonl", [_edit("one", 0.2), _dub("two", 0.2, batch_size=1),
-                                                             _edit("three", 0.4)]))
+def test_sigterm_cancels_the_running_row_and_the_rerun_resumes(media, test_checkpoints, tmp_path):
+    """The real command under SIGTERM while row 2 runs: exit 130; row 2 cancelled at its next batch boundary (no
+    result file, status cancelled), row 3 never started, batch.json says so. The rerun keeps row 1 as it was and runs
+    rows 2 and 3."""
+    manifest = _jsonl(media / "term.jsonl", [_edit("one", 0.2), _dub("two", 0.4, batch_size=1), _edit("three", 0.4)])
     out = tmp_path / "out"
-    items = plan(rows, out, {"checkpoints": str(test_checkpoints)})
-    stop = threading.Event()
-
-    def on_update(batch):
-        if batch.row(2).status == "running" and batch.row(2).fraction > 0.05:
-            stop.set()
-
-    with pytest.raises(JobCancelled):
-        run_batch(items, out, on_update=on_update, cancel_event=stop)
-    record = _record(out)
-    assert [record[n]["status"] for n in ("one", "two", "three")] == ["done", "cancelled", "pending"]
-    assert sorted(p.name for p in items[1].job_dir.iterdir()) == ["log.txt", "request.json", "status.json"]
-    assert not (out / "two.mp4").exists() and not list(out.glob(".*part"))
-    done_at = (items[0].job_dir / "status.json").stat().st_mtime_ns
-
-    batch = run_batch(plan(rows, out, {"checkpoints": str(test_checkpoints)}), out)
-    assert batch.ok and [r.reused for r in batch.rows] == [True, False, False]
-    assert (items[0].job_dir / "status.json").stat().st_mtime_ns == done_at
-    assert abs(probe(out / "two.mp4").duration - 0.2) <= 0.04
-
-
-def test_sigterm_cancels_the_running_row_and_leaves_the_batch_resumable(media, test_checkpoints, tmp_path):
-    """The real command under SIGTERM: exit 130, the running row cancelled (no result), batch.json written."""
-    manifest = _jsonl(media / "term.jsonl", [_dub("long", 0.4, batch_size=1)])
-    out = tmp_path / "out"
+    argv = ["batch", str(manifest), "--out-dir", str(out), "--checkpoints", str(test_checkpoints)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "core", "batch", str(manifest), "--out-dir", str(out),
-                             "--checkpoints", str(test_checkpoints)], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
+    proc = subprocess.Popen([sys.executable, "-m", "core", *argv], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        logs = list(out.glob("long-*/log.txt"))
+        logs = list(out.glob("two-*/log.txt"))
         if logs and "generating 1/" in logs[0].read_text():  # mid-row: the first of ten frames is done
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "cancelled"
-    assert _record(out)["long"]["status"] == "cancelled"
-    job = next(out.glob("long-*"))
+    record = _record(out)
+    assert [record[n]["status"] for n in ("one", "two", "three")] == ["done", "cancelled", "pending"]
+    job = next(out.glob("two-*"))
     assert json.loads((job / "status.json").read_text())["status"] == "cancelled"
     assert sorted(p.name for p in job.iterdir()) == ["log.txt", "request.json", "status.json"]
-    assert not (out / "long.mp4").exists()
+    assert not (out / "two.mp4").exists() and not list(out.glob(".*part"))
+    done_at = next(out.glob("one-*/status.json")).stat().st_mtime_ns
+
+    assert main(argv) == 0
+    record = _record(out)
+    assert [record[n]["reused"] for n in ("one", "two", "three")] == [True, False, False]
+    assert next(out.glob("one-*/status.json")).stat().st_mtime_ns == done_at
+    assert abs(probe(out / "two.mp4").duration - 0.4) <= 0.04 and (out / "three.png").is_file()
