@@ -33,9 +33,10 @@ MEDIA_SUFFIXES = {
 }
 
 
-def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a manifest file as plain mappings, paths resolved against its folder. BadInputError (one line)
-    for a file that is missing, of an unknown kind, unparsable, or without rows."""
+def read_manifest(path: str | Path, base: str | Path | None = None) -> list[dict[str, Any]]:
+    """The rows of a manifest file as plain mappings, relative paths resolved against ``base`` (default: the
+    manifest's folder). BadInputError (one line) for a file that is missing, of an unknown kind, unparsable, or
+    without rows."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise BadInputError(f"manifest {path} does not exist")
@@ -54,7 +55,7 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
         rows = _yaml_rows(text, path)
     if not rows:
         raise BadInputError(f"manifest {path} has no rows")
-    base = path.resolve().parent
+    base = Path(base).expanduser().resolve() if base else path.resolve().parent
     return [resolve_paths(row, base) if isinstance(row, dict) else row for row in rows]
 
 
@@ -169,33 +170,50 @@ def resolve_paths(row: dict[str, Any], base: Path) -> dict[str, Any]:
 def folder_rows(engine: str, inputs: str | Path, audio: str | Path, kind: str | None = None
                 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows pairing the videos (``kind="video"``, the default for lipdub) or photos (``"image"``, the default
-    otherwise) in ``inputs`` with the audio of the same stem in ``audio`` (a folder), or with one audio file for all.
-    Returns (rows, problems): one line for each input without audio and each audio without an input."""
+    otherwise) in the folder ``inputs`` with the audio of the same stem in the folder ``audio``, or with one audio
+    file for all. Returns (rows, problems): one line for each input without audio and each audio without an input."""
     kind = kind or ("video" if engine == "lipdub" else "image")
     folder = Path(inputs).expanduser()
     if not folder.is_dir():
         raise BadInputError(f"{folder} is not a folder of {kind}s")
-    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES[kind])
+    found = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES[kind]]
     if not found:
         raise BadInputError(f"no {kind}s in {folder} ({', '.join(MEDIA_SUFFIXES[kind])})")
     audio = Path(audio).expanduser()
-    if audio.is_file():
-        voices = {p.stem: audio for p in found}
-    elif audio.is_dir():
-        voices = {p.stem: p for p in sorted(audio.iterdir())
-                  if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES["audio"] + MEDIA_SUFFIXES["video"]}
+    if audio.is_dir():
+        voices = [p for p in audio.iterdir() if p.is_file()
+                  and p.suffix.lower() in MEDIA_SUFFIXES["audio"] + MEDIA_SUFFIXES["video"]]
+    elif audio.is_file():
+        voices = [audio]
     else:
         raise BadInputError(f"audio {audio} is neither a file nor a folder")
+    return pair_files(engine, found, voices, kind)
+
+
+def pair_files(engine: str, inputs: list[Path], voices: list[Path], kind: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows pairing each input with the voice of the same stem (one voice: it drives every input), sorted by name,
+    and the problems: one line for each input without a voice and each voice without an input."""
+    from core import engine as registry
+
+    registry.get(engine)
+    inputs = sorted(inputs, key=lambda p: p.name)
+    single = len(voices) == 1
+    by_stem = {p.stem: p for p in sorted(voices, key=lambda p: p.name)}
     rows, problems = [], []
-    for item in found:
-        voice = voices.get(item.stem)
+    for item in inputs:
+        voice = voices[0] if single else by_stem.get(item.stem)
         if voice is None:
-            problems.append(f"{item.name}: no audio named {item.stem}.* in {audio}")
+            problems.append(f"{item.name}: no audio named {item.stem}.* {_where(voices)}")
             continue
-        rows.append({"engine": engine, "name": item.stem, kind: str(item.resolve()),
-                     "audio": {"audio": str(voice.resolve())}})
-    if audio.is_dir():
-        names = {p.stem for p in found}
-        problems += [f"{voice.name}: no {kind} named {stem}.* in {folder}" for stem, voice in voices.items()
+        rows.append({"engine": engine, "name": item.stem, kind: str(Path(item).resolve()),
+                     "audio": {"audio": str(Path(voice).resolve())}})
+    if not single:
+        names = {p.stem for p in inputs}
+        problems += [f"{voice.name}: no {kind} named {stem}.* {_where(inputs)}" for stem, voice in by_stem.items()
                      if stem not in names]
     return rows, problems
+
+
+def _where(files: list[Path]) -> str:
+    folders = {Path(f).parent for f in files}
+    return f"in {folders.pop()}" if len(folders) == 1 else "among the files given"
