@@ -18,6 +18,7 @@ cache, running rows through the same ``run_row`` as the local runner.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -126,7 +127,11 @@ class RayRunner:
         self.check_address()
         if ray.is_initialized():
             return
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main_thread else None
         ray.init(address=self.address)
+        if main_thread:  # ray.init makes SIGTERM exit at once; keep ours (core.cli.guarded: cancel the running rows)
+            signal.signal(signal.SIGTERM, previous)
         self._started_here = True
 
     def _actor_options(self) -> tuple[dict[str, Any], int]:

@@ -19,7 +19,7 @@ from PIL import Image
 from core.batch import plan, read_manifest, run_batch
 from core.batch.manifest import folder_rows
 from core.cli import main
-from core.errors import BadInputError, JobCancelled
+from core.errors import BadInputError
 from core.media import probe
 
 BOX = "160,120,360,360"  # the astronaut's face, in photo pixels
@@ -114,7 +114,7 @@ def test_bad_rows_are_refused_one_line_each_before_any_work(media, test_checkpoi
         f"error: row 9: output {out / 'ok.mp4'} is also row 1's",
         "error: row 10: a lipdub row needs 'video'",
     ]
-    assert err[3].startswith(f"error: row 5: ") and "broken.mp4" in err[3]
+    assert err[3].startswith("error: row 5: ") and "broken.mp4" in err[3]
     assert err[-1] == "error: 9 bad row(s) of 10: fix them, or pass --skip-bad to run the rest"
     assert sorted(p.name for p in out.iterdir()) == []  # nothing ran, not even batch.json
 
@@ -144,8 +144,8 @@ def test_folder_pairs_by_stem_and_names_the_unpaired(tmp_path, media):
     rows, problems = folder_rows("lipdub", videos, voices)
     assert [(r["name"], Path(r["video"]).name, Path(r["audio"]["audio"]).name) for r in rows] == [
         ("intro", "intro.mp4", "intro.wav"), ("outro", "outro.mp4", "outro.wav")]
-    assert problems == [f"lonely.mp4: no audio named lonely.* in {voices}", f"extra.wav: no video named extra.* in "
-                                                                             f"{videos}"]
+    assert problems == [f"lonely.mp4: no audio named lonely.* in {voices}",
+                        f"extra.wav: no video named extra.* in {videos}"]
     rows, problems = folder_rows("portrait", media, media / "voice.wav")   # one audio for every photo
     assert [r["name"] for r in rows] == ["face"] and problems == []
     with pytest.raises(BadInputError, match="no videos in"):
@@ -248,3 +248,14 @@ def test_sigterm_cancels_the_running_row_and_the_rerun_resumes(media, test_check
     assert [record[n]["reused"] for n in ("one", "two", "three")] == [True, False, False]
     assert next(out.glob("one-*/status.json")).stat().st_mtime_ns == done_at
     assert abs(probe(out / "two.mp4").duration - 0.4) <= 0.04 and (out / "three.png").is_file()
+
+
+def test_the_shipped_example_manifests_are_valid(test_checkpoints, tmp_path):
+    """examples/batch/ holds a manifest per engine; each row passes validation as shipped."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "batch"
+    engines = set()
+    for manifest in sorted(folder.iterdir()):
+        items = plan(read_manifest(manifest), tmp_path / manifest.stem, {"checkpoints": str(test_checkpoints)})
+        assert [i.error for i in items] == [""] * len(items), manifest.name
+        engines |= {i.engine for i in items}
+    assert engines == {"lipdub", "portrait", "avatar", "expression"}

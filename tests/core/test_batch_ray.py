@@ -14,7 +14,10 @@ from core.batch import plan, read_manifest, run_batch
 from core.batch.ray_runner import RayRunner, check_reachable
 from core.cli import build_parser, main
 from core.media import probe
-from tests.core.test_batch import _dub, _edit, _jsonl, media  # noqa: F401 - the shared media fixture
+from tests.core import test_batch as shared
+from tests.core.test_batch import _dub, _edit, _jsonl
+
+media = shared.media  # the same media fixture (module scope: made again for this module)
 
 
 @pytest.fixture(scope="module")

@@ -81,7 +81,7 @@ def rows_from_inputs(manifest, media_folder: str, engine: str, inputs, voices, s
 
 
 def start_batch(manifest, media_folder, engine, inputs, voices, settings, skip_bad,
-                request: gr.Request = None) -> Iterator[tuple[str, list[list]]]:  # noqa: B008 - Gradio injects it
+                request: gr.Request = None) -> Iterator[tuple[str, list[list]]]:
     """Validate every row, then run the batch on a worker thread, yielding (status line, table) as it goes."""
     rows = rows_from_inputs(manifest, media_folder, engine, inputs, voices, settings)
     out_dir = paths.outputs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-batch"
