@@ -42,14 +42,22 @@ def add_parser(subparsers) -> None:
 
 
 def settings(pairs: list[str]) -> dict:
-    """``--set FIELD=VALUE`` flags as request fields (values read as YAML: 4, 0.5, true, [1, 2])."""
+    """``--set FIELD=VALUE`` flags as request fields (values read as YAML: 4, 0.5, true, [1, 2]); a field no engine
+    has is refused."""
+    import dataclasses
+
     import yaml
 
+    from core.engine import ENGINES
+
+    known = {f.name for e in ENGINES if e.generates for f in dataclasses.fields(e.request_type)}
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise BadInputError(f"--set {pair!r}: use FIELD=VALUE, e.g. --set batch_size=4")
+        if key.strip() not in known:
+            raise BadInputError(f"--set {key.strip()}: no engine has a field of that name (python -m core ENGINE --help lists them)")
         try:
             out[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:

@@ -26,8 +26,6 @@ from typing import Any
 
 from core.errors import BadInputError, MouthpieceError
 
-MACHINE_FIELDS = ("checkpoints", "device", "dtype")  # batch-wide defaults from the command line, a row may override
-
 
 @dataclass
 class Item:
@@ -111,7 +109,8 @@ def _typed(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def build_request(row: Any, defaults: dict[str, Any] | None = None):
-    """(engine, validated request, name) for one row (paths already absolute). BadInputError (one line) otherwise."""
+    """(engine, validated request, name) for one row (paths already absolute); ``defaults`` fill the fields the row
+    leaves out, where the row's engine has them. BadInputError (one line) otherwise."""
     from core import engine as registry
     from core.audio.options import AudioOptions
 
@@ -124,14 +123,15 @@ def build_request(row: Any, defaults: dict[str, Any] | None = None):
     if not engine.generates:
         raise BadInputError(f"{engine.name} is a tool, not an engine that makes videos")
     name = data.pop("name", None)
-    for key, value in (defaults or {}).items():
-        if value is not None:
+    request_type = engine.request_type
+    known = {f.name for f in dataclasses.fields(request_type)}
+    for key, value in (defaults or {}).items():   # batch-wide values, for the engines that have the field
+        if value is not None and key in known:
             data.setdefault(key, value)
     if isinstance(data.get("audio"), dict):
         data["audio"] = AudioOptions(**_typed(AudioOptions, data["audio"], "the audio"))
     elif data.get("audio") is not None:
         raise BadInputError(f"audio must be a path or a mapping of audio options, got {data['audio']!r}")
-    request_type = engine.request_type
     fields = _typed(request_type, data, f"a {engine.name} row")
     try:
         request = request_type(**fields).validate()
@@ -161,10 +161,7 @@ def plan(rows: list[Any], out_dir: str | Path, defaults: dict[str, Any] | None =
             output = Path(request.output).resolve()
             if output in outputs:
                 raise BadInputError(f"output {output} is also row {outputs[output]}'s")
-            gone = weights.missing(engine.name, request.checkpoints)
-            if gone:
-                raise BadInputError(f"missing model files for {engine.name} ({gone[0].local} and {len(gone) - 1} "
-                                    f"more): python download_weights.py --engine {engine.name}")
+            weights.require(engine.name, request.checkpoints)
         except MouthpieceError as exc:
             items.append(Item(number, str(row.get("name") or f"row{number}") if isinstance(row, dict) else
                               f"row{number}", str(guess), error=f"row {number}: {exc}"))

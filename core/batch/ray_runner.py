@@ -35,7 +35,7 @@ from .summary import Batch
 POLL_S = 0.5
 
 
-class Worker:
+class BatchWorker:
     """The actor body: runs one row at a time; reports progress and takes a cancel while it runs."""
 
     def __init__(self):
@@ -151,7 +151,7 @@ class RayRunner:
             options, count = self._actor_options()
             self.workers = min(self.requested or count, max(len(todo), 1))
             batch.workers = self.workers
-            remote = ray.remote(max_concurrency=2, **options)(Worker).options(
+            remote = ray.remote(max_concurrency=2, **options)(BatchWorker).options(
                 runtime_env={"env_vars": worker_env()})
             actors = [remote.remote() for _ in range(self.workers)]
             self._probe(actors, batch.out_dir)

@@ -73,7 +73,8 @@ def rows_from_inputs(manifest, media_folder: str, engine: str, inputs, voices, s
         voices = [Path(_path(f)) for f in voices or []]
         if not files or not voices:
             raise BadInputError("upload a manifest, or the videos / photos and their audio (one audio drives all)")
-        kind = "video" if all(f.suffix.lower() in MEDIA_SUFFIXES["video"] for f in files) else "image"
+        videos = all(f.suffix.lower() in MEDIA_SUFFIXES["video"] for f in files)
+        kind = "video" if engine == "lipdub" or (engine == "expression" and videos) else "image"  # lipdub: photos too
         rows, problems = pair_files(engine, files, voices, kind)
         if problems:
             raise BadInputError(f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
