@@ -2,12 +2,15 @@
 per-row time of each engine (the figure for planning a batch).
 
     python bench/batch.py [--rows 6] [--engine lipdub|expression] [--modes local,ray1,ray2] [--engines]
-        [--checkpoints DIR] [--device auto] [--json out.json]
+        [--threads 1] [--checkpoints DIR] [--device auto] [--json out.json]
 
 Rows are short identical jobs (0.12 s of audio on a 64x64 clip for lip-dub, a still edit for expression) that differ
 by seed, so each has its own job folder. Each mode runs into a fresh out-dir; the wall time includes, for Ray, the
 actors' start and their own model loading (every actor loads its models once), not ``ray.init`` (timed apart).
-"Ray adds" is (Ray 1 worker wall - local wall) / rows. ``--engines`` runs one short row per engine locally and prints
+"overhead_ms_per_row" is (wall - the rows' own seconds) / rows: what the runner adds around the jobs (for Ray: actor
+start, model loading in the fresh actor, dispatch and polling); "ray_adds_ms_per_row" is (Ray 1 worker wall - local
+wall) / rows. Ray's CPU actors run torch on one thread (``num_cpus=1``); ``--threads`` sets the local runner's torch
+threads (default 1, the same). ``--engines`` runs one short row per engine locally and prints
 its seconds (``batch.json``): per-row time x rows / workers is the batch's length.
 
 Defaults to the tiny test checkpoints (made in a temporary folder). On a GPU machine, point ``--checkpoints`` at
@@ -22,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -60,7 +65,8 @@ def timed(rows: list[dict], out: Path, defaults: dict, runner=None) -> dict:
     wall = time.perf_counter() - started
     seconds = [r.seconds for r in batch.rows]
     return {"rows": len(rows), "ok": batch.ok, "wall_s": round(wall, 2), "rows_per_min": round(60 * len(rows) / wall, 1),
-            "row_s_mean": round(sum(seconds) / len(seconds), 2), "row_s_first": round(seconds[0], 2)}
+            "row_s_mean": round(sum(seconds) / len(seconds), 2), "row_s_first": round(seconds[0], 2),
+            "overhead_ms_per_row": round(1000 * (wall - sum(seconds) / batch.workers) / len(rows))}
 
 
 def main() -> None:
@@ -69,17 +75,19 @@ def main() -> None:
     ap.add_argument("--engine", default="lipdub", choices=["lipdub", "expression"])
     ap.add_argument("--modes", default="local,ray1,ray2")
     ap.add_argument("--engines", action="store_true", help="also one row per engine (per-row time for planning)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the local runner")
     ap.add_argument("--checkpoints")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json")
     args = ap.parse_args()
 
+    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="mouthpiece-bench-batch-"))
     checkpoints = args.checkpoints or str(weights.make_test_checkpoints(work / "ck"))
     files = media(work)
     defaults = {"checkpoints": checkpoints, "device": args.device}
     rows = [row(args.engine, files, seed) for seed in range(args.rows)]
-    results: dict = {"engine": args.engine, "checkpoints": checkpoints, "modes": {}}
+    results: dict = {"engine": args.engine, "checkpoints": checkpoints, "threads": args.threads, "modes": {}}
     modes = args.modes.split(",")
     if any(m.startswith("ray") for m in modes):
         import ray

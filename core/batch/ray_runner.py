@@ -144,20 +144,22 @@ class RayRunner:
 
     def run(self, todo: list, batch: Batch, notify: Notify, cancel_event: threading.Event) -> None:
         import ray
-        from ray.exceptions import GetTimeoutError, RayActorError, WorkerCrashedError
+        from ray.exceptions import RayActorError, WorkerCrashedError
 
         self.connect()
+        actors: list = []
         try:
             options, count = self._actor_options()
             self.workers = min(self.requested or count, max(len(todo), 1))
             batch.workers = self.workers
             remote = ray.remote(max_concurrency=2, **options)(BatchWorker).options(
                 runtime_env={"env_vars": worker_env()})
-            actors = [remote.remote() for _ in range(self.workers)]
+            actors += [remote.remote() for _ in range(self.workers)]
             self._probe(actors, batch.out_dir)
-            self._loop(todo, batch, notify, cancel_event, remote, actors,
-                       (RayActorError, WorkerCrashedError), GetTimeoutError)
+            self._loop(todo, batch, notify, cancel_event, remote, actors, (RayActorError, WorkerCrashedError))
         finally:
+            for actor in actors:
+                ray.kill(actor)
             if self._started_here:
                 ray.shutdown()
                 self._started_here = False
@@ -173,7 +175,7 @@ class RayRunner:
                                 f"{str(cause).splitlines()[-1] if str(cause) else ''}): on a cluster of several "
                                 "machines --out-dir must be shared storage mounted at the same path on each") from None
 
-    def _loop(self, todo, batch, notify, cancel_event, remote, actors, died, timeout_error) -> None:
+    def _loop(self, todo, batch, notify, cancel_event, remote, actors, died) -> None:
         import ray
 
         queue = deque(todo)
@@ -201,14 +203,11 @@ class RayRunner:
                         finish(batch, item.number, outcome)
                     idle.append(slot)
                     notify(True)
-                self._poll(busy, actors, batch, died, timeout_error)
+                self._poll(busy, actors, batch, died)
                 notify(False)
         except (KeyboardInterrupt, JobCancelled):
             self._cancel(busy, actors, batch)
             raise
-        finally:
-            for actor in actors:
-                ray.kill(actor)
 
     def _retry(self, row, item, queue, exc) -> dict[str, Any] | None:
         """Queue the row again after its worker died, or its failed outcome once the retries are spent."""
@@ -220,16 +219,19 @@ class RayRunner:
         return {"status": "failed", "seconds": None,
                 "error": f"the worker running it died {row.attempts} times ({type(exc).__name__})"}
 
-    def _poll(self, busy, actors, batch, died, timeout_error) -> None:
-        """Each running row's progress and worker pid, from its actor."""
+    def _poll(self, busy, actors, batch, died) -> None:
+        """Each running row's progress and worker pid, asked of all busy actors at once (a dead or slow one is
+        skipped until the next round)."""
         import ray
 
-        for ref, (slot, item) in list(busy.items()):
+        asked = {actors[slot].progress.remote(): item for slot, item in busy.values()}
+        ready, _ = ray.wait(list(asked), num_returns=len(asked), timeout=POLL_S)
+        for ref in ready:
             try:
-                state = ray.get(actors[slot].progress.remote(), timeout=5)
-            except (timeout_error, *died):
+                state = ray.get(ref)
+            except died:   # its run() reference reports the death
                 continue
-            row = batch.row(item.number)
+            row = batch.row(asked[ref].number)
             row.worker = state.get("pid")
             if "fraction" in state:
                 row.fraction, row.message = state["fraction"], state["message"]

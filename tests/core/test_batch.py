@@ -7,8 +7,7 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +22,18 @@ from core.errors import BadInputError
 from core.media import probe
 
 BOX = "160,120,360,360"  # the astronaut's face, in photo pixels
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Torch on one thread for these tests, as Ray's one-CPU actors run: tiny models gain nothing from two threads,
+    and on a shared two-core machine two threads per job oversubscribe it (rows ran ~5x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +139,8 @@ def test_bad_rows_are_refused_one_line_each_before_any_work(media, test_checkpoi
         ([str(ok), "--out-dir", "/proc/mouthpiece-batch"], "output folder /proc/mouthpiece-batch is not writable"),
         ([str(media / "notes.txt"), "--out-dir", str(out)], f"manifest {media / 'notes.txt'} does not exist"),
         (["lipdub", "--out-dir", str(out)], "batch lipdub needs --videos DIR (or --images DIR) and --audio DIR|FILE"),
+        ([str(ok), "--out-dir", str(out), "--set", "batch_sise=4"], "--set batch_sise: no engine has a field of that"),
+        ([str(ok), "--out-dir", str(out), "--workers", "2"], "--workers applies to --ray"),
     ]:
         assert main(["batch", *argv]) == 2
         assert capsys.readouterr().err.strip().startswith(f"error: {message}")
@@ -159,7 +172,8 @@ def test_a_local_batch_runs_resumes_and_reruns_exactly_what_changed(media, test_
             _dub("bad", 0.12, video="missing.mp4")]
     manifest = _jsonl(media / "four.jsonl", rows)
     out = tmp_path / "out"
-    argv = ["batch", str(manifest), "--out-dir", str(out), "--checkpoints", str(test_checkpoints), "--skip-bad"]
+    argv = ["batch", str(manifest), "--out-dir", str(out), "--checkpoints", str(test_checkpoints), "--skip-bad",
+            "--set", "render_batch=2"]   # an expression field: lip-dub rows, which have none, are left alone
     assert main(argv) == 1  # a bad row was skipped: not everything is done
     printed = capsys.readouterr()
     assert f"warning: row 5: file not found: {media / 'missing.mp4'}" in printed.err
@@ -176,6 +190,8 @@ def test_a_local_batch_runs_resumes_and_reruns_exactly_what_changed(media, test_
     assert "dub_a" in printed.out and str(out / "batch.json") in printed.out  # the table, then the summary path
     stamps = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/status.json")}
     assert len(stamps) == 4
+    smile_request = json.loads(next(out.glob("smile-*/request.json")).read_text())["request"]
+    assert smile_request["render_batch"] == 2 and smile_request["output"] == str(out / "smile.png")
 
     assert main(argv) == 1
     again = _record(out)
@@ -217,24 +233,28 @@ def test_a_row_failing_mid_run_does_not_stop_the_others(media, test_checkpoints,
     assert _record(tmp_path / "out")["broken"]["error"] == failed.error
 
 
-def test_sigterm_cancels_the_running_row_and_the_rerun_resumes(media, test_checkpoints, tmp_path):
-    """The real command under SIGTERM while row 2 runs: exit 130; row 2 cancelled at its next batch boundary (no
+def test_sigterm_cancels_the_running_row_and_the_rerun_resumes(media, test_checkpoints, tmp_path, capsys):
+    """The command under SIGTERM while row 2 runs: exit 130; row 2 cancelled at its next batch boundary (no
     result file, status cancelled), row 3 never started, batch.json says so. The rerun keeps row 1 as it was and runs
     rows 2 and 3."""
     manifest = _jsonl(media / "term.jsonl", [_edit("one", 0.2), _dub("two", 0.4, batch_size=1), _edit("three", 0.4)])
     out = tmp_path / "out"
     argv = ["batch", str(manifest), "--out-dir", str(out), "--checkpoints", str(test_checkpoints)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "core", *argv], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        logs = list(out.glob("two-*/log.txt"))
-        if logs and "generating 1/" in logs[0].read_text():  # mid-row: the first of ten frames is done
-            break
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "cancelled"
+
+    def terminate_mid_row() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            logs = list(out.glob("two-*/log.txt"))
+            if logs and "generating 1/" in logs[0].read_text():  # mid-row: the first of ten frames is done
+                break
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)   # as `kill PID` would: core.cli.guarded turns it into a cancel
+
+    killer = threading.Thread(target=terminate_mid_row, daemon=True)
+    killer.start()
+    assert main(argv) == 130
+    killer.join()
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "cancelled"
     record = _record(out)
     assert [record[n]["status"] for n in ("one", "two", "three")] == ["done", "cancelled", "pending"]
     job = next(out.glob("two-*"))

@@ -22,11 +22,19 @@ media = shared.media  # the same media fixture (module scope: made again for thi
 
 @pytest.fixture(scope="module")
 def local_ray():
+    """A local Ray on this CPU; its workers run torch on one thread (as Ray's own default for a one-CPU actor, which
+    the tests' OMP_NUM_THREADS=2 would override: two threads per actor oversubscribe a shared two-core machine)."""
     import ray
 
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+    if before is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = before
 
 
 def test_an_address_that_does_not_answer_is_one_line_within_the_timeout(media, tmp_path, capsys):
@@ -80,3 +88,27 @@ def test_a_worker_killed_mid_row_is_retried_and_the_batch_resumes(local_ray, med
     assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/status.json")} == stamps
     assert all(r["reused"] for r in json.loads((out / "batch.json").read_text())["rows"])
     assert "smile" in capsys.readouterr().out
+
+
+def test_stopping_a_ray_batch_cancels_the_running_row_on_its_worker(local_ray, media, test_checkpoints, tmp_path):
+    """The driver's stop (Ctrl-C, SIGTERM or the cancel event) reaches the actor: its row ends cancelled at the next
+    batch boundary, with no result file, and batch.json says so."""
+    import threading
+
+    from core.errors import JobCancelled
+
+    rows = read_manifest(_jsonl(media / "stop.jsonl", [_dub("long", 0.4, batch_size=1)]))
+    out = tmp_path / "out"
+    items = plan(rows, out, {"checkpoints": str(test_checkpoints)})
+    stop = threading.Event()
+
+    def on_update(batch):
+        if batch.row(1).message.startswith("generating"):
+            stop.set()
+
+    with pytest.raises(JobCancelled):
+        run_batch(items, out, RayRunner(workers=1), on_update=on_update, cancel_event=stop)
+    record = json.loads((out / "batch.json").read_text())["rows"][0]
+    assert record["status"] == "cancelled" and record["output"] is None
+    assert json.loads((items[0].job_dir / "status.json").read_text())["status"] == "cancelled"
+    assert sorted(p.name for p in items[0].job_dir.iterdir()) == ["log.txt", "request.json", "status.json"]
