@@ -88,7 +88,8 @@ def rows_from_args(args: argparse.Namespace) -> tuple[list, list[str], str | Non
 
 
 def command(args: argparse.Namespace) -> int:
-    from core.cli import tqdm_progress
+    from core.cli import TERMINATED
+    from core.progress import tqdm_progress
 
     from .plan import plan
     from .ray_runner import RayRunner
@@ -115,7 +116,7 @@ def command(args: argparse.Namespace) -> int:
         runner.connect()
     with tqdm_progress(f"batch ({runner.label})") as report:
         batch = run_batch(items, args.out_dir, runner, on_update=lambda b: report(b.fraction(), b.line()),
-                          manifest=manifest)
+                          cancel_event=TERMINATED, manifest=manifest)
     print(batch.table())
     print(batch.out_dir / "batch.json")
     return 0 if batch.ok and not problems else 1
