@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--images", help="folder shortcut: the photos to animate")
     p.add_argument("--audio", help="folder shortcut: a folder of audio paired by stem, or one audio file for all")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="a request field for every row (a row's own value wins), e.g. --set batch_size=4")
+                   help="a request field for every row (a row's own value wins), e.g. --set batch_size=4 or "
+                        "--set audio.rest=off")
     p.add_argument("--skip-bad", action="store_true", help="run the valid rows when some are bad (exit 1)")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="run on Ray: alone = start a local Ray; ADDRESS (host:port or auto) = join that cluster")
@@ -42,26 +43,26 @@ def add_parser(subparsers) -> None:
 
 
 def settings(pairs: list[str]) -> dict:
-    """``--set FIELD=VALUE`` flags as request fields (values read as YAML: 4, 0.5, true, [1, 2]); a field no engine
-    has is refused."""
+    """``--set FIELD=VALUE`` flags as request fields (values read like CSV cells: ``manifest.scalar``); a field no
+    engine has is refused."""
     import dataclasses
 
-    import yaml
-
+    from core.audio.options import AudioOptions
     from core.engine import ENGINES
 
+    from .manifest import scalar
+
     known = {f.name for e in ENGINES if e.generates for f in dataclasses.fields(e.request_type)}
+    known |= {f"audio.{f.name}" for f in dataclasses.fields(AudioOptions)}
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise BadInputError(f"--set {pair!r}: use FIELD=VALUE, e.g. --set batch_size=4")
         if key.strip() not in known:
-            raise BadInputError(f"--set {key.strip()}: no engine has a field of that name (python -m core ENGINE --help lists them)")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            out[key.strip()] = value
+            raise BadInputError(f"--set {key.strip()}: no engine has a field of that name "
+                                "(python -m core ENGINE --help lists them)")
+        out[key.strip()] = scalar(value)
     return out
 
 

@@ -60,8 +60,6 @@ def read_manifest(path: str | Path, base: str | Path | None = None) -> list[dict
 
 
 def _csv_rows(text: str) -> list[dict[str, Any]]:
-    import yaml
-
     reader = csv.DictReader(text.splitlines())
     rows = []
     for raw in reader:
@@ -77,15 +75,27 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
             if key in ("engine", "name") or key.split(".")[-1] in PATH_FIELDS + AUDIO_PATH_FIELDS + ("prompt",):
                 row[key] = value
                 continue
-            try:
-                parsed = yaml.safe_load(value)
-            except yaml.YAMLError:
-                parsed = value
-            # Text that merely looks like a YAML mapping ("a: b") stays text; "{...}" is a mapping.
-            row[key] = value if isinstance(parsed, dict) and not value.startswith("{") else parsed
+            row[key] = scalar(value)
         if row:
             rows.append(row)
     return rows
+
+
+def scalar(text: str) -> Any:
+    """A CSV cell or a ``--set`` value read as YAML (``4``, ``0.5``, ``true``, ``[8, 8, 56, 56]``, ``{smile: 0.5}``),
+    except that YAML 1.1's other switches (``off``, ``on``, ``yes``, ``no``) and text that merely looks like a
+    mapping (``a: b``) stay text: ``rest: off`` means the choice "off"."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(parsed, bool) and text.strip().lower() not in ("true", "false"):
+        return text
+    if isinstance(parsed, dict) and not text.lstrip().startswith("{"):
+        return text
+    return parsed
 
 
 def _jsonl_rows(text: str, path: Path) -> list[Any]:
@@ -190,7 +200,8 @@ def folder_rows(engine: str, inputs: str | Path, audio: str | Path, kind: str | 
     return pair_files(engine, found, voices, kind)
 
 
-def pair_files(engine: str, inputs: list[Path], voices: list[Path], kind: str) -> tuple[list[dict[str, Any]], list[str]]:
+def pair_files(engine: str, inputs: list[Path], voices: list[Path], kind: str
+               ) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows pairing each input with the voice of the same stem (one voice: it drives every input), sorted by name,
     and the problems: one line for each input without a voice and each voice without an input."""
     from core import engine as registry

@@ -16,15 +16,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import BadInputError, MouthpieceError
+
+from .manifest import nest
 
 
 @dataclass
@@ -70,47 +69,25 @@ def _default_name(data: dict[str, Any]) -> str:
     return name
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """A row value checked against the field's plain type (numbers, switches, text); BadInputError otherwise."""
-    kind = typing.get_origin(hint) or hint
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if kind in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        kind = (typing.get_origin(args[0]) or args[0]) if len(args) == 1 else object
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise BadInputError(f"{key} must be true or false, got {value!r}")
-    elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            raise BadInputError(f"{key} must be a whole number, got {value!r}")
-        return int(value)
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadInputError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    elif kind is str and not isinstance(value, str):
-        raise BadInputError(f"{key} must be text, got {value!r}")
-    return value
-
-
-def _typed(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """``data`` checked for unknown and missing fields of ``cls``; the values themselves are checked (and coerced)
+    by the request's ``validate()`` through the parameter spec, with the labels the studio shows."""
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in data if k not in names]
     if unknown:
         raise BadInputError(f"unknown field {unknown[0]!r} for {what} (known: {', '.join(names)})")
-    hints = typing.get_type_hints(cls)
     required = [f.name for f in dataclasses.fields(cls)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     absent = [k for k in required if data.get(k) in (None, "")]
     if absent:
         raise BadInputError(f"{what} needs {absent[0]!r}")
-    return {k: _coerce(k, v, hints[k]) for k, v in data.items()}
+    return data
 
 
 def build_request(row: Any, defaults: dict[str, Any] | None = None):
     """(engine, validated request, name) for one row (paths already absolute); ``defaults`` fill the fields the row
-    leaves out, where the row's engine has them. BadInputError (one line) otherwise."""
+    leaves out, where the row's engine has them (``audio.rest``: one audio option). BadInputError (one line)
+    otherwise."""
     from core import engine as registry
     from core.audio.options import AudioOptions
 
@@ -125,14 +102,16 @@ def build_request(row: Any, defaults: dict[str, Any] | None = None):
     name = data.pop("name", None)
     request_type = engine.request_type
     known = {f.name for f in dataclasses.fields(request_type)}
-    for key, value in (defaults or {}).items():   # batch-wide values, for the engines that have the field
-        if value is not None and key in known:
+    for key, value in nest(defaults or {}).items():   # batch-wide values, for the engines that have the field
+        if key == "audio" and isinstance(value, dict) and isinstance(data.get("audio"), dict):
+            data["audio"] = {**value, **data["audio"]}   # audio options: the row's own win, one by one
+        elif value is not None and key in known:
             data.setdefault(key, value)
     if isinstance(data.get("audio"), dict):
-        data["audio"] = AudioOptions(**_typed(AudioOptions, data["audio"], "the audio"))
+        data["audio"] = AudioOptions(**_known_fields(AudioOptions, data["audio"], "the audio"))
     elif data.get("audio") is not None:
         raise BadInputError(f"audio must be a path or a mapping of audio options, got {data['audio']!r}")
-    fields = _typed(request_type, data, f"a {engine.name} row")
+    fields = _known_fields(request_type, data, f"a {engine.name} row")
     try:
         request = request_type(**fields).validate()
     except (TypeError, ValueError) as exc:
@@ -144,8 +123,10 @@ def plan(rows: list[Any], out_dir: str | Path, defaults: dict[str, Any] | None =
     """Validated items for ``rows`` (bad rows carry ``error``), with job folders and default outputs under
     ``out_dir``, and ``done`` set for rows a previous run finished with the same request."""
     from core import weights
+    from core.request import check_out_dir
 
-    out_dir = writable_dir(out_dir)
+    out_dir = check_out_dir(out_dir).resolve()   # a file, or a folder that cannot be written: one line
+    out_dir.mkdir(parents=True, exist_ok=True)
     items: list[Item] = []
     names: dict[str, int] = {}
     outputs: dict[Path, int] = {}
@@ -173,21 +154,6 @@ def plan(rows: list[Any], out_dir: str | Path, defaults: dict[str, Any] | None =
         items.append(Item(number, name, engine.name, request, job_dir, payload=payload,
                           done=finished(job_dir, payload)))
     return items
-
-
-def writable_dir(path: str | Path) -> Path:
-    """The out-dir, made and proven writable by writing a probe file; BadInputError (one line) otherwise."""
-    from core.request import check_out_dir
-
-    out_dir = check_out_dir(path).resolve()
-    probe = out_dir / f".probe-{os.getpid()}"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise BadInputError(f"output folder {out_dir} is not writable ({exc.strerror or exc})") from None
-    return out_dir
 
 
 def finished(job_dir: Path, payload: dict[str, Any]) -> bool:

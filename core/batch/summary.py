@@ -109,7 +109,9 @@ class Batch:
         return all(r.status == "done" for r in self.rows)
 
     def record(self) -> dict[str, Any]:
-        stamp = (lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") if t else None)
+        def stamp(t: float | None) -> str | None:
+            return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds") if t else None
+
         return {"manifest": self.manifest, "out_dir": str(self.out_dir), "runner": self.runner,
                 "workers": self.workers, "started": stamp(self.started), "finished": stamp(self.finished),
                 "counts": self.counts(), "rows": [r.record() for r in self.rows]}

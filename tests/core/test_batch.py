@@ -50,7 +50,8 @@ def media(tmp_path_factory) -> Path:
 
 
 def _dub(name: str, end: float, **extra) -> dict:
-    return {"engine": "lipdub", "name": name, "video": "clip.mp4", "audio": {"audio": "voice.wav", "end": end},
+    return {"engine": "lipdub", "name": name, "video": "clip.mp4",
+            "audio": {"audio": "voice.wav", "end": end, "rest": "off"},   # a tone, not speech: no rest on silence
             "box": [8, 8, 56, 56], "batch_size": 4, **extra}
 
 
@@ -72,15 +73,15 @@ def test_the_three_formats_describe_the_same_rows(media, test_checkpoints):
     """CSV (flat, dotted audio columns, empty cells = defaults), JSONL and YAML (with defaults) give the same requests,
     hence the same job folders; relative paths resolve against the manifest's folder, not the working directory."""
     (media / "m.csv").write_text(
-        "engine,name,video,image,audio,audio.end,box,batch_size,edits\n"
-        f"lipdub,dub,clip.mp4,,voice.wav,0.12,\"8,8,56,56\",4,\n"
-        f"expression,smile,,face.png,,,\"{BOX}\",,\"{{smile: 0.5}}\"\n", encoding="utf-8")
+        "engine,name,video,image,audio,audio.end,audio.rest,box,batch_size,edits\n"
+        f"lipdub,dub,clip.mp4,,voice.wav,0.12,off,\"8,8,56,56\",4,\n"
+        f"expression,smile,,face.png,,,,\"{BOX}\",,\"{{smile: 0.5}}\"\n", encoding="utf-8")
     _jsonl(media / "m.jsonl", [_dub("dub", 0.12), _edit("smile", 0.5)])
     (media / "m.yaml").write_text(
         f"defaults: {{checkpoints: {test_checkpoints}}}\n"
         "rows:\n"
-        "  - {engine: lipdub, name: dub, video: clip.mp4, audio: voice.wav, audio.end: 0.12, box: [8, 8, 56, 56],\n"
-        "     batch_size: 4}\n"
+        "  - {engine: lipdub, name: dub, video: clip.mp4, audio: voice.wav, audio.end: 0.12, audio.rest: 'off',\n"
+        "     box: [8, 8, 56, 56], batch_size: 4}\n"
         f"  - {{engine: expression, name: smile, image: face.png, box: [{BOX}], edits: {{smile: 0.5}}}}\n",
         encoding="utf-8")
     folders = {}
@@ -119,8 +120,8 @@ def test_bad_rows_are_refused_one_line_each_before_any_work(media, test_checkpoi
         "error: row 3: unknown field 'batch_sise' for a lipdub row (known: " + err[1].split("(known: ")[1],
         f"error: row 4: file not found: {media / 'missing.mp4'}",
         err[3],
-        "error: row 6: extra_margin 99 is outside 0..40",
-        "error: row 7: batch_size must be a whole number, got 'four'",
+        "error: row 6: Extra margin below the chin (v1.5) must be 0..40, got 99",
+        "error: row 7: Batch size must be a number, got 'four'",
         "error: row 8: name 'ok' is also row 1's: give each row its own name",
         f"error: row 9: output {out / 'ok.mp4'} is also row 1's",
         "error: row 10: a lipdub row needs 'video'",
@@ -136,7 +137,8 @@ def test_bad_rows_are_refused_one_line_each_before_any_work(media, test_checkpoi
     for argv, message in [
         ([str(media / "empty.csv"), "--out-dir", str(out)], f"manifest {media / 'empty.csv'} has no rows"),
         ([str(ok), "--out-dir", str(a_file)], f"output folder {a_file} is a file: give a folder"),
-        ([str(ok), "--out-dir", "/proc/mouthpiece-batch"], "output folder /proc/mouthpiece-batch is not writable"),
+        ([str(ok), "--out-dir", "/proc/mouthpiece-batch"],
+         "output folder /proc/mouthpiece-batch: cannot write in the folder /proc"),
         ([str(media / "notes.txt"), "--out-dir", str(out)], f"manifest {media / 'notes.txt'} does not exist"),
         (["lipdub", "--out-dir", str(out)], "batch lipdub needs --videos DIR (or --images DIR) and --audio DIR|FILE"),
         ([str(ok), "--out-dir", str(out), "--set", "batch_sise=4"], "--set batch_sise: no engine has a field of that"),
@@ -168,7 +170,7 @@ def test_folder_pairs_by_stem_and_names_the_unpaired(tmp_path, media):
 def test_a_local_batch_runs_resumes_and_reruns_exactly_what_changed(media, test_checkpoints, tmp_path, capsys):
     """4 rows across 2 engines and one bad row (--skip-bad): the good rows are done, delivered as out/<name>.mp4 /
     .png, and batch.json says so; a rerun redoes nothing; editing one row reruns that row alone."""
-    rows = [_dub("dub_a", 0.12), _edit("smile", 0.6), _dub("dub_b", 0.2), _edit("frown", -0.6),
+    rows = [_dub("dub_a", 0.12), _edit("smile", 0.6), _dub("dub_b", 0.2), _edit("frown", -0.3),
             _dub("bad", 0.12, video="missing.mp4")]
     manifest = _jsonl(media / "four.jsonl", rows)
     out = tmp_path / "out"

@@ -28,7 +28,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return {p.stem: p for p in folder.iterdir()}
 
 
-SETTINGS_TEXT = "box: [8, 8, 56, 56]\nbatch_size: 1"
+SETTINGS_TEXT = "box: [8, 8, 56, 56]\nbatch_size: 1\naudio.rest: off"   # tones, not speech: no rest on silence
 
 
 def _drain(generator) -> list[tuple[str, list[list]]]:
@@ -87,10 +87,10 @@ def test_bad_input_is_one_line(clips, test_checkpoints, tmp_path):
          "upload a manifest, or the videos / photos and their audio (one audio drives all)"),
         ((None, "", "lipdub", [clips["intro"], clips["outro"]], [clips["voice"], clips["long"]], "", False),
          f"intro.mp4: no audio named intro.* in {clips['voice'].parent} (and 3 more)"),
-        ((None, "", "lipdub", [clips["intro"]], [clips["voice"]], "batch_size: [", False),
-         "settings for every row are not YAML: "),
+        ((None, "", "lipdub", [clips["intro"]], [clips["voice"]], "batch_size 4", False),
+         "settings for every row: write 'field: value' per line, not 'batch_size 4'"),
         ((None, "", "lipdub", [clips["intro"]], [clips["voice"]], "extra_margin: 99", False),
-         "row 1: extra_margin 99 is outside 0..40: fix them, or tick Skip bad rows"),
+         "row 1: Extra margin below the chin (v1.5) must be 0..40, got 99: fix them, or tick Skip bad rows"),
     ]
     for args, message in cases:
         with pytest.raises(BadInputError) as failure:
@@ -109,8 +109,9 @@ def test_the_studio_serves_the_batch_api_with_streamed_progress(clips, test_chec
     from tests.appserver import running_app
 
     manifest = tmp_path / "rows.jsonl"
-    manifest.write_text(json.dumps({"engine": "lipdub", "name": "api", "video": "intro.mp4", "audio": "voice.wav",
-                                    "box": [8, 8, 56, 56], "batch_size": 4}) + "\n")
+    manifest.write_text(json.dumps({"engine": "lipdub", "name": "api", "video": "intro.mp4",
+                                    "audio": {"audio": "voice.wav", "rest": "off"}, "box": [8, 8, 56, 56],
+                                    "batch_size": 4}) + "\n")
     (tmp_path / "studio").mkdir()
     with running_app(tmp_path / "studio", test_checkpoints) as url:
         client = Client(url, verbose=False)

@@ -20,7 +20,7 @@ import gradio as gr
 
 from core import paths
 from core.batch import plan, read_manifest, run_batch
-from core.batch.manifest import MEDIA_SUFFIXES, pair_files
+from core.batch.manifest import MEDIA_SUFFIXES, pair_files, scalar
 from core.batch.summary import Batch
 from core.errors import BadInputError, JobCancelled
 from core.jobs import format_seconds
@@ -55,39 +55,43 @@ def table_rows(batch: Batch) -> list[list]:
     return rows
 
 
-def rows_from_inputs(manifest, media_folder: str, engine: str, inputs, voices, settings: str) -> list:
-    """Rows from the manifest, or from the uploaded files paired by stem (one voice: it drives all); the settings
-    text (YAML ``field: value`` lines) applies to every row where the row does not say otherwise."""
-    import yaml
+def settings_from_text(text: str) -> dict[str, Any]:
+    """The "Settings for every row" box: one ``field: value`` per line, values read like CSV cells
+    (``core.batch.manifest.scalar``: ``audio.rest: off`` sets one audio option to "off")."""
+    settings = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip():
+            raise BadInputError(f"settings for every row: write 'field: value' per line, not {line.strip()!r}")
+        settings[key.strip()] = scalar(value.strip())
+    return settings
 
-    try:
-        defaults = yaml.safe_load(settings or "") or {}
-    except yaml.YAMLError as exc:
-        raise BadInputError(f"settings for every row are not YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(defaults, dict):
-        raise BadInputError("settings for every row: write one 'field: value' per line, e.g. batch_size: 4")
+
+def rows_from_inputs(manifest, media_folder: str, engine: str, inputs, voices) -> list:
+    """Rows from the manifest, or from the uploaded files paired by stem (one voice: it drives all)."""
     if _path(manifest):
-        rows = read_manifest(_path(manifest), base=media_folder.strip() or None)
-    else:
-        files = [Path(_path(f)) for f in inputs or []]
-        voices = [Path(_path(f)) for f in voices or []]
-        if not files or not voices:
-            raise BadInputError("upload a manifest, or the videos / photos and their audio (one audio drives all)")
-        videos = all(f.suffix.lower() in MEDIA_SUFFIXES["video"] for f in files)
-        kind = "video" if engine == "lipdub" or (engine == "expression" and videos) else "image"  # lipdub: photos too
-        rows, problems = pair_files(engine, files, voices, kind)
-        if problems:
-            raise BadInputError(f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-    return [{**defaults, **row} if isinstance(row, dict) else row for row in rows]
+        return read_manifest(_path(manifest), base=media_folder.strip() or None)
+    files = [Path(_path(f)) for f in inputs or []]
+    voices = [Path(_path(f)) for f in voices or []]
+    if not files or not voices:
+        raise BadInputError("upload a manifest, or the videos / photos and their audio (one audio drives all)")
+    videos = all(f.suffix.lower() in MEDIA_SUFFIXES["video"] for f in files)
+    kind = "video" if engine == "lipdub" or (engine == "expression" and videos) else "image"  # lipdub: photos too
+    rows, problems = pair_files(engine, files, voices, kind)
+    if problems:
+        raise BadInputError(f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    return rows
 
 
 def start_batch(manifest, media_folder, engine, inputs, voices, settings, skip_bad,
                 request: gr.Request = None) -> Iterator[tuple[str, list[list]]]:
     """Validate every row, then run the batch on a worker thread, yielding (status line, table) as it goes."""
-    rows = rows_from_inputs(manifest, media_folder, engine, inputs, voices, settings)
+    defaults = settings_from_text(settings)
+    rows = rows_from_inputs(manifest, media_folder, engine, inputs, voices)
     out_dir = paths.outputs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-batch"
-    fields = SETTINGS.request_fields()
-    items = plan(rows, out_dir, {k: fields.get(k) for k in ("checkpoints", "device", "dtype")})
+    items = plan(rows, out_dir, {**defaults, **SETTINGS.request_fields(defaults.get("device"), defaults.get("dtype"))})
     bad = [item.error for item in items if item.error]
     if bad and not skip_bad:
         raise BadInputError(bad[0] + (f" (and {len(bad) - 1} more bad rows)" if len(bad) > 1 else "")
@@ -138,8 +142,8 @@ def build() -> None:
             engine = gr.Dropdown(ENGINES, value="lipdub", label="Engine (for uploaded files)")
             inputs = gr.File(label="Videos or photos", file_count="multiple", type="filepath")
             voices = gr.File(label="Audio (same names, or one for all)", file_count="multiple", type="filepath")
-    settings = gr.Textbox(label="Settings for every row (YAML)", lines=2,
-                          placeholder="batch_size: 4\nbox: [8, 8, 56, 56]")
+    settings = gr.Textbox(label="Settings for every row (field: value per line)", lines=2,
+                          placeholder="batch_size: 4\nbox: [8, 8, 56, 56]\naudio.rest: off")
     skip_bad = gr.Checkbox(label="Skip bad rows (run the rest)", value=False)
     with gr.Row():
         start = gr.Button("Run batch", variant="primary", scale=2)
