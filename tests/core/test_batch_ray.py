@@ -55,7 +55,7 @@ def test_an_address_that_does_not_answer_is_one_line_within_the_timeout(media, t
 def test_a_worker_killed_mid_row_is_retried_and_the_batch_resumes(local_ray, media, test_checkpoints, tmp_path,
                                                                   capsys):
     rows = read_manifest(_jsonl(media / "ray.jsonl", [_dub("dub_a", 0.28, batch_size=1), _edit("smile", 0.5),
-                                                      _dub("dub_b", 0.12), _edit("frown", -0.5)]))
+                                                      _dub("dub_b", 0.12), _edit("frown", -0.3)]))
     out = tmp_path / "out"
     items = plan(rows, out, {"checkpoints": str(test_checkpoints)})
     killed: list[int] = []
