@@ -6,8 +6,10 @@ optional ``name``. Conveniences, the same in every format:
 - ``audio`` may be a plain path (the driving audio, every other audio option at its default);
 - ``audio.start``, ``audio.end``, ... (dotted keys) set one audio option; handy as CSV columns;
 - in CSV, an empty cell means "the default"; a cell for a number, a switch or a list is read as a YAML value
-  (``4``, ``true``, ``[8, 8, 56, 56]``); ``box`` / ``point`` also take ``x1,y1,x2,y2`` / ``x,y``;
-- YAML may be a list of rows, or a mapping ``{defaults: {...}, rows: [...]}`` whose defaults apply to every row.
+  (``4``, ``true``, ``[8, 8, 56, 56]``; ``off`` / ``on`` / ``yes`` / ``no`` stay text: :func:`scalar`); ``box`` /
+  ``point`` also take ``x1,y1,x2,y2`` / ``x,y``;
+- YAML may be a list of rows, or a mapping ``{defaults: {...}, rows: [...]}`` whose defaults apply to every row
+  (YAML itself reads a bare ``off`` as false: write ``rest: "off"``).
 
 Relative paths (``video``, ``image``, ``transfer_image``, ``output``, ``checkpoints``, ``audio.audio``,
 ``audio.keep_audio`` when it names a file) resolve against the manifest's folder. Row numbers count data rows from 1
@@ -20,12 +22,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.audio.options import KEEP_CHOICES
 from core.errors import BadInputError
 
 SUFFIXES = (".csv", ".jsonl", ".yaml", ".yml")
 PATH_FIELDS = ("video", "image", "transfer_image", "output", "checkpoints")
 AUDIO_PATH_FIELDS = ("audio", "keep_audio")
-AUDIO_CHOICES = ("mix", "vocals")  # keep_audio values that are not paths
 MEDIA_SUFFIXES = {
     "video": (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"),
     "image": (".png", ".jpg", ".jpeg", ".webp", ".bmp"),
@@ -171,7 +173,7 @@ def resolve_paths(row: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(audio, dict):
         audio = dict(audio)
         for key in AUDIO_PATH_FIELDS:
-            if key in audio and not (key == "keep_audio" and audio[key] in AUDIO_CHOICES):
+            if key in audio and not (key == "keep_audio" and audio[key] in KEEP_CHOICES):
                 audio[key] = absolute(audio[key])
         row["audio"] = audio
     return row
