@@ -14,10 +14,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from core import paths
 from core.errors import JobCancelled, MouthpieceError
@@ -201,6 +202,15 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def fresh_job_dir(job_dir: Path) -> Path:
+    """A job folder a caller names itself (a batch row's): made if missing, emptied of an earlier attempt's files."""
+    job_dir = Path(job_dir)
+    if job_dir.is_dir():
+        shutil.rmtree(job_dir)
+    job_dir.mkdir(parents=True)
+    return job_dir
+
+
 def new_job_dir(engine: str, root: Path | None = None) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     job_dir = (root or paths.outputs_dir()) / f"{stamp}-{engine}-{uuid.uuid4().hex[:6]}"
@@ -258,8 +268,9 @@ def active_jobs() -> int:
 def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: Any,
             progress: ProgressFn | None = None, cancel_event: threading.Event | None = None,
             outputs_root: Path | None = None, gpu_call: Callable | None = None,
-            gpu_budget_s: float = 0.0) -> JobResult:
-    """Run one engine call in its own ``outputs/<job-id>/`` folder, holding the GPU lock.
+            gpu_budget_s: float = 0.0, job_dir: Path | None = None) -> JobResult:
+    """Run one engine call in its own ``outputs/<job-id>/`` folder (or ``job_dir``, emptied first), holding the GPU
+    lock.
 
     A failed or cancelled job leaves only ``request.json``, ``log.txt`` and ``status.json`` (status "failed" with the
     error, or "cancelled"); Ctrl-C counts as a cancel. On success the result is also copied to ``request.output``
@@ -270,7 +281,7 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
 
     # The engine prologue's checks run before the folder exists: a bad request leaves nothing behind.
     resolved = prologue.resolve_request(engine, request) if isinstance(request, EngineRequest) else None
-    job_dir = new_job_dir(engine, outputs_root)
+    job_dir = new_job_dir(engine, outputs_root) if job_dir is None else fresh_job_dir(job_dir)
     _write_json(job_dir / "request.json", {"engine": engine, "request": request})
     ctx = JobContext(job_dir, progress, cancel_event, gpu_call, gpu_budget_s)
     if weights.is_test_checkpoints(getattr(request, "checkpoints", None)):
