@@ -105,9 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(func=_engine_command(engine))
         else:
             engine.cli.add_parser(subparsers)
+    from core.batch import cli as batch_cli
     from core.weights import cli as weights_cli
 
     weights_cli.add_parser(subparsers)
+    batch_cli.add_parser(subparsers)
     return parser
 
 

@@ -14,10 +14,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from core import paths
 from core.errors import JobCancelled, MouthpieceError
@@ -89,6 +90,25 @@ class JobContext:
         self._spans: list[tuple[float, float]] = [(0.0, 1.0)]
         self._stages = threading.local()
         self._rates: dict[str, tuple[float, int]] = {}
+        # The engine prologue's results (``resolve``); a bare context runs resident with no weights root.
+        self.root: Path | None = None
+        self.device: Any = None
+        self.dtype: Any = None
+        self.memory, self.placement = "full", "resident"
+
+    def resolve(self, engine: str, request: Any, resolved: tuple | None = None) -> JobContext:
+        """The engine prologue (``core.prologue``): validate ``request``, require its weights, resolve the device and
+        dtype (or take them from ``resolved``), choose the memory profile and log why. Sets ``root``, ``device``,
+        ``dtype``, ``memory`` and ``placement``; returns self."""
+        from core import prologue
+        from core.cache import PROFILE_PLACEMENTS
+
+        self.root, self.device, self.dtype = resolved or prologue.resolve_request(engine, request)
+        self.memory, why = prologue.choose_profile(engine, request, self.device, self.dtype, self.root,
+                                                   here=self.gpu_call is run_here)
+        self.placement = getattr(request, "memory_placements", PROFILE_PLACEMENTS)[self.memory]
+        self.log(f"memory profile {self.memory} (models {self.placement}): {why}")
+        return self
 
     def log(self, message: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
@@ -182,6 +202,15 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def fresh_job_dir(job_dir: Path) -> Path:
+    """A job folder a caller names itself (a batch row's): made if missing, emptied of an earlier attempt's files."""
+    job_dir = Path(job_dir)
+    if job_dir.is_dir():
+        shutil.rmtree(job_dir)
+    job_dir.mkdir(parents=True)
+    return job_dir
+
+
 def new_job_dir(engine: str, root: Path | None = None) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     job_dir = (root or paths.outputs_dir()) / f"{stamp}-{engine}-{uuid.uuid4().hex[:6]}"
@@ -239,16 +268,20 @@ def active_jobs() -> int:
 def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: Any,
             progress: ProgressFn | None = None, cancel_event: threading.Event | None = None,
             outputs_root: Path | None = None, gpu_call: Callable | None = None,
-            gpu_budget_s: float = 0.0) -> JobResult:
-    """Run one engine call in its own ``outputs/<job-id>/`` folder, holding the GPU lock.
+            gpu_budget_s: float = 0.0, job_dir: Path | None = None) -> JobResult:
+    """Run one engine call in its own ``outputs/<job-id>/`` folder (or ``job_dir``, emptied first), holding the GPU
+    lock.
 
     A failed or cancelled job leaves only ``request.json``, ``log.txt`` and ``status.json`` (status "failed" with the
     error, or "cancelled"); Ctrl-C counts as a cancel. On success the result is also copied to ``request.output``
     when the request names one (``JobResult.delivered``).
     """
-    from core import weights  # local: weights reads the engine registry lazily
+    from core import prologue, weights  # local: weights reads the engine registry lazily
+    from core.request import EngineRequest
 
-    job_dir = new_job_dir(engine, outputs_root)
+    # The engine prologue's checks run before the folder exists: a bad request leaves nothing behind.
+    resolved = prologue.resolve_request(engine, request) if isinstance(request, EngineRequest) else None
+    job_dir = new_job_dir(engine, outputs_root) if job_dir is None else fresh_job_dir(job_dir)
     _write_json(job_dir / "request.json", {"engine": engine, "request": request})
     ctx = JobContext(job_dir, progress, cancel_event, gpu_call, gpu_budget_s)
     if weights.is_test_checkpoints(getattr(request, "checkpoints", None)):
@@ -260,6 +293,8 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
     try:
         with GPU_LOCK:
             ctx.check_cancelled()
+            if resolved is not None:
+                ctx.resolve(engine, request, resolved)
             result = fn(request, ctx)
         output = getattr(request, "output", None)
         if output and result.output is not None:

@@ -1,7 +1,8 @@
 """Past jobs, read back from their folders ``outputs/<job-id>/`` (request.json, status.json, log.txt).
 
 A job folder is named ``<YYYYmmdd-HHMMSS>-<engine>-<hex>`` (``core.jobs.new_job_dir``). A folder without a
-status.json is a job still running (or one whose process died): its status reads "running".
+status.json is a job still running (or one whose process died): its status reads "running". A batch folder (one
+holding ``batch.json``, ``core.batch``) lists its rows' job folders too, as ``<batch folder>/<row folder>``.
 """
 from __future__ import annotations
 
@@ -90,18 +91,36 @@ def list_runs(root: Path | None = None, limit: int = 100) -> list[Run]:
     root = Path(root) if root is not None else paths.outputs_dir()
     if not root.is_dir():
         return []
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and (p / "request.json").is_file()),
-                     key=lambda p: p.name, reverse=True)
-    return [read_run(folder) for folder in folders[:limit]]
+    folders = sorted(_job_folders(root), reverse=True)
+    return [_named(read_run(folder), job_id) for job_id, folder in folders[:limit]]
+
+
+def _job_folders(root: Path) -> list[tuple[str, Path]]:
+    """(job id, folder) of the job folders under ``root`` and of the rows of its batch folders."""
+    found = []
+    for p in root.iterdir():
+        if p.is_dir() and (p / "request.json").is_file():
+            found.append((p.name, p))
+        elif p.is_dir() and (p / "batch.json").is_file():
+            found += [(f"{p.name}/{q.name}", q) for q in p.iterdir() if q.is_dir() and (q / "request.json").is_file()]
+    return found
+
+
+def _named(run: Run, job_id: str) -> Run:
+    run.job_id, run.started = job_id, _started(job_id)
+    return run
 
 
 def find_run(job_id: str, root: Path | None = None) -> Run:
     """The run named ``job_id``; a name that is not a job folder under outputs/ is refused (no path tricks)."""
     root = Path(root) if root is not None else paths.outputs_dir()
-    folder = root / str(job_id)
-    if not job_id or Path(str(job_id)).name != job_id or not (folder / "request.json").is_file():
+    parts = str(job_id).split("/")
+    plain = all(part and Path(part).name == part and part not in (".", "..") for part in parts)
+    folder = root.joinpath(*parts) if plain else root
+    in_batch = len(parts) == 1 or (len(parts) == 2 and (root / parts[0] / "batch.json").is_file())
+    if not job_id or not plain or not in_batch or not (folder / "request.json").is_file():
         raise BadInputError(f"no run named {job_id!r} in {root}")
-    return read_run(folder)
+    return _named(read_run(folder), str(job_id))
 
 
 def rerun_request(run: Run):

@@ -1,4 +1,4 @@
-"""The studio shell: one tab per registered engine (``core.engine.ENGINES``), then Models & settings.
+"""The studio shell: one tab per registered engine (``core.engine.ENGINES``), then Batch, then Models & settings.
 
 Each engine tab gets the missing-weights banner above it and is built by its own module's ``build()``. A tab module
 that fails to import or build is a bug: the tab shows the error (and the console the traceback) while the rest of the
@@ -18,6 +18,7 @@ from ui.components import SETTINGS, weights_banner
 
 log = logging.getLogger("mouthpiece.ui")
 SETTINGS_TAB = ("Models & settings", "ui.tabs.settings")
+BATCH_TAB = ("Batch", "ui.tabs.batch")
 
 # System fonts: the studio must render the same offline as online (no Google Fonts fetch).
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -32,7 +33,8 @@ CSS = (".job-status p { margin: 0; font-variant-numeric: tabular-nums; }"
 
 def tabs() -> list[tuple[str, str, str | None]]:
     """(title, tab module, engine name) for every tab, in order."""
-    return [(e.tab_title or e.title, e.tab, e.name) for e in registry.ENGINES if e.tab] + [(*SETTINGS_TAB, None)]
+    return [(e.tab_title or e.title, e.tab, e.name) for e in registry.ENGINES if e.tab] + [(*BATCH_TAB, None),
+                                                                                           (*SETTINGS_TAB, None)]
 
 
 def _build_tab(title: str, module_name: str, engine: str | None) -> None:
