@@ -49,9 +49,10 @@ def test_photo_over_the_working_size_is_animated_downscaled(tmp_path, capsys, te
 
 def test_negative_working_size_is_refused():
     from core.errors import BadInputError
+    from core.spec import check_fields
 
     with pytest.raises(BadInputError, match="Max video side must be 0 or more, got -1"):
-        LipdubRequest(video=str(portrait_path()), max_side=-1).check()
+        check_fields(LipdubRequest(video=str(portrait_path()), max_side=-1))
 
 
 def test_photo_render_memory_does_not_grow_with_frames(tmp_path, test_checkpoints):
