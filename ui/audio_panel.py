@@ -13,7 +13,6 @@ app also carries the public ``separate`` endpoint (audio in; vocals.wav and acco
 """
 from __future__ import annotations
 
-import shutil
 import weakref
 from dataclasses import dataclass
 
@@ -23,7 +22,8 @@ from gradio.context import Context
 from core.audio.options import AudioOptions
 from core.errors import BadInputError
 from core.spec import spec_of
-from ui.components import SETTINGS, progress_adapter, run_action, ui_language
+from ui.components import SETTINGS, run_action
+from ui.jobs import run_preview
 
 KEEP_LABELS = {"mix": "Original mix (music stays)", "vocals": "Separated vocals only", "file": "Another audio file"}
 NORMALIZE_LABELS = {"none": "Off", "peak": "Peak (-1 dBFS)", "loudness": "Loudness (-20 LUFS)"}
@@ -85,16 +85,14 @@ def speech_map(audio, start, end, rest=None, rest_min_pause=None):
 
 
 def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, rest=None, rest_min_pause=None,
-            progress=gr.Progress()):
+            request: gr.Request = None, progress=gr.Progress()):
     """Prepare the audio (cached) and return the driving wav, its waveform picture and a one-line summary (with the
-    rest stretches of the driving signal, the separated vocals when they drive)."""
-    from core.audio.prepare import prepare_audio
+    rest stretches of the driving signal, the separated vocals when they drive). Runs as a job (``outputs/<job-id>/``,
+    the GPU lock for the separator, Stop), like the engines' previews."""
     from core.audio.preview import waveform_image
 
     options = options_from_values(audio, start, end, separate_vocals, keep, keep_file, normalize, rest, rest_min_pause)
-    prepared = prepare_audio(options, progress_adapter(progress), root=SETTINGS.checkpoints)
-    for message in prepared.warnings:
-        gr.Warning(ui_language(message))
+    prepared = run_preview("prepare-audio", _prepare_job, options, request, progress).extra["prepared"]
     picture = waveform_image(prepared.driving_samples(), prepared.silence, prepared.fps, prepared.sample_rate)
     spans = prepared.silent_spans()
     silent = ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in spans[:8]) + (" …" if len(spans) > 8 else "")
@@ -105,23 +103,30 @@ def preview(audio, start, end, separate_vocals, keep, keep_file, normalize, rest
     return str(prepared.driving_wav), picture, summary
 
 
-def separate(audio, start, end, progress=gr.Progress()):
-    """The `separate` endpoint: vocals.wav and accompaniment.wav (44.1 kHz) for the file and range."""
-    from core.audio.prepare import separate_file
-    from core.jobs import new_job_dir
+def _prepare_job(options: AudioOptions, ctx):
+    from core.audio.prepare import prepare_audio
 
+    prepared = prepare_audio(options, ctx, root=SETTINGS.checkpoints)
+    return ctx.result(prepared.driving_wav, prepared=prepared)
+
+
+def separate(audio, start, end, request: gr.Request = None, progress=gr.Progress()):
+    """The `separate` endpoint: vocals.wav and accompaniment.wav (44.1 kHz) for the file and range, written in the
+    job's folder ``outputs/<job-id>/`` (a job like the engines': the GPU lock, Stop, nothing left on failure)."""
     path = _path(audio)
     if path is None:
         raise BadInputError("no audio to separate: drop an audio file or a video with sound")
-    out = new_job_dir("separate")  # outputs/<job-id>/: the stems stay with the studio's other results
-    try:
-        vocals, accompaniment, _ = separate_file(path, out, float(start) if start else None,
-                                                 float(end) if end else None, SETTINGS.device,
-                                                 progress_adapter(progress), SETTINGS.checkpoints)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    return str(vocals), str(accompaniment)
+    options = AudioOptions(audio=path, start=float(start) if start else None, end=float(end) if end else None)
+    result = run_preview("separate", _separate_job, options, request, progress)
+    return str(result.output), str(result.extra["accompaniment"])
+
+
+def _separate_job(options: AudioOptions, ctx):
+    from core.audio.prepare import separate_file
+
+    vocals, accompaniment, _ = separate_file(options.audio, ctx.job_dir, options.start, options.end, SETTINGS.device,
+                                             ctx, SETTINGS.checkpoints)
+    return ctx.result(vocals, accompaniment=accompaniment)
 
 
 def _fill_end(audio):

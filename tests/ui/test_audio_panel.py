@@ -1,10 +1,14 @@
 """The shared Audio panel: layout in any tab, its endpoints, and its handlers calling core.audio."""
+import json
 import os
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
 import soundfile as sf
 
+from core import paths
 from core.audio.options import AudioOptions
 from core.audio.preview import SILENT, WAVE, waveform_image
 from core.errors import BadInputError
@@ -58,6 +62,8 @@ def test_preview_shows_driving_audio_and_silent_spans(tmp_path):
     assert "Silent: 0.00–0.60 s, 1.40–2.00 s" in summary
     assert progress.calls[-1][0] == 1.0
     assert ap._fill_end(str(path)) == pytest.approx(2.0, abs=0.01)
+    jobs = [json.loads(f.read_text()) for f in paths.outputs_dir().glob("*-prepare-audio-*/status.json")]
+    assert [j["status"] for j in jobs] == ["done"]  # the preparation ran as a job
 
 
 def test_waveform_image_shades_silence():
@@ -75,6 +81,11 @@ def test_separate_endpoint_writes_stems(tmp_path, test_checkpoints):
     for stem in (vocals, accompaniment):
         info = sf.info(stem)
         assert info.samplerate == 44100 and abs(info.duration - 2.0) < 1e-3
+    # a job like the engines': its own folder with request.json and status.json, under the GPU lock, Stop-able
+    job = Path(vocals).parent
+    assert "-separate-" in job.name and Path(accompaniment).parent == job
+    assert json.loads((job / "status.json").read_text())["status"] == "done"
+    assert json.loads((job / "request.json").read_text())["request"]["audio"] == str(path)
 
 
 def test_separate_api_through_a_running_app(tmp_path, test_checkpoints):
