@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(func=_engine_command(engine))
         else:
             engine.cli.add_parser(subparsers)
+    from core.live import cli as live_cli
     from core.weights import cli as weights_cli
 
+    live_cli.add_parser(subparsers)
     weights_cli.add_parser(subparsers)
     return parser
 
