@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 from core import engine as registry
 from core import jobs
@@ -64,6 +65,8 @@ class LiveSession:
             except BaseException as exc:
                 self.close("failed", exc)
                 raise
+            finally:
+                self.last_push = time.monotonic()  # the idle time counts from the end of the last push
 
     def cancel(self) -> None:
         """Stop from another thread (Stop, a closed tab, a signal): ends the session now if no push is running,
@@ -111,7 +114,7 @@ class LiveSession:
                 finally:
                     self._lock.release()
 
-    def __enter__(self) -> LiveSession:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -22,8 +22,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.engines.lipdub.audio import (DIM, SEGMENT_ROWS, SEGMENT_S, SR, STATES, WINDOW, encoder_states, row_count,
-                                       window_rows)
+from core.engines.lipdub.audio import (
+    DIM,
+    SEGMENT_ROWS,
+    SEGMENT_S,
+    SR,
+    STATES,
+    WINDOW,
+    encoder_states,
+    row_count,
+    window_rows,
+)
 
 LOOKAHEAD_S = 0.16  # frame k waits for audio up to k/25 + 0.16 s: its window's 120 ms plus the mel/conv margin
 

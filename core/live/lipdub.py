@@ -24,12 +24,12 @@ import soxr
 import torch
 
 from core import weights
+from core.device import resolve_device, resolve_dtype
 from core.engines.lipdub import models as M
 from core.engines.lipdub.audio import SR, positional_encoding
 from core.engines.lipdub.pipeline import blend_batch, dub_faces, sample_latents
 from core.engines.lipdub.prepare import prepare
 from core.engines.lipdub.source import FPS, FrameSource, pingpong
-from core.device import resolve_device, resolve_dtype
 from core.errors import BadInputError
 from core.live.features import StreamingWhisper
 from core.live.request import LiveRequest

@@ -12,9 +12,9 @@ is the job's failure (the writer thread raises it in the producer, like an encod
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
