@@ -100,7 +100,7 @@ def stop(request: gr.Request = None):
 
 
 def build() -> None:
-    with gr.Row():  # noqa: SIM117 - a layout reads as nested blocks
+    with gr.Row():
         with gr.Column(scale=4):
             idle = gr.File(label="Idle video (a few seconds looking at the camera) or a photo", type="filepath",
                            file_types=["video", "image"], height=110, elem_id="live-idle")
@@ -111,11 +111,10 @@ def build() -> None:
                 point = gr.Textbox(label="Face at point x,y", placeholder="e.g. 320,180")
                 box = gr.Textbox(label="Manual box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2",
                                  elem_id="live-box")
-            with gr.Accordion("Advanced", open=False):
-                with gr.Row():
-                    lookahead = gr.Slider(120, 1000, value=LiveRequest.lookahead_ms, step=10, label="Look-ahead (ms)")
-                    device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
-                    dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
+            with gr.Accordion("Advanced", open=False), gr.Row():
+                lookahead = gr.Slider(120, 1000, value=LiveRequest.lookahead_ms, step=10, label="Look-ahead (ms)")
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
+                dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
             with gr.Row(equal_height=True):
                 start_button = gr.Button("Start", variant="primary", scale=2)
                 stop_button = gr.Button("Stop", variant="stop", interactive=False, scale=1)
