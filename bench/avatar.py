@@ -54,8 +54,11 @@ def one_run(args: argparse.Namespace) -> dict:
                             memory=args.mode, device=args.device, dtype=args.dtype, checkpoints=args.weights)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    from bench.ttff import FirstSegment
+
+    ttff = FirstSegment()
     started = time.perf_counter()
-    result = jobs.run_job("avatar", pipeline.run, request)
+    result = jobs.run_job("avatar", pipeline.run, request, on_segment=ttff)
     total = time.perf_counter() - started
     window_steps = result.extra["windows"] * result.extra["steps"]
     return {
@@ -63,6 +66,7 @@ def one_run(args: argparse.Namespace) -> dict:
         "windows": result.extra["windows"], "steps": result.extra["steps"], "total_s": round(total, 2),
         "per_window_step_s": round(result.timings.get("denoise", 0.0) / window_steps, 4),
         "rtf": round(total / result.extra["seconds"], 3),
+        "time_to_first_frame": ttff.figures(total),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "peak_vram_mb": round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0,
         "timings": {k: round(v, 2) for k, v in result.timings.items()},

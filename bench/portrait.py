@@ -86,11 +86,15 @@ def child(args: argparse.Namespace) -> None:
         req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=AudioOptions(str(Path(tmp) / "speech.wav")),
                               box=BOX, device=args.device, dtype=args.dtype, render_batch=args.batch,
                               checkpoints=str(args.weights))
+        from bench.ttff import FirstSegment
+
+        ttff = FirstSegment()
         start = time.perf_counter()
-        result = run_job("portrait", run, req, outputs_root=Path(tmp))
+        result = run_job("portrait", run, req, outputs_root=Path(tmp), on_segment=ttff)
         wall = time.perf_counter() - start
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
     print(json.dumps({"seconds": args.seconds[0], "frames": result.extra["frames"], "wall": wall,
+                      "time_to_first_frame": ttff.figures(wall),
                       "timings": result.timings, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "gpu_peak_mb": gpu_peak}))
 

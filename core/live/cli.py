@@ -58,13 +58,15 @@ def command(args: argparse.Namespace) -> int:
 
     req = request_from_args(args)
     with tqdm_progress("live: preparing") as report:
-        out, summary = feed_file(req, args.pace, args.chunk_ms, report)
-    print(f"{out}\n{summary}")
+        out, rows, seconds = feed_file(req, args.pace, args.chunk_ms, report)
+    print(f"{out}\n{summary(rows, seconds)}")
     return 0
 
 
-def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None, outputs_root=None) -> tuple[Path, str]:
-    """Run a session on ``req.audio`` pushed in ``chunk_ms`` pieces; write ``req.output`` and its latency log."""
+def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None,
+              outputs_root=None) -> tuple[Path, list[dict], float]:
+    """Run a session on ``req.audio`` pushed in ``chunk_ms`` pieces; write ``req.output`` and its latency log.
+    Returns the output, the per-chunk rows, and the seconds from the first push to the last frame out."""
     from core import jobs, sessions
     from core.audio.prepare import driving_audio
     from core.engines.lipdub.audio import SR
@@ -78,7 +80,7 @@ def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None, output
         out_path = ctx.job_dir / "live.mp4"
         with VideoWriter(out_path, fps=25, size=session.impl.size, audio=(samples, SR), crf=int(req.crf),
                          preset="veryfast") as writer:
-            start = time.perf_counter()
+            start = left = time.perf_counter()
             for i, a in enumerate(range(0, len(samples) + 1, chunk)):
                 last = a + chunk >= len(samples)
                 arrival = start + (a + chunk) / SR if pace == "realtime" else time.perf_counter()
@@ -100,7 +102,7 @@ def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None, output
     out = Path(req.output).expanduser()
     jobs.deliver(jobs.JobResult(output=out_path), out)
     shutil.copyfile(log, out.with_suffix(".latency.tsv"))
-    return out, summary(rows, time.perf_counter() - start)
+    return out, rows, left - start
 
 
 def _row(i: int, arrival: float, piece, left: float, start: float, chunk: int, pace: str) -> dict:
