@@ -14,7 +14,7 @@ session that keeps up shows a flat latency (p95 close to p50) instead of one tha
 ``--pace fast`` pushes as fast as the session takes the audio: the fps is then the compute's ceiling.
 Budget per step, in ms per frame: features (whisper on the rolling buffer), latents, UNet, VAE decode, blend,
 encode (H.264); transport is the network and the browser player, outside this process (the Live tab's segments
-add Gradio's HLS buffering, about one 0.5 s segment: see ``ui/tabs/live.py``).
+add the 0.5 s microphone chunk and the player's load of each segment: see ``ui/tabs/live.py``).
 Full-size random weights (the official architectures, ``bench/lipdub.py``), or ``--tiny`` (the test weights).
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main() -> None:
         "latency_ms": {"p50": round(float(np.percentile(lat, 50))), "p95": round(float(np.percentile(lat, 95))),
                        "max": round(float(lat.max()))},
         "ms_per_frame": {k: round(sum(r[k] for r in rows) / max(frames, 1), 2) for k in STEPS},
-        "transport": "outside this process (browser: Gradio HLS, about one 0.5 s segment of buffering)",
+        "transport": "outside this process (browser: + the 0.5 s microphone chunk and the segment's load)",
         "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
     }
     print(summary(rows, seconds))

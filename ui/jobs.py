@@ -9,8 +9,8 @@ lock, and the next queued job starts.
 Streamed results: a tab whose result is a ``streamed_video(...)`` (a drop-in for ``gr.Video``) shows the video growing
 while the job renders. ``stream_job`` asks the engine for playable segments (``run_job(on_segment=...)``, see
 ``core.media.segments``) and files them under the browser session; ``wire`` starts, with Generate, a private
-watcher event that yields them into a streaming ``gr.Video`` above the result (Gradio turns them into one HLS
-stream, sound included), and the finished file replaces it at the end. The API endpoints are unchanged: their
+watcher event that yields them into a video above the result (each segment about a second, with its sound), and the
+finished file replaces it at the end. The API endpoints are unchanged: their
 outputs are the tab's own, the final file.
 """
 from __future__ import annotations
@@ -169,11 +169,16 @@ def watch_stream(request: gr.Request = None) -> Iterator[Any]:
 
 
 def streamed_video(**kwargs: Any) -> gr.Video:
-    """A result ``gr.Video(**kwargs)`` that grows while the job renders: a streaming video, shown only while a job
-    runs, is laid out just above it (``wire`` feeds it). Returns the result component."""
+    """A result ``gr.Video(**kwargs)`` that shows the job's output while it renders: a second video, shown only while
+    a job runs, is laid out just above it and plays each new segment (about a second, with its sound) as it is
+    encoded (``wire`` feeds it). Returns the result component.
+
+    Not Gradio's ``streaming=True`` video (one HLS stream): that runs the ffmpeg and ffprobe executables, which the
+    studio does not require (PyAV brings FFmpeg as a library); where they are installed, ``streaming=True`` here is
+    the whole change."""
     elem_id = kwargs.get("elem_id")
-    stream = gr.Video(label=f"{kwargs.get('label', 'Result')} (rendering, streamed as it is encoded)", streaming=True,
-                      autoplay=True, interactive=False, visible=False, height=kwargs.get("height"),
+    stream = gr.Video(label=f"{kwargs.get('label', 'Result')}: the latest second, as it is encoded", autoplay=True,
+                      interactive=False, visible=False, height=kwargs.get("height"),
                       elem_id=f"{elem_id}-stream" if elem_id else None)
     result = gr.Video(**kwargs)
     result.growing = stream  # the streaming video wire() feeds
@@ -226,16 +231,18 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
     preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,
                                       api_name=f"{engine}_preview")
     row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
+    watchers = []
+    if stream is not None:  # the result grows in the streaming video while the job runs; the final file replaces it
+        # Registered before Generate's own event: the browser starts a click's events in this order.
+        shown = row.generate.click(lambda: gr.update(visible=True), None, [stream], queue=False,
+                                   api_visibility="private")
+        watchers.append(shown.then(watch_stream, None, [stream], api_visibility="private", show_progress="hidden",
+                                   concurrency_limit=None))
     # The progress overlay covers only the result: the status line under the buttons shows the same words, unveiled.
     generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
                                         show_progress_on=generate_outputs[:1])
     generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
-    watchers = []
-    if stream is not None:  # the result grows in the streaming video while the job runs; the final file replaces it
-        row.generate.click(lambda: gr.update(visible=True), None, [stream], queue=False,
-                           api_visibility="private")
-        watchers.append(row.generate.click(watch_stream, None, [stream], api_visibility="private",
-                                           show_progress="hidden", concurrency_limit=None))
+    if stream is not None:
         generate_event.then(lambda: gr.update(visible=False), None, [stream], cancels=watchers, queue=False,
                             api_visibility="private")
 

@@ -45,7 +45,7 @@ def test_generate_shows_the_first_segment_before_the_job_ends(studio, tmp_path):
             page.get_by_text("Mask and face", exact=True).click()
             page.get_by_label("Manual box x1,y1,x2,y2 (skips detection)").fill(",".join(map(str, BOX)))
             page.get_by_role("button", name="Generate", exact=True).locator("visible=true").click()
-            # The streamed video has decoded picture (readyState >= 2: HAVE_CURRENT_DATA) ...
+            # The first segment plays (readyState >= 2: HAVE_CURRENT_DATA) ...
             page.wait_for_function("(() => { const v = document.querySelector('#lipdub-result-stream video'); "
                                    "return v && v.readyState >= 2 && v.duration > 0.5; })()", timeout=240_000)
             page.screenshot(path=str(tmp_path / "streamed.png"))

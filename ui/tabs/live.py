@@ -5,9 +5,11 @@ Start prepares the idle video (the lip-dub preparation cache: a second Start on 
 the session, which holds the GPU until Stop, a closed tab, the server stopping, or no audio for the idle timeout.
 Transport is Gradio's own streaming (fastrtc would move the pinned gradio 6.31.0 to 5.50.0): the microphone is a
 streaming ``gr.Audio`` sending a chunk every ``STREAM_EVERY`` seconds; each chunk's ready frames go back, with their
-own audio, as one short MP4 segment into a streaming ``gr.Video`` (Gradio's HLS player). The latency a creator sees is
-the chunk length (0.5 s) + the look-ahead (0.16 s) + the compute + the player's buffering of a segment (about one
-segment): on the order of 1.5 s, where a WebRTC transport would be bounded by the compute and the look-ahead.
+own audio, as one short MP4 segment that the output ``gr.Video`` plays as it arrives. (Gradio's ``streaming=True``
+video would join them into one HLS stream, but it runs the ffmpeg and ffprobe executables, which the studio does not
+require.) The latency a creator sees is the chunk length (0.5 s) + the look-ahead (0.16 s) + the compute + loading
+the segment in the player: on the order of 1 s, where a WebRTC transport would be bounded by the 40 ms audio frames,
+the look-ahead and the compute.
 """
 from __future__ import annotations
 
@@ -122,8 +124,7 @@ def build() -> None:
             mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone",
                            elem_id="live-mic")
         with gr.Column(scale=5):
-            out = gr.Video(label="Live", streaming=True, autoplay=True, interactive=False, height=360,
-                           elem_id="live-out")
+            out = gr.Video(label="Live", autoplay=True, interactive=False, height=360, elem_id="live-out")
 
     inputs = [idle, version, face, point, box, lookahead, device, dtype]
     start_button.click(run_action(start), inputs, [status, start_button, stop_button], api_name="live_start")
