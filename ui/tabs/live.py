@@ -59,9 +59,12 @@ def start(idle, version, face, point, box, lookahead_ms, device, dtype, request:
 def push(chunk, request: gr.Request = None):
     """One microphone chunk in, the frames it made ready out (a playable segment with their sound)."""
     session = live_of(request)
-    if session is None or session.closed:
-        ended = f" ({session.status}: {', '.join(session.ctx.warnings) or 'press Start'})" if session else ""
-        return gr.skip(), f"no live session{ended}: press Start"
+    if session is None:
+        return gr.skip(), "no live session: press Start first"
+    if session.closed:  # Stop keeps its own line; a timeout or a failure says why
+        ended = f"the live session ended ({session.status}{': ' if session.ctx.warnings else ''}" \
+                f"{'; '.join(session.ctx.warnings)}): press Start"
+        return gr.skip(), gr.skip() if session.status == "cancelled" else ended
     if chunk is None:
         return gr.skip(), gr.skip()
     rate, data = chunk
@@ -118,8 +121,8 @@ def build() -> None:
                 device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
                 dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
             with gr.Row(equal_height=True):
-                start_button = gr.Button("Start", variant="primary", scale=2)
-                stop_button = gr.Button("Stop", variant="stop", interactive=False, scale=1)
+                start_button = gr.Button("Start", variant="primary", scale=2, elem_id="live-start")
+                stop_button = gr.Button("Stop", variant="stop", interactive=False, scale=1, elem_id="live-stop")
             status = gr.Markdown(elem_classes=["job-status"], elem_id="live-status")
             mic = gr.Audio(sources=["microphone"], streaming=True, type="numpy", label="Microphone",
                            elem_id="live-mic")
