@@ -67,8 +67,9 @@ def _frames(path) -> np.ndarray:
 def test_cli_live_session_tracks_the_offline_lipdub(media, test_checkpoints, tmp_path, capsys):
     """``python -m core live`` (a file fed as a microphone) against ``python -m core lipdub`` of the same audio,
     both lossless (CRF 0): outside the face box every pixel is the offline one (the idle frame); inside the mouth
-    region (the box's lower half) the live frames differ from the offline ones by under a third of what dubbing
-    changes there (mean absolute difference live-offline < 1/3 of offline-idle)."""
+    region (the box's lower half) the live frames track the offline ones: mean absolute difference under 1 grey
+    level (measured 0.012), where dubbing itself changes the region by more than 5 (measured 64.5). A frame or seed
+    off by one, or features of the wrong time, move it by whole grey levels."""
     common = ["--video", str(media["video"]), "--audio", str(media["speech"]), "--end", str(SECONDS),
               "--box", ",".join(map(str, BOX)), "--checkpoints", str(test_checkpoints), "--crf", "0"]
     live_out, offline_out = tmp_path / "live.mp4", tmp_path / "offline.mp4"
@@ -94,7 +95,7 @@ def test_cli_live_session_tracks_the_offline_lipdub(media, test_checkpoints, tmp
     idle = idle[[pingpong(i, len(idle)) for i in range(len(live))]]
     dubbing = np.abs(offline[mouth] - idle[mouth]).mean()
     drift = np.abs(live[mouth] - offline[mouth]).mean()
-    assert dubbing > 5 and drift < dubbing / 3, (drift, dubbing)
+    assert dubbing > 5 and drift < 1.0, (drift, dubbing)
 
 
 def test_session_lifecycle(media, test_checkpoints, monkeypatch):
