@@ -68,8 +68,8 @@ def test_cli_live_session_tracks_the_offline_lipdub(media, test_checkpoints, tmp
     """``python -m core live`` (a file fed as a microphone) against ``python -m core lipdub`` of the same audio,
     both lossless (CRF 0): outside the face box every pixel is the offline one (the idle frame); inside the mouth
     region (the box's lower half) the live frames track the offline ones: mean absolute difference under 1 grey
-    level (measured 0.012), where dubbing itself changes the region by more than 5 (measured 64.5). A frame or seed
-    off by one, or features of the wrong time, move it by whole grey levels."""
+    level (measured 0.012), where dubbing itself changes the region by more than 5 (measured 64.5); a different
+    source frame or latent seed would move it by about as much as dubbing does."""
     common = ["--video", str(media["video"]), "--audio", str(media["speech"]), "--end", str(SECONDS),
               "--box", ",".join(map(str, BOX)), "--checkpoints", str(test_checkpoints), "--crf", "0"]
     live_out, offline_out = tmp_path / "live.mp4", tmp_path / "offline.mp4"
