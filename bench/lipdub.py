@@ -7,8 +7,9 @@
 Stages: decode, face track (RetinaFace + FAN on the clip's frames), audio features (whisper-tiny), VAE encode,
 parse (BiSeNet), UNet, VAE decode, blend, encode; then end to end for a first run (prepare + generate) and a second
 run on the same video (prepared-video cache hit: generation only), each with its time to first frame (the first
-streamed segment, ``bench/ttff.py``) beside the whole job's time (what a creator waited before streaming). Random weights cannot find faces, so the runs use
-a manual box around the portrait's face and the face track is timed on its own. ``--tiny`` uses the tiny test
+streamed segment, ``bench/ttff.py``) beside the whole job's time (what a creator waited before streaming). Random
+weights cannot find faces, so the runs use a manual box around the portrait's face and the face track is timed on its
+own. ``--tiny`` uses the tiny test
 weights instead (fast; shows pipeline overheads and memory boundedness on long clips).
 Peak RAM is the process's max RSS; peak GPU memory is torch.cuda.max_memory_allocated.
 ``--blend-only`` times the CPU blend per output frame, quiet and with a busy loop pinned to one core, beside the
@@ -153,7 +154,8 @@ def main() -> None:
         # the portrait's face, scaled to the frame (astronaut.png 512x512: face ~ x 170-330, y 60-250)
         box = (int(170 / 512 * w), int(60 / 512 * h), int(330 / 512 * w), int(250 / 512 * h))
         print(f"device {device}, {w}x{h}, video {args.seconds}s, audio {args.audio_seconds or args.seconds}s, "
-              f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} threads")
+              f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} "
+              "threads")
         track = face_track_fps(root, video, box, device)
         decode = decode_fps(video)
         req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio)), box=list(box), checkpoints=str(root),

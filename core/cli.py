@@ -1,86 +1,73 @@
 """`python -m core`: one subcommand per registered engine (``core.engine.ENGINES``), all calling the same core
 functions as the UI.
 
-Each engine subcommand gets its own flags from ``<engine>.cli.add_arguments(parser)`` and the shared ones from here
-(output, preview, device, precision, seed, CRF, checkpoints, the audio flags, and the face choice for engines that
-work on one face), so every engine spells them the same. Exit codes: 0 success, 2 bad input (one line on stderr),
+Each engine subcommand gets one flag per declared request field (``core.spec``: the engine's own, the audio flags,
+and the shared output, face, device, precision, seed, CRF and checkpoints), so every engine spells them the same;
+``<engine>.cli`` adds only the flags that are not plain fields (``add_arguments``) and maps them (``extra_fields``).
+Exit codes: 0 success, 2 bad input (one line on stderr),
 3 missing weights (names the files and the download command), 130 cancelled (Ctrl-C or SIGTERM: the job stops at its
 next batch, leaving no partial output).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+import threading
+from collections.abc import Callable, Sequence
 
 from core.errors import BadInputError, JobCancelled, MouthpieceError
+from core.progress import tqdm_progress
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, request_type: type) -> None:
-    """The shared request vocabulary as flags (see ``core.request``)."""
+def add_request_arguments(parser: argparse.ArgumentParser, request_type: type) -> None:
+    """Every declared field of the request as a flag (``core.spec``): the engine's own first, then the audio flags,
+    then the shared ones (output, face, device, precision, seed, CRF, checkpoints)."""
+    from core import spec
     from core.audio.cli import add_audio_args
-    from core.request import DTYPE_CHOICES, EngineRequest, FaceRequest
+    from core.request import EngineRequest, FaceRequest
 
-    parser.add_argument("--audio", required=request_type.needs_audio,
-                        help="driving audio (any format, or a video whose sound is used)")
-    add_audio_args(parser)
-    parser.add_argument("--out", help="output file (a video: .mp4/.mov/.mkv; a still photo edit: .png); required "
-                                      "unless --preview")
+    shared = {s.name for s in spec.specs(FaceRequest if issubclass(request_type, FaceRequest) else EngineRequest)}
+    own = {s.name for s in spec.specs(request_type)} - shared
+    spec.add_flags(parser.add_argument_group("engine options"), request_type, names=own)
+    add_audio_args(parser, required=request_type.needs_audio)
+    spec.add_flags(parser.add_argument_group("shared options"), request_type, names=shared)
     parser.add_argument("--preview", metavar="PNG", help="write the preview image here (side images next to it, "
                                                          "as PNG_<name>.png) and exit")
-    if issubclass(request_type, FaceRequest):
-        who = parser.add_mutually_exclusive_group()
-        who.add_argument("--face", type=int, help="face number counted from the left (0 = leftmost); default: the "
-                                                  "largest face")
-        who.add_argument("--box", help="x1,y1,x2,y2: manual face box in pixels of the first frame (no detection)")
-        who.add_argument("--point", help="x,y: the face under this point of the first frame")
-    defaults = EngineRequest()
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", choices=DTYPE_CHOICES, default=defaults.dtype,
-                        help="precision: auto = fp16 on CUDA, fp32 on the CPU")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--crf", type=int, default=defaults.crf, help="H.264 quality (lower = better, 0-51)")
-    parser.add_argument("--checkpoints", help="checkpoints folder (default ./checkpoints or $MOUTHPIECE_CHECKPOINTS)")
 
 
-def common_fields(args: argparse.Namespace, request_type: type) -> dict[str, Any]:
-    """The shared request fields the common flags describe (validated later by ``request.validate()``)."""
+def request_from_args(engine, args: argparse.Namespace):
+    """The request the flags describe: the declared fields, the audio options, and the engine's hand-written flags
+    (``cli.extra_fields(args)``, for values that are files to read or several fields at once). Not validated yet."""
+    from core import spec
     from core.audio.cli import audio_options_from_args
-    from core.request import FaceRequest, parse_box, parse_point
 
-    fields: dict[str, Any] = {
-        "audio": audio_options_from_args(args) if args.audio else None,
-        "output": args.out, "crf": args.crf, "device": args.device, "dtype": args.dtype, "seed": args.seed,
-        "checkpoints": args.checkpoints,
-    }
-    if issubclass(request_type, FaceRequest):
-        fields.update(face=args.face, box=parse_box(args.box) if args.box else None,
-                      point=parse_point(args.point) if args.point else None)
-    return fields
+    request_type = engine.request_type
+    values = spec.flag_values(request_type, args)
+    values["audio"] = audio_options_from_args(args) if args.audio else None
+    extra = getattr(engine.cli, "extra_fields", None)
+    if extra is not None:
+        values.update(extra(args))
+    return request_type(**values)
 
 
 def _engine_command(engine) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         from core import jobs
+        from core.request import check_output
 
-        request_type = engine.request_type
-        if not args.preview and not args.out:
+        if not args.preview and not args.output:
             raise BadInputError("--out is required (or --preview PNG)")
         if args.preview:
-            args.out = None
-        req = engine.cli.request_from_args(args, common_fields(args, request_type)).validate()
+            args.output = None
+            check_output(args.preview, (".png",))  # writable, before any work (like --out)
+        req = request_from_args(engine, args).validate()
         if args.preview:
             with tqdm_progress(f"{engine.name} preview") as report:
-                result = jobs.run_job(engine.name, engine.preview, req, progress=report)
+                result = jobs.run_job(engine.name, engine.preview, req, progress=report, cancel_event=TERMINATED)
             _print_warnings(result)
-            target = Path(args.preview).expanduser()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(result.output, target)
+            target = jobs.deliver(result, args.preview)  # an OSError here is one line saying where the preview is
             print(target)
             for name, path in result.extra.get("images", {}).items():
                 side = target.with_name(f"{target.stem}_{name}{target.suffix}")
@@ -90,7 +77,7 @@ def _engine_command(engine) -> Callable[[argparse.Namespace], int]:
                 print(line)
             return 0
         with tqdm_progress(engine.name) as report:
-            result = jobs.run_job(engine.name, engine.run, req, progress=report)
+            result = jobs.run_job(engine.name, engine.run, req, progress=report, cancel_event=TERMINATED)
         _print_warnings(result)
         print(f"{result.delivered or result.output}\n{result.summary()}")
         return 0
@@ -111,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     for engine in ENGINES:
         if engine.generates:
             p = subparsers.add_parser(engine.name, help=engine.help, description=f"{engine.title}: {engine.help}.")
-            engine.cli.add_arguments(p)
-            add_common_arguments(p, engine.request_type)
+            hand_written = getattr(engine.cli, "add_arguments", None)
+            if hand_written is not None:
+                hand_written(p)
+            add_request_arguments(p, engine.request_type)
             p.set_defaults(func=_engine_command(engine))
         else:
             engine.cli.add_parser(subparsers)
@@ -124,49 +113,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Set by SIGTERM (and Ctrl-C) for the rest of the process: the CLI's job is started with it as its cancel event, so a
+# cancel whose exception some library swallowed (a try/except around an optional import or a load) still stops the
+# job at its next batch.
+TERMINATED = threading.Event()
+
+
+def _on_term(signum, frame):
+    TERMINATED.set()
+    raise JobCancelled("terminated")
+
+
+def cancel_on_sigterm() -> None:
+    """Turn SIGTERM into a cancellation (in the main thread only: Python delivers signals there)."""
+    if _main_thread():
+        signal.signal(signal.SIGTERM, _on_term)
+
+
+def report_cancelled(exc: JobCancelled | KeyboardInterrupt) -> int:
+    """A cancel (SIGTERM, Ctrl-C) that ended the CLI: "cancelled" on stderr, exit code 130."""
+    TERMINATED.set()
+    print("cancelled", file=sys.stderr)
+    return JobCancelled.exit_code
+
+
 def guarded(fn: Callable[..., int], *args) -> int:
     """Run a command; creator-facing errors become one stderr line and their exit code, never a traceback.
 
-    SIGTERM is turned into a cancellation, like Ctrl-C: the running job stops at its next batch and removes its
-    partial output before the process exits with 130.
+    SIGTERM is turned into a cancellation, like Ctrl-C: the running job stops at once (or at its next batch where the
+    signal landed in code that swallowed the exception) and removes its partial output before the process exits with
+    130. A cancel is never reported as another error: any exception raised after a signal counts as the cancel.
     """
-    def on_term(signum, frame):
-        raise JobCancelled("terminated")
-
-    previous = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
         return fn(*args) or 0
-    except (JobCancelled, KeyboardInterrupt):
-        print("cancelled", file=sys.stderr)
-        return JobCancelled.exit_code
+    except (JobCancelled, KeyboardInterrupt) as exc:
+        return report_cancelled(exc)
     except MouthpieceError as exc:
+        if TERMINATED.is_set():
+            return report_cancelled(JobCancelled("terminated"))
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception:
+        if TERMINATED.is_set():  # a library wrapped the signal's exception in its own
+            return report_cancelled(JobCancelled("terminated"))
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
-@contextlib.contextmanager
-def tqdm_progress(desc: str) -> Iterator[Callable[[float, str], None]]:
-    """A core progress callback (fraction, message) drawn as one tqdm bar on the terminal."""
-    from tqdm import tqdm
-
-    with tqdm(total=1000, desc=desc, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}") as bar:
-        def report(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message[-60:])
-            bar.update(max(int(fraction * 1000) - bar.n, 0))
-
-        yield report
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    TERMINATED.clear()  # a new command (tests call main() repeatedly in one process)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

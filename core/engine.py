@@ -1,4 +1,5 @@
-"""The one registry of engines. The weights manager, ``python -m core``, the UI shell and the Models tab read ``ENGINES``.
+"""The one registry of engines. The weights manager, ``python -m core``, the UI shell and the Models tab read
+``ENGINES``.
 
 An engine is a package ``core/engines/<name>/`` (or another package named in its line) holding, by convention:
 
@@ -6,14 +7,15 @@ An engine is a package ``core/engines/<name>/`` (or another package named in its
                   (``REQUEST`` names the class);
 - ``pipeline.py`` ``run(request, ctx) -> JobResult`` and ``preview(request, ctx) -> JobResult`` (numbered steps);
 - ``weights.py``  the manifest: ``FILES: list[WeightFile]`` and ``make_test_checkpoints(root)``;
-- ``cli.py``      ``add_arguments(parser)`` (the engine's own flags) and ``request_from_args(args)``;
+- ``cli.py``      optional: ``add_arguments(parser)`` and ``extra_fields(args)`` for the few flags that are not
+                  plain request fields (every declared field is a flag already, through ``core.spec``);
 
 and, if its line names one, a ``live`` module (``REQUEST``, ``open_session(request, ctx)`` -> a session with
 ``push(samples, rate)``, ``finish()``, ``close()``; see ``core.sessions``). Every engine's ``run`` streams its result
 while it renders when the caller asks (``run_job(on_segment=...)``; the engine passes ``ctx.segments(writer)`` to
 its ``EncoderThread``);
 
-and, for the studio, a tab module ``ui/tabs/<name>.py`` with ``build(engine)``. Adding an engine is one package and
+and, for the studio, a tab module ``ui/tabs/<name>.py`` with ``build()``. Adding an engine is one package and
 one line below. Nothing here imports an engine until it is asked for, so listing engines stays cheap.
 """
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Engine:
     name: str
     title: str                 # what the models are, in listings and banners: "Lip-dub (MuseTalk)"
     package: str
-    tab: str | None = None     # the studio tab's module (``build(engine)``)
+    tab: str | None = None     # the studio tab's module (``build()``)
     tab_title: str = ""        # the tab's label: "Lip-dub a video"
     generates: bool = True
     help: str = ""             # one line for ``python -m core --help``
@@ -53,8 +55,15 @@ class Engine:
         return self.module("weights")
 
     @property
-    def cli(self) -> ModuleType:
-        return self.module("cli")
+    def cli(self) -> ModuleType | None:
+        """The engine's hand-written flags (``add_arguments``, ``extra_fields``), if it has any; None otherwise. A
+        tool (``generates=False``) always has one: its ``add_parser(subparsers)``."""
+        try:
+            return self.module("cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self.package}.cli":
+                raise
+            return None
 
     @property
     def request_type(self) -> type:

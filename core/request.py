@@ -2,19 +2,24 @@
 
 Engine requests are ``@dataclass(kw_only=True)`` subclasses of ``EngineRequest`` (or ``FaceRequest`` when the engine
 works on one face among several) with plain-typed fields, so they serialise to ``request.json`` and YAML presets.
-Each engine adds its own fields and checks them in ``check()``; ``validate()`` runs the shared checks first, so a bad
-value gives the same one-line message whether it came from a flag or a slider.
+Each field a creator sets is declared once with ``core.spec.param`` (label, help, default, range or choices), and the
+CLI flags, the range checks, the studio's controls and ``docs/parameters.md`` follow from that declaration.
+``validate()`` checks every declared field (``core.spec.check_fields``), then the engine's ``check()``, which keeps only
+the rules that tie fields together or look at files, so a bad value gives the same one-line message whether it came
+from a flag, an API call or a slider.
 """
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.audio.options import AudioOptions
 from core.errors import BadInputError
+from core.spec import check_fields, param
 
 DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
@@ -30,15 +35,23 @@ class EngineRequest:
     always also stays in the job folder ``outputs/<job-id>/``.
     """
 
-    audio: AudioOptions | None = None    # the driving audio and the output track
-    output: str | None = None            # result path; None = the job folder only
-    crf: int = 18                        # H.264 quality, 0 (lossless) .. 51; lower is better
-    device: str = "auto"                 # auto | cpu | cuda | cuda:N
-    dtype: str = "auto"                  # auto | fp32 | fp16 | bf16
-    seed: int = 0
-    checkpoints: str | None = None       # weights folder; None = $MOUTHPIECE_CHECKPOINTS or ./checkpoints
+    audio: AudioOptions | None = param(None, "Driving audio", "the driving audio and the output track (see the "
+                                       "audio parameters)", cli=False, ui=False)
+    output: str | None = param(None, "Output file", "where the result is copied when the job succeeds (it also stays "
+                               "in the job folder)", flag="--out", ui=False)
+    crf: int = param(18, "Quality (CRF, lower = better)", "H.264 quality: 0 is lossless, 51 the worst",
+                     range=(0, 51), step=1, group="advanced")
+    device: str = param("auto", "Device", "auto (CUDA when present), cpu, cuda or cuda:N",
+                        suggestions=("auto", "cpu", "cuda"), group="advanced")
+    dtype: str = param("auto", "Precision", "auto = fp16 on CUDA (bf16 where the engine says so), fp32 on the CPU",
+                       choices=DTYPE_CHOICES, group="advanced")
+    seed: int = param(0, "Seed", "the random seed (the same seed and request give the same result)",
+                      group="advanced")
+    checkpoints: str | None = param(None, "Checkpoints folder", "weights folder (default ./checkpoints or "
+                                    "$MOUTHPIECE_CHECKPOINTS)", ui=False)
 
     needs_audio = True                   # class attribute: False where the audio is optional
+    rest_modes = ("on", "off")           # class attribute: the audio's rest modes this engine offers
 
     def validate(self):
         """Shared checks, then the engine's own ``check()``; returns self. Raises BadInputError (one line)."""
@@ -47,17 +60,18 @@ class EngineRequest:
                 raise BadInputError("no driving audio: choose an audio file, or a video whose sound should drive it")
         else:
             self.audio.validate()
-        if not 0 <= int(self.crf) <= 51:
-            raise BadInputError(f"CRF {self.crf} is outside 0..51")
-        if self.dtype not in DTYPE_CHOICES:
-            raise BadInputError(f"unknown precision {self.dtype!r}: use {', '.join(DTYPE_CHOICES)}")
+            if self.audio.rest not in self.rest_modes:
+                raise BadInputError(f"Rest on silence must be one of {' | '.join(self.rest_modes)} for this engine, "
+                                    f"got {self.audio.rest!r}")
+        check_fields(self)
         if self.output:
             check_output(self.output, VIDEO_SUFFIXES)
         self.check()
         return self
 
     def check(self) -> None:
-        """The engine's own checks (ranges, choices); override in the engine's request."""
+        """The engine's own checks that the field declarations cannot express (fields that depend on each other,
+        files); override in the engine's request."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
@@ -78,21 +92,13 @@ class FaceRequest(EngineRequest):
     At most one of them is set.
     """
 
-    face: int | None = None
-    box: list[float] | None = None
-    point: list[float] | None = None
-
-    def validate(self):
-        chosen = [name for name in ("face", "box", "point") if getattr(self, name) is not None]
-        if len(chosen) > 1:
-            raise BadInputError(f"choose the face one way only: {' and '.join(chosen)} were both given")
-        if self.face is not None and int(self.face) < 0:
-            raise BadInputError(f"face number must be 0 or more (counted from the left), got {self.face}")
-        if self.box is not None:
-            self.box = parse_box(self.box)
-        if self.point is not None:
-            self.point = parse_point(self.point)
-        return super().validate()
+    face: int | None = param(None, "Face number from the left", "the N-th face counted from the left of the first "
+                             "frame (0 = leftmost); none = the largest face", range=(0, None), exclusive="face",
+                             ui=False)
+    box: list[float] | None = param(None, "Manual face box", "x1,y1,x2,y2 in pixels of the first frame (no "
+                                    "detection)", parse=lambda v: parse_box(v), exclusive="face", ui=False)
+    point: list[float] | None = param(None, "Face at point", "x,y in pixels of the first frame: the face under this "
+                                      "point", parse=lambda v: parse_point(v), exclusive="face", ui=False)
 
 
 def _numbers(value: Any, count: int, what: str, form: str) -> list[float]:
@@ -133,6 +139,8 @@ def read_yaml(path: str | os.PathLike, what: str) -> Any:
         raise BadInputError(f"{what} file {p} does not exist")
     try:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInputError(f"{what} file {p} is not a text (YAML) file") from None
     except yaml.YAMLError as exc:
         raise BadInputError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
 
@@ -159,7 +167,10 @@ def check_out_dir(path: str | os.PathLike) -> Path:
 
 
 def _check_creatable(folder: Path, what: str) -> None:
-    """``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    """``folder`` exists or can be made: its nearest existing ancestor is a folder we can really write in.
+
+    Permission bits are not enough (root passes them for ``/proc``, a read-only mount or a root-squashed share), so a
+    probe file is created and removed there before any work."""
     existing = folder if str(folder) else Path(".")
     while not existing.exists():
         existing = existing.parent
@@ -167,4 +178,9 @@ def _check_creatable(folder: Path, what: str) -> None:
         raise BadInputError(f"{what}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise BadInputError(f"{what}: the folder {existing} is not writable")
-
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mouthpiece-write-check-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BadInputError(f"{what}: cannot write in the folder {existing} ({exc.strerror or exc})") from None

@@ -123,8 +123,9 @@ class LiveSession:
 
 
 def open_session(engine: str, request: Any, progress: jobs.ProgressFn | None = None,
-                 outputs_root: Path | None = None) -> LiveSession:
-    """Open a live session of ``engine`` (its registry line names a ``live`` module) for ``request``."""
+                 outputs_root: Path | None = None, cancel_event: threading.Event | None = None) -> LiveSession:
+    """Open a live session of ``engine`` (its registry line names a ``live`` module) for ``request``;
+    ``cancel_event`` (e.g. the CLI's SIGTERM event) ends it like Stop."""
     live = registry.get(engine).live_module
     if live is None:
         raise BadInputError(f"{engine} has no live mode")
@@ -139,7 +140,7 @@ def open_session(engine: str, request: Any, progress: jobs.ProgressFn | None = N
     try:
         job_dir = jobs.new_job_dir(f"{engine}-live", outputs_root)
         jobs._write_json(job_dir / "request.json", {"engine": engine, "live": True, "request": request})
-        ctx = jobs.JobContext(job_dir, progress)
+        ctx = jobs.JobContext(job_dir, progress, cancel_event)
         with jobs._ACTIVE_LOCK:
             jobs._ACTIVE[job_dir.name] = ctx
         impl = live.open_session(request, ctx)

@@ -26,6 +26,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
@@ -43,8 +44,11 @@ class Param:
     label; ``group``: a tab's "main" or "advanced" area, or a named row the tab lays out itself; ``ui`` / ``cli``:
     whether the studio / the command line offer it generically; ``flag``: the CLI spelling (default ``--name``);
     ``aliases``: older CLI spellings that still work; ``widget``: "slider", "number", "radio", "dropdown",
-    "checkbox", "textbox" or "textarea" (default from the type, range and choices); ``nullable_label``: what None
-    means, for an optional number ("auto", "keep").
+    "checkbox", "textbox" or "textarea" (default from the type, range and choices); ``suggestions``: values a
+    free-text field offers (a dropdown that also takes other values, e.g. devices); ``parse``: turns the text a flag or
+    a text box gives into the field's value (a box "x1,y1,x2,y2" into four numbers; it must also accept a value it
+    produced), raising BadInputError;
+    ``exclusive``: fields sharing this name are alternatives, at most one of them set.
     """
 
     label: str
@@ -60,15 +64,20 @@ class Param:
     flag: str | None = None
     aliases: tuple[str, ...] = ()
     widget: str | None = None
-    nullable_label: str = ""
+    suggestions: tuple[str, ...] = ()
+    parse: Callable[[Any], Any] | None = None
+    exclusive: str = ""
 
     def describe_range(self) -> str:
+        """"0..40", "0 or more", "at most 3", "jaw | raw" or ""."""
         if self.choices is not None:
             return " | ".join(str(c) for c in self.choices)
         if self.range is None:
             return ""
         lo, hi = self.range
-        return f"{_num(lo) if lo is not None else ''}..{_num(hi) if hi is not None else ''}"
+        if lo is not None and hi is not None:
+            return f"{_num(lo)}..{_num(hi)}"
+        return f"{_num(lo)} or more" if lo is not None else f"at most {_num(hi)}"
 
 
 def param(default: Any = MISSING, label: str = "", help: str = "", *, default_factory: Any = MISSING,
@@ -146,6 +155,8 @@ def check_value(s: Spec, value: Any) -> Any:
         if s.optional:
             return None
         raise BadInputError(f"{p.label} is required")
+    if p.parse is not None:
+        value = p.parse(value)
     if s.type in (int, float):
         try:
             number = float(value)
@@ -173,9 +184,16 @@ def check_value(s: Spec, value: Any) -> Any:
 
 
 def check_fields(request: Any) -> None:
-    """Every declared field of ``request`` coerced in place and checked (ranges, choices, types)."""
+    """Every declared field of ``request`` coerced in place and checked (ranges, choices, types, alternatives)."""
+    chosen: dict[str, list[str]] = {}
     for s in specs(type(request)):
-        setattr(request, s.name, check_value(s, getattr(request, s.name)))
+        value = check_value(s, getattr(request, s.name))
+        setattr(request, s.name, value)
+        if s.param.exclusive and value is not None:
+            chosen.setdefault(s.param.exclusive, []).append(s.name)
+    for what, names in chosen.items():
+        if len(names) > 1:
+            raise BadInputError(f"choose the {what} one way only: {' and '.join(names)} were both given")
 
 
 def to_plain(request: Any) -> dict[str, Any]:
@@ -183,37 +201,103 @@ def to_plain(request: Any) -> dict[str, Any]:
     return dataclasses.asdict(request)
 
 
+# ------------------------------------------------------------------------------------------------ command line
+def add_flags(parser: Any, request_type: type, required: dict[str, bool] | None = None,
+              names: set[str] | None = None) -> None:
+    """One flag per declared field with ``cli=True`` (``parser`` may be an argparse group; ``names`` limits it to
+    those fields). The flag's default is the field's, its help the field's help with the range and default; values
+    are checked later by ``validate()`` so a range error reads the same from every door. ``required`` overrides
+    whether a flag must be given."""
+    import argparse
+
+    exclusive: dict[str, Any] = {}
+    for s in specs(request_type):
+        p = s.param
+        if not p.cli or (names is not None and s.name not in names):
+            continue
+        target = parser
+        if p.exclusive:
+            if p.exclusive not in exclusive:
+                exclusive[p.exclusive] = parser.add_mutually_exclusive_group()
+            target = exclusive[p.exclusive]
+        kwargs: dict[str, Any] = {"dest": s.name, "help": _flag_help(s)}
+        if s.type is bool:
+            kwargs.update(action=argparse.BooleanOptionalAction, default=s.default)
+        else:
+            must = (required or {}).get(s.name, s.required)
+            kwargs.update(default=None if s.required else s.default, required=must,
+                          metavar=_metavar(s))
+            if s.type in (int, float) and p.parse is None:
+                kwargs["type"] = s.type
+            if p.choices is not None:
+                kwargs["choices"] = p.choices
+        target.add_argument(s.flag, *p.aliases, **kwargs)
+
+
+def _metavar(s: Spec) -> str | None:
+    if s.param.choices is not None:
+        return None
+    if s.param.unit == "s":
+        return "S"
+    return {int: "N", float: "X"}.get(s.type, s.flag.lstrip("-").upper().replace("-", "_"))
+
+
+def _flag_help(s: Spec) -> str:
+    p = s.param
+    parts = [p.help or p.label]
+    if p.range is not None:
+        parts.append(f"[{p.describe_range()}{' ' + p.unit if p.unit else ''}]")
+    if not s.required and s.default not in (None, "", [], {}) and s.type is not bool:
+        parts.append(f"(default {s.default})")
+    return " ".join(parts).replace("%", "%%")
+
+
+def flag_values(request_type: type, args: Any) -> dict[str, Any]:
+    """The declared fields' values the flags of :func:`add_flags` gave."""
+    return {s.name: getattr(args, s.name) for s in specs(request_type) if s.param.cli and hasattr(args, s.name)}
+
+
 # ---------------------------------------------------------------------------------------------- docs/parameters.md
 def reference_markdown() -> str:
     """The parameter reference of every generating engine, as ``docs/parameters.md`` holds it."""
     from core.audio.options import AudioOptions
     from core.engine import ENGINES
+    from core.request import FaceRequest
 
-    lines = ["# Parameters", "",
-             "Generated from the request declarations (`core/spec.py`) by `python -m core.spec > docs/parameters.md`; "
+    intro = ("Generated from the request declarations (`core/spec.py`) by `python -m core.spec > docs/parameters.md`; "
              "a test fails when this file is stale. Every parameter has the same name in `request.json`, presets and "
-             "batch manifests, the flag shown on the command line, and the label shown in the studio.", ""]
+             "batch manifests, the flag shown on the command line, and the label shown in the studio.")
+    lines = ["# Parameters", "", intro, ""]
 
-    def table(request_type: type) -> None:
+    def table(request_type: type, skip: set[str] = frozenset()) -> None:
         lines.append("| name | flag | default | range | label | what it does |")
         lines.append("|---|---|---|---|---|---|")
         for s in specs(request_type):
+            if s.name in skip:
+                continue
             p = s.param
             default = "required" if s.required else ("none" if s.default is None else repr(s.default))
-            flag = " ".join([s.flag, *p.aliases]) if p.cli else "(see help)"
+            flags = [s.flag, *p.aliases]
+            if s.type is bool:
+                flags.append("--no-" + s.flag[2:])
+            flag = f"`{' '.join(flags)}`" if p.cli else "see the engine's help"
             unit = f" ({p.unit})" if p.unit else ""
             text = p.help.replace("|", "\\|")
             rng = p.describe_range().replace("|", "\\|")
-            lines.append(f"| `{s.name}` | `{flag}` | `{default}` | {rng} | {p.label}{unit} | {text} |")
+            lines.append(f"| `{s.name}` | {flag} | `{default}` | {rng}{unit} | {p.label} | {text} |")
         lines.append("")
 
-    lines += ["## Driving audio (every engine: `audio`)", ""]
+    lines += ["## Driving audio (every engine's `audio`)", ""]
     table(AudioOptions)
+    lines += ["## Shared by every engine", ""]
+    table(FaceRequest)
+    shared = {s.name for s in specs(FaceRequest)}
+    lines += ["`face`, `box` and `point` apply to the engines that work on one face (lip-dub, photo, expression).", ""]
     for engine in ENGINES:
         if not engine.generates:
             continue
         lines += [f"## {engine.title}: `python -m core {engine.name}`", ""]
-        table(engine.request_type)
+        table(engine.request_type, skip=shared)
     return "\n".join(lines)
 
 

@@ -1,45 +1,36 @@
 """`python -m core separate` and the audio flags every engine subcommand shares.
 
-Engine CLIs call ``add_audio_args(parser)`` and build their audio choice with ``audio_options_from_args(args)``, so the
-flags are spelled and defaulted identically everywhere (``--separate-vocals --keep-audio mix|vocals|PATH --start S
+Engine CLIs call ``add_audio_args(parser)`` and build their audio choice with ``audio_options_from_args(args)``; the
+flags come from ``AudioOptions``' declared fields, so they are spelled and defaulted identically everywhere
+(``--separate-vocals --keep-audio mix|vocals|PATH --start S
 --end S --normalize none|peak|loudness``).
 """
 from __future__ import annotations
 
 import argparse
 
-from core.audio.options import NORMALIZE_CHOICES, AudioOptions
+from core.audio.options import AudioOptions
 
 
-def add_audio_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("audio preparation")
-    group.add_argument("--start", type=float, default=None, metavar="S", help="use the audio from S seconds")
-    group.add_argument("--end", type=float, default=None, metavar="S", help="use the audio up to S seconds")
-    group.add_argument("--separate-vocals", action="store_true",
-                       help="drive the engine with vocals separated from music/noise (MDX-Net Kim_Vocal_2)")
-    group.add_argument("--keep-audio", default="mix", metavar="mix|vocals|PATH",
-                       help="sound of the output video: the original mix (default, music stays), the separated "
-                            "vocals, or another audio file")
-    group.add_argument("--normalize", choices=NORMALIZE_CHOICES, default="none",
-                       help="level the driving signal: peak (to --peak-dbfs) or loudness (to --loudness-lufs)")
-    group.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak target for --normalize peak (dBFS)")
-    group.add_argument("--loudness-lufs", type=float, default=-20.0,
-                       help="integrated loudness target for --normalize loudness (LUFS)")
+def add_audio_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """The driving-audio flags, from ``AudioOptions``' declared fields (``--audio`` is required where ``required``)."""
+    from core import spec
+
+    spec.add_flags(parser.add_argument_group("audio preparation"), AudioOptions, required={"audio": required})
 
 
 def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) -> AudioOptions:
     """The AudioOptions these flags describe; ``audio`` defaults to ``args.audio``."""
-    return AudioOptions(
-        audio=audio if audio is not None else args.audio,
-        start=args.start, end=args.end, separate_vocals=args.separate_vocals, keep_audio=args.keep_audio,
-        normalize=args.normalize, peak_dbfs=args.peak_dbfs, loudness_lufs=args.loudness_lufs,
-        device=getattr(args, "device", None) or "auto",
-    )
+    from core import spec
+
+    values = spec.flag_values(AudioOptions, args)
+    values["audio"] = audio if audio is not None else args.audio
+    return AudioOptions(**values, device=getattr(args, "device", None) or "auto")
 
 
 def _separate(args: argparse.Namespace) -> int:
     from core.audio.prepare import separate_file
-    from core.cli import tqdm_progress
+    from core.progress import tqdm_progress
     from core.request import check_out_dir
 
     check_out_dir(args.out_dir)  # before the progress bar: a refusal is one line
@@ -56,7 +47,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core.audio.prepare import prepare_audio
-    from core.cli import tqdm_progress
+    from core.progress import tqdm_progress
     from core.request import check_out_dir
 
     check_out_dir(args.out_dir)
@@ -69,16 +60,20 @@ def _prepare(args: argparse.Namespace) -> int:
     spans = [[round(a, 2), round(b, 2)] for a, b in prepared.silent_spans()]
     (out / "silence.json").write_text(json.dumps({"fps": prepared.fps, "silent": prepared.silence.astype(int).tolist(),
                                                   "silent_spans": spans}))
+    speech = prepared.speech_map(float(args.rest_min_pause))
+    (out / "speech.json").write_text(json.dumps({
+        "fps": prepared.fps, "min_pause": float(args.rest_min_pause),
+        "probability": [round(float(p), 3) for p in speech.prob], "speech": speech.speech.astype(int).tolist(),
+        "rest_spans": [[round(a, 2), round(b, 2)] for a, b in speech.rest_spans()]}))
     for message in prepared.warnings:
         print(f"warning: {message}")
-    print(f"{prepared.summary()}\nwrote driving.wav, output_audio.wav, silence.json to {out}")
+    print(f"{prepared.summary()}\nwrote driving.wav, output_audio.wav, silence.json, speech.json to {out}")
     return 0
 
 
 def add_parser(subparsers) -> None:
     prep = subparsers.add_parser("prepare-audio", help="write the driving signal, output track and silence map an "
                                                        "engine would use (to check the audio settings)")
-    prep.add_argument("--audio", required=True, help="audio file, or a video whose sound track is used")
     prep.add_argument("--out-dir", required=True, help="folder for driving.wav, output_audio.wav, silence.json")
     prep.add_argument("--device", default="auto", help="auto | cpu | cuda (for the vocal separator)")
     prep.add_argument("--checkpoints", help="checkpoints folder (default ./checkpoints or $MOUTHPIECE_CHECKPOINTS)")

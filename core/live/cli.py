@@ -22,7 +22,7 @@ STEPS = ("audio_features", "latents", "unet", "vae_decode", "blend", "encode")
 
 
 def add_parser(subparsers) -> None:
-    from core.cli import add_common_arguments
+    from core.cli import add_request_arguments
     from core.engines.lipdub import cli as lipdub_cli
     from core.live.request import LiveRequest
 
@@ -32,39 +32,39 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pace", choices=["fast", "realtime"], default="fast",
                    help="realtime: push each chunk when it would have been spoken (latency as a microphone gives)")
     p.add_argument("--chunk-ms", type=int, default=40, help="audio per push, as a microphone sends it")
-    p.add_argument("--lookahead-ms", type=int, default=LiveRequest.lookahead_ms,
-                   help="audio waited for past a frame's start (120..1000)")
-    add_common_arguments(p, LiveRequest)
+    add_request_arguments(p, LiveRequest)
     p.set_defaults(func=command)
 
 
 def request_from_args(args: argparse.Namespace):
-    from core.cli import common_fields
+    """The live request the flags describe (the lip-dub flags, the look-ahead, the audio fed), validated."""
+    from core import spec
+    from core.audio.cli import audio_options_from_args
     from core.engines.lipdub import cli as lipdub_cli
     from core.errors import BadInputError
     from core.live.request import LiveRequest
 
     if args.preview:
         raise BadInputError("live has no preview: run it and watch --out")
-    if not args.audio or not args.out:
+    if not args.audio or not args.output:
         raise BadInputError("python -m core live needs --audio (the file fed as a microphone) and --out")
-    lip = lipdub_cli.request_from_args(args, common_fields(args, LiveRequest))
-    values = {f.name: getattr(lip, f.name) for f in dataclasses.fields(lip)}
-    return LiveRequest(**values, lookahead_ms=args.lookahead_ms).validate()
+    values = {**spec.flag_values(LiveRequest, args), **lipdub_cli.extra_fields(args)}
+    return LiveRequest(**values, audio=audio_options_from_args(args)).validate()
 
 
 def command(args: argparse.Namespace) -> int:
-    from core.cli import tqdm_progress
+    from core.cli import TERMINATED
+    from core.progress import tqdm_progress
 
     req = request_from_args(args)
     with tqdm_progress("live: preparing") as report:
-        out, rows, seconds = feed_file(req, args.pace, args.chunk_ms, report)
+        out, rows, seconds = feed_file(req, args.pace, args.chunk_ms, report, cancel_event=TERMINATED)
     print(f"{out}\n{summary(rows, seconds)}")
     return 0
 
 
-def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None,
-              outputs_root=None) -> tuple[Path, list[dict], float]:
+def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None, outputs_root=None,
+              cancel_event=None) -> tuple[Path, list[dict], float]:
     """Run a session on ``req.audio`` pushed in ``chunk_ms`` pieces; write ``req.output`` and its latency log.
     Returns the output, the per-chunk rows, and the seconds from the first push to the last frame out."""
     from core import jobs, sessions
@@ -74,9 +74,10 @@ def feed_file(req, pace: str = "fast", chunk_ms: int = 40, progress=None,
 
     chunk = max(1, SR * int(chunk_ms) // 1000)
     rows = []
-    with sessions.open_session("lipdub", req, progress, outputs_root) as session:
+    with sessions.open_session("lipdub", req, progress, outputs_root, cancel_event) as session:
         ctx = session.ctx
-        samples, _ = driving_audio(req.audio, ctx, SR, req.checkpoints)
+        # Live mouths follow the audio as it comes: resting on silence needs the whole take's speech map.
+        samples, _ = driving_audio(dataclasses.replace(req.audio, rest="off"), ctx, SR, req.checkpoints)
         out_path = ctx.job_dir / "live.mp4"
         with VideoWriter(out_path, fps=25, size=session.impl.size, audio=(samples, SR), crf=int(req.crf),
                          preset="veryfast") as writer:

@@ -10,7 +10,9 @@ the offline engine (``pipeline.frame_seed``), so the stream differs from the off
 through the streamed whisper features; outside the face boxes every frame is the idle frame itself.
 
 Deviations from MuseTalk's real-time mode (``scripts/realtime_inference.py``): it precomputes the same cache but
-takes the whole audio up front; here the audio arrives in chunks and is featurised with a rolling buffer. Audio at
+takes the whole audio up front; here the audio arrives in chunks and is featurised with a rolling buffer. Rest on
+silence (``AudioOptions.rest``) does not apply live: it needs the whole take's speech map, so the live mouth follows
+the audio frame by frame, as the reference models do (``--rest off`` offline gives the same). Audio at
 another rate is resampled here (soxr, streaming), not refused; a microphone whose first 3 s are digital silence gets one
 warning (a muted microphone), and the session goes on (a closed mouth is the right picture for silence).
 """

@@ -26,7 +26,8 @@ class LiveRequest(LipdubRequest):
                               step=10, unit="ms", group="advanced")
     idle_timeout_s: float = param(30.0, "Idle timeout", "a session that gets no audio for this long ends and frees "
                                   "the GPU", range=(1, 600), unit="s", group="advanced")
-    batch_size: int = 4  # frames per UNet call at most; a push makes as many as are ready
+    batch_size: int = param(4, "Batch size", "frames per UNet call at most (a push draws all the frames that are "
+                            "ready)", range=(1, 64), step=1, group="advanced")
 
     needs_audio = False
 

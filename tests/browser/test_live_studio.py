@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.appserver import running_app
-from tests.samples import make_tone, speech_wav, talking_clip
+from tests.samples import speech_wav, talking_clip
 
 CHROMIUM = Path("/usr/bin/chromium")
 BOX = (32, 24, 96, 112)  # random weights find no face: a manual box on the 128x128 clip
@@ -19,7 +19,6 @@ BOX = (32, 24, 96, 112)  # random weights find no face: a manual box on the 128x
 def studio(tmp_path_factory, test_checkpoints):
     base = tmp_path_factory.mktemp("live_browser")
     media = {"clip": talking_clip(base / "idle.mp4", seconds=0.8, size=(128, 128)),
-             "voice": make_tone(base / "voice.wav", seconds=8.0, hz=220.0),
              "speech": speech_wav(base / "speech.wav")}
     with running_app(base, test_checkpoints) as url:
         yield {"url": url, "outputs": base / "out", **media}
@@ -41,7 +40,7 @@ def test_generate_shows_the_first_segment_before_the_job_ends(studio, tmp_path):
             page.goto(studio["url"], wait_until="domcontentloaded", timeout=60_000)
             page.get_by_role("tab", name="Lip-dub a video").click()
             page.locator("#lipdub-video input[type=file]").set_input_files(str(studio["clip"]))
-            page.locator("#lipdub-audio input[type=file]").set_input_files(str(studio["voice"]))
+            page.locator("#lipdub-audio input[type=file]").set_input_files(str(studio["speech"]))
             page.get_by_text("Mask and face", exact=True).click()
             page.get_by_label("Manual box x1,y1,x2,y2 (skips detection)").fill(",".join(map(str, BOX)))
             page.get_by_role("button", name="Generate", exact=True).locator("visible=true").click()

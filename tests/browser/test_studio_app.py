@@ -6,132 +6,21 @@ says "cancelled"); a finished job's video has a source to play.
 Screenshots of each step land in the test's temporary folder (``<tab>-*.png``)."""
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.appserver import running_app
-from tests.samples import make_tone, portrait_path, talking_clip
-
-CHROMIUM = Path("/usr/bin/chromium")
-VIEWPORT = {"width": 1400, "height": 900}
-STATUS = "[data-testid=markdown].job-status:visible"
-LIPDUB_BOX = "32,24,96,112"  # random weights find no face: a manual box on the 128x128 clip
-PORTRAIT_BOX = "185,70,275,185"  # the astronaut's face
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory, test_checkpoints):
-    base = tmp_path_factory.mktemp("studio_browser")
-    media = {
-        "clip": talking_clip(base / "clip.mp4", seconds=0.4, size=(128, 128)),
-        # A long take (Stop has time to act); End = 0.8 s trims it for the job that runs to the end.
-        "voice": make_tone(base / "speech_take_03_final_mix.wav", seconds=8.0, hz=220.0),
-    }
-    with running_app(base, test_checkpoints) as url:
-        yield {"url": url, "outputs": base / "out", **media}
-
-
-@pytest.fixture(scope="module")
-def page(studio):
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is missing (apt-get install -y chromium; .ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(studio["url"], wait_until="domcontentloaded", timeout=60_000)
-            yield page
-        finally:
-            browser.close()
-
-
-def _image_size(page, elem_id: str) -> tuple[float, float, int]:
-    """(shown width, shown height, natural width) of the picture inside a gr.Image, once it has loaded."""
-    selector = f"#{elem_id} img"
-    page.wait_for_function(f"(() => {{ const i = document.querySelector('{selector}'); "
-                           "return i && i.complete && i.naturalWidth > 0; })()", timeout=60_000)
-    box = page.locator(selector).bounding_box()
-    return box["width"], box["height"], page.evaluate(f"document.querySelector('{selector}').naturalWidth")
-
-
-def _assert_main_path_on_screen(page, ids: list[str]) -> None:
-    """Scrolled to the top, each element of the main path lies wholly inside the 1400x900 viewport."""
-    from playwright.sync_api import expect
-
-    page.evaluate("window.scrollTo(0, 0)")
-    for elem_id in ids:
-        expect(page.locator(f"#{elem_id}")).to_be_in_viewport(ratio=1.0)
-    for name in ("Generate", "Stop"):
-        button = page.get_by_role("button", name=name, exact=True).locator("visible=true")
-        expect(button).to_be_in_viewport(ratio=1.0)
-        assert _on_top(page, button), f"something (a toast?) covers {name}"
-
-
-def _on_top(page, locator) -> bool:
-    """The element itself is what the browser finds at its centre (nothing drawn over it)."""
-    box = locator.bounding_box()
-    return locator.evaluate("(e, p) => e.contains(document.elementFromPoint(p[0], p[1]))",
-                            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
-
-
-def _assert_name_shown_whole(page, elem_id: str, name: str) -> None:
-    """The uploaded file's name is shown, not cut short with an ellipsis."""
-    from playwright.sync_api import expect
-
-    expect(page.locator(f"#{elem_id} .filename")).to_have_attribute("aria-label", name, timeout=30_000)
-    stem = page.locator(f"#{elem_id} .filename .stem")
-    assert stem.evaluate("e => e.scrollWidth <= e.clientWidth"), f"{name} is cut short in #{elem_id}"
-
-
-def _status_of(outputs: Path, engine: str, wanted: str, timeout: float = 60) -> dict:
-    """The status.json of this engine's job that reached ``wanted`` (waits for it)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for path in outputs.glob(f"*-{engine}-*/status.json"):
-            status = json.loads(path.read_text())
-            if status["status"] == wanted:
-                return status
-        time.sleep(0.2)
-    raise AssertionError(f"no {engine} job reached {wanted!r} in {timeout:.0f} s")
-
-
-def _generate_then_stop(page, engine: str, outputs: Path, shots: Path, progress: str = "frames") -> None:
-    """Generate; the progress line (naming ``progress``) shows in the viewport; Stop ends the job as "cancelled"."""
-    from playwright.sync_api import expect
-
-    generate = page.get_by_role("button", name="Generate", exact=True).locator("visible=true")
-    stop = page.get_by_role("button", name="Stop", exact=True).locator("visible=true")
-    generate.click()
-    expect(stop).to_be_enabled(timeout=10_000)
-    expect(generate).to_be_disabled()
-    status = page.locator(STATUS)
-    expect(status).to_contain_text(progress, timeout=120_000)  # "rendering 4/200 frames · 40 s left"
-    expect(status).to_be_in_viewport(ratio=1.0)
-    page.screenshot(path=str(shots / f"{engine}-3-progress.png"))
-    stop.click()
-    expect(status).to_have_text("stopped", timeout=10_000)
-    expect(page.get_by_text("job cancelled")).to_have_count(0)  # a Stop the creator asked for is not an error
-    assert _status_of(outputs, engine, "cancelled")["error"] == "cancelled"
-    expect(generate).to_be_enabled()
-
-
-def _generate_to_the_end(page, engine: str, shots: Path) -> None:
-    """With End = 0.8 s the job finishes; the result video has a source and the timings replace the progress."""
-    from playwright.sync_api import expect
-
-    end = page.get_by_label("End (s), 0 = to the end").locator("visible=true")
-    end.fill("0.8")
-    end.press("Enter")
-    page.get_by_role("button", name="Generate", exact=True).locator("visible=true").click()
-    video = page.locator(f"#{engine}-result video")
-    page.wait_for_function(f"(() => {{ const v = document.querySelector('#{engine}-result video'); "
-                           "return v && v.src; })()", timeout=180_000)
-    expect(page.locator(STATUS)).to_contain_text("total", timeout=10_000)
-    assert video.bounding_box()["height"] > 100
-    page.screenshot(path=str(shots / f"{engine}-4-result.png"))
+from tests.browser.support import (
+    LIPDUB_BOX,
+    PORTRAIT_BOX,
+    STATUS,
+    VIEWPORT,
+    assert_main_path_on_screen,
+    assert_name_shown_whole,
+    generate_then_stop,
+    generate_to_the_end,
+    image_size,
+)
+from tests.samples import make_tone, portrait_path
 
 
 def test_lipdub_tab(page, studio, tmp_path):
@@ -140,24 +29,25 @@ def test_lipdub_tab(page, studio, tmp_path):
     page.get_by_role("tab", name="Lip-dub a video").click()
     page.locator("#lipdub-video input[type=file]").set_input_files(str(studio["clip"]))
     page.locator("#lipdub-audio input[type=file]").set_input_files(str(studio["voice"]))
-    _assert_name_shown_whole(page, "lipdub-audio", "speech_take_03_final_mix.wav")
+    page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
+    assert_name_shown_whole(page, "lipdub-audio", "speech_take_03_final_mix.wav")
     page.screenshot(path=str(tmp_path / "lipdub-1-inputs.png"))
-    _assert_main_path_on_screen(page, ["lipdub-video", "lipdub-audio", "lipdub-overlay", "lipdub-result"])
+    assert_main_path_on_screen(page, ["lipdub-video", "lipdub-audio", "lipdub-overlay", "lipdub-result"])
 
     page.get_by_text("Mask and face", exact=True).click()
     page.get_by_label("Manual box x1,y1,x2,y2 (skips detection)").fill(LIPDUB_BOX)
     page.get_by_text("Mask and face", exact=True).click()  # folded again: the main path stays on one screen
     page.get_by_role("button", name="Preview first frame").click()
     for elem_id in ("lipdub-overlay", "lipdub-dubbed"):
-        width, height, natural = _image_size(page, elem_id)
+        width, height, natural = image_size(page, elem_id)
         assert width > 50 and height > 50 and natural == 128, (elem_id, width, height, natural)
     expect(page.get_by_text("Suggested bbox_shift range: n/a (manual box)")).to_be_visible()
     page.screenshot(path=str(tmp_path / "lipdub-2-preview.png"))
-    _assert_main_path_on_screen(page, ["lipdub-video", "lipdub-overlay", "lipdub-dubbed", "lipdub-result"])
+    assert_main_path_on_screen(page, ["lipdub-video", "lipdub-overlay", "lipdub-dubbed", "lipdub-result"])
 
-    _generate_then_stop(page, "lipdub", studio["outputs"], tmp_path)
-    _generate_to_the_end(page, "lipdub", tmp_path)
-    _assert_main_path_on_screen(page, ["lipdub-video", "lipdub-audio", "lipdub-result"])
+    generate_then_stop(page, "lipdub", studio["outputs"], tmp_path)
+    generate_to_the_end(page, "lipdub", tmp_path)
+    assert_main_path_on_screen(page, ["lipdub-video", "lipdub-audio", "lipdub-result"])
 
 
 def test_portrait_tab(page, studio, tmp_path):
@@ -165,22 +55,23 @@ def test_portrait_tab(page, studio, tmp_path):
     page.get_by_role("tab", name="Animate a photo").click()
     page.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
     page.locator("#portrait-audio input[type=file]").set_input_files(str(studio["voice"]))
-    _assert_name_shown_whole(page, "portrait-audio", "speech_take_03_final_mix.wav")
+    page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
+    assert_name_shown_whole(page, "portrait-audio", "speech_take_03_final_mix.wav")
     page.screenshot(path=str(tmp_path / "portrait-1-inputs.png"))
-    _assert_main_path_on_screen(page, ["portrait-image", "portrait-audio", "portrait-crop", "portrait-result"])
+    assert_main_path_on_screen(page, ["portrait-image", "portrait-audio", "portrait-crop", "portrait-result"])
 
     page.get_by_text("Advanced", exact=True).locator("visible=true").click()
     page.get_by_label("Manual face box x1,y1,x2,y2 (skips detection)").fill(PORTRAIT_BOX)
     page.get_by_text("Advanced", exact=True).locator("visible=true").click()
     page.get_by_role("button", name="Preview", exact=True).locator("visible=true").click()
     for elem_id in ("portrait-crop", "portrait-first"):
-        width, height, natural = _image_size(page, elem_id)
+        width, height, natural = image_size(page, elem_id)
         assert width > 50 and height > 50 and natural == 512, (elem_id, width, height, natural)
     page.screenshot(path=str(tmp_path / "portrait-2-preview.png"))
-    _assert_main_path_on_screen(page, ["portrait-image", "portrait-crop", "portrait-first", "portrait-result"])
+    assert_main_path_on_screen(page, ["portrait-image", "portrait-crop", "portrait-first", "portrait-result"])
 
-    _generate_then_stop(page, "portrait", studio["outputs"], tmp_path)
-    _generate_to_the_end(page, "portrait", tmp_path)
+    generate_then_stop(page, "portrait", studio["outputs"], tmp_path)
+    generate_to_the_end(page, "portrait", tmp_path)
 
 
 def test_closing_the_browser_tab_stops_its_job(page, studio):
@@ -193,6 +84,7 @@ def test_closing_the_browser_tab_stops_its_job(page, studio):
     tab.get_by_role("tab", name="Animate a photo").click()
     tab.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
     tab.locator("#portrait-audio input[type=file]").set_input_files(str(studio["voice"]))
+    tab.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
     tab.get_by_text("Advanced", exact=True).locator("visible=true").click()
     tab.get_by_label("Manual face box x1,y1,x2,y2 (skips detection)").fill(PORTRAIT_BOX)
     tab.get_by_role("button", name="Generate", exact=True).locator("visible=true").click()
@@ -249,7 +141,8 @@ def test_no_face_preview_shows_the_frame_in_the_studios_words(client, studio):
     from PIL import Image
 
     overlay, dubbed, hint = client.predict(video=handle_file(str(studio["clip"])),
-                                           audio=handle_file(str(studio["voice"])), api_name="/lipdub_preview")
+                                           audio=handle_file(str(studio["voice"])), rest="off",
+                                           api_name="/lipdub_preview")
     assert Image.open(overlay).size == (128, 128) and dubbed is None
     assert hint == ("**no face found in frame 0 of clip.mp4; click the face on the preview, or draw a box in "
                     "Mask and face → Manual box**")

@@ -194,7 +194,6 @@ def test_engine_cli_flags_build_audio_options():
     from core.audio.cli import add_audio_args, audio_options_from_args
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--audio")
     parser.add_argument("--device", default="cpu")
     add_audio_args(parser)
     args = parser.parse_args(["--audio", "a.mp4", "--separate-vocals", "--keep-audio", "music.wav", "--start", "1",

@@ -19,6 +19,7 @@ from core.cli import main as cli_main
 from core.engine import Engine
 from core.errors import BadInputError
 from core.request import EngineRequest, FaceRequest, check_output, parse_box, parse_point
+from core.spec import param
 from tests.appserver import register_engine
 from tests.samples import make_tone
 
@@ -27,12 +28,8 @@ from tests.samples import make_tone
 class DummyRequest(FaceRequest):
     """A request written as an engine would write one: the shared vocabulary plus its own field."""
 
-    image: str
-    strength: float = 1.0
-
-    def check(self) -> None:
-        if not 0 <= self.strength <= 2:
-            raise BadInputError(f"strength must be 0..2, got {self.strength}")
+    image: str = param(label="Photo", help="a photo", ui=False)
+    strength: float = param(1.0, "Strength", "how strong", range=(0, 2), step=0.1)
 
 
 def _dummy_run(req, ctx):
@@ -48,13 +45,6 @@ def _dummy_engine(monkeypatch, tmp_path) -> Engine:
     """A whole engine declared in one line, its parts as modules (what a new package would hold)."""
     from core.weights import WeightFile
 
-    def add_arguments(p):
-        p.add_argument("--image", required=True)
-        p.add_argument("--strength", type=float, default=1.0)
-
-    def request_from_args(args, common):
-        return DummyRequest(image=args.image, strength=args.strength, **common)
-
     def make_test_checkpoints(root):
         (root / "dummy").mkdir(parents=True, exist_ok=True)
         (root / "dummy/net.safetensors").write_bytes(b"x")
@@ -65,7 +55,6 @@ def _dummy_engine(monkeypatch, tmp_path) -> Engine:
         "weights": types.SimpleNamespace(FILES=[WeightFile("dummy/net.safetensors", repo_id="example/dummy",
                                                            filename="net.safetensors", size=1)],
                                          make_test_checkpoints=make_test_checkpoints),
-        "cli": types.SimpleNamespace(add_arguments=add_arguments, request_from_args=request_from_args),
     }
     engine = Engine("dummy", "Dummy engine (test)", "dummy_engine", tab="dummy_tab", tab_title="Dummy tab",
                     help="a dummy engine added in one line")
@@ -109,7 +98,7 @@ def test_the_dummy_engine_runs_through_the_cli(monkeypatch, tmp_path, capsys):
     assert cli_main(["dummy", "--image", "face.png", "--audio", str(audio), "--out", str(out), "--box", "1,2,3,4"]) == 0
     assert out.read_bytes() == b"not a video, but a result file"
     assert cli_main(["dummy", "--image", "face.png", "--audio", str(audio), "--out", str(out), "--strength", "5"]) == 2
-    assert "strength must be 0..2, got 5.0" in capsys.readouterr().err
+    assert "Strength must be 0..2, got 5" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value, message", [
@@ -131,7 +120,7 @@ def test_face_choice_is_one_way_only_and_counted_the_same_everywhere(tmp_path):
     audio = AudioOptions(str(make_tone(tmp_path / "a.wav", seconds=0.3)))
     with pytest.raises(BadInputError, match="choose the face one way only: face and box were both given"):
         DummyRequest(image="x", audio=audio, face=1, box=[0, 0, 5, 5]).validate()
-    with pytest.raises(BadInputError, match="face number must be 0 or more"):
+    with pytest.raises(BadInputError, match="Face number from the left must be 0 or more, got -2"):
         DummyRequest(image="x", audio=audio, face=-2).validate()
     assert DummyRequest(image="x", audio=audio, box="1,2,3,4").validate().box == [1.0, 2.0, 3.0, 4.0]
 

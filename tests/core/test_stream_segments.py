@@ -20,7 +20,7 @@ def media(tmp_path_factory):
 
 
 def _req(media, ckpt):
-    return LipdubRequest(video=str(media["video"]), audio=AudioOptions(audio=str(media["audio"])),
+    return LipdubRequest(video=str(media["video"]), audio=AudioOptions(audio=str(media["audio"]), rest="off"),
                          box=[32, 24, 96, 112], checkpoints=str(ckpt), batch_size=8)
 
 

@@ -39,15 +39,16 @@ def test_values_map_onto_the_request(tmp_path):
     assert (clicked.point, clicked.face, clicked.box) == ([230.0, 131.0], None, None)  # a click beats the number
     with pytest.raises(gr.Error):
         make_request(None, audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 25, 18, "auto", "auto")
-    with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):  # shown by run_action
+    # shown by run_action
+    with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):
         make_request("p.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "1,2", 0, 25, 18, "cpu", "fp32")
 
 
 def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     """`portrait --emotion-strength` sets the extra emotion guidance; `--timeline FILE.yaml` gives each MoDA chunk
     its own emotion and strength (the generator's per-chunk path, shared with the expression engine)."""
-    from core.cli import build_parser, common_fields
-    from core.engines.portrait.cli import request_from_args
+    from core import engine
+    from core.cli import build_parser, request_from_args
     from core.moda import motion as M
 
     audio = tmp_path / "a.wav"
@@ -60,12 +61,12 @@ def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):
     parser = build_parser()
     args = parser.parse_args(["portrait", "--image", photo, "--audio", str(audio), "--emotion", "anger",
                               "--emotion-strength", "1.5", "--out", str(tmp_path / "o.mp4")])
-    one = request_from_args(args, common_fields(args, PortraitRequest)).validate()
+    one = request_from_args(engine.get("portrait"), args).validate()
     settings = one.motion_settings()
     assert (settings.emotion, settings.emotion_scale) == (M.emotion_id("anger"), 1.5) and one.emotion_timeline() is None
     args = parser.parse_args(["portrait", "--image", photo, "--audio", str(audio), "--timeline",
                               str(tmp_path / "tl.yaml"), "--out", str(tmp_path / "o.mp4")])
-    timed = request_from_args(args, common_fields(args, PortraitRequest)).validate()
+    timed = request_from_args(engine.get("portrait"), args).validate()
     timeline = timed.emotion_timeline()
     assert timeline.crossfade == 8
     # chunks of 80 frames, stride 64 (2.56 s): 0-3.2 s mostly happy, then sad

@@ -36,7 +36,8 @@ def test_photo_over_the_working_size_is_animated_downscaled(tmp_path, capsys, te
     Image.open(portrait_path()).resize((2560, 2560)).save(big)
     voice = make_tone(tmp_path / "voice.wav", seconds=0.3)
     png = tmp_path / "first.png"
-    code = cli.main(["portrait", "--image", str(big), "--audio", str(voice), "--box", "925,350,1375,925",
+    code = cli.main(["portrait", "--image", str(big), "--audio", str(voice), "--rest", "off", "--box",
+                     "925,350,1375,925",
                      "--preview", str(png), "--checkpoints", str(test_checkpoints), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -49,7 +50,7 @@ def test_photo_over_the_working_size_is_animated_downscaled(tmp_path, capsys, te
 def test_negative_working_size_is_refused():
     from core.errors import BadInputError
 
-    with pytest.raises(BadInputError, match="max video side must be 0 \\(keep\\) or more, got -1"):
+    with pytest.raises(BadInputError, match="Max video side must be 0 or more, got -1"):
         LipdubRequest(video=str(portrait_path()), max_side=-1).check()
 
 

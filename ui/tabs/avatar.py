@@ -97,22 +97,26 @@ def build() -> None:
 
     # Named parameters (not *values) so the API endpoints document each input by name and accept keywords.
     def do_preview(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                   normalize=None, prompt=None, negative_prompt=None, size=None, steps=None, text_guidance=None,
+                   normalize=None, rest=None, rest_min_pause=None,
+                   prompt=None, negative_prompt=None, size=None, steps=None, text_guidance=None,
                    audio_guidance=None, overlap=None, seed=None, memory=None, colour_correction=None, crf=None,
                    device=None, dtype=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Preview: the first window (up to 3.24 s) at draft steps: its last frame and the clip."""
-        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], prompt,
+        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
+                            rest_min_pause], prompt,
                            negative_prompt, size, steps, text_guidance, audio_guidance, overlap, seed, memory,
                            colour_correction, crf, device, dtype)
         res = run_preview("avatar", pipeline.preview, req, request, progress, split_gpu_calls=True)
         return str(res.output), str(res.extra["video"])
 
     def do_generate(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                    normalize=None, prompt=None, negative_prompt=None, size=None, steps=None, text_guidance=None,
+                    normalize=None, rest=None, rest_min_pause=None,
+                    prompt=None, negative_prompt=None, size=None, steps=None, text_guidance=None,
                     audio_guidance=None, overlap=None, seed=None, memory=None, colour_correction=None, crf=None,
                     device=None, dtype=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Generate the whole video: result and timings."""
-        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], prompt,
+        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
+                            rest_min_pause], prompt,
                            negative_prompt, size, steps, text_guidance, audio_guidance, overlap, seed, memory,
                            colour_correction, crf, device, dtype)
 

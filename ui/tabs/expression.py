@@ -122,7 +122,8 @@ def build() -> None:
             with gr.Accordion("Emotion timeline (photo + audio)", open=False):
                 timeline = gr.Dataframe(headers=TIMELINE_HEADERS, datatype=["number", "number", "str", "number"],
                                         value=None, row_count=(1, "dynamic"),
-                                        column_count=(4, "fixed"), label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
+                                        column_count=(4, "fixed"),
+                                        label=f"Segments (emotion: {', '.join(EMOTION_CHOICES)})")
                 crossfade = gr.Slider(1, OVERLAP, value=OVERLAP, step=1, label="Crossfade between emotions (frames)")
             for group in GROUPS:
                 with gr.Accordion(f"{group.capitalize()}", open=group == "mouth"), gr.Row():
@@ -184,7 +185,7 @@ def build() -> None:
         return make_request(media_v, image_v, video_v, audio_v, slider_v, control_v)
 
     names = ["media", "image", "video", "audio", "start", "end", "separate_vocals", "keep_audio", "keep_file",
-             "normalize", *(s.name for s in SLIDERS), *CONTROLS]
+             "normalize", "rest", "rest_min_pause", *(s.name for s in SLIDERS), *CONTROLS]
 
     @_named(names)
     def do_preview(*args):

@@ -126,12 +126,14 @@ def build() -> None:
     # Gradio that inputs without a starting value (end, keep_file, face_point, box) are optional for API clients;
     # every other input's default is its component's value.
     def do_preview(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                   normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
+                   normalize=None, rest=None, rest_min_pause=None,
+                   version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
                    left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
                    face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
                    max_side=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - injected
         """First-frame preview: overlay, dubbed frame 0 (real audio window), suggested bbox_shift range."""
-        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
+        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
+                            rest_min_pause], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
                            seed, face, face_point, box, smooth, crf, use_cache, device, dtype, max_side)
         try:
@@ -143,12 +145,14 @@ def build() -> None:
         return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra)
 
     def do_generate(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                    normalize=None, version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
+                    normalize=None, rest=None, rest_min_pause=None,
+                    version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
                     left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
                     face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
                     max_side=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Dub the whole video: result video, timings, suggested bbox_shift range."""
-        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], version,
+        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
+                            rest_min_pause], version,
                            bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
                            seed, face, face_point, box, smooth, crf, use_cache, device, dtype, max_side)
 

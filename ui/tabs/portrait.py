@@ -91,12 +91,14 @@ def build() -> None:
     # defaults only tell Gradio that inputs without a starting value (end, keep_file, box) are optional for API
     # clients; every other input's default is its component's value.
     def do_preview(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                   normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
+                   normalize=None, rest=None, rest_min_pause=None,
+                   emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
                    head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
                    render_batch=None, crf=None, device=None, dtype=None, emotion_strength=None, point=None,
                    request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - Gradio injects these
         """Preview: the 512x512 face crop and the first frame."""
-        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
+        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
+                            rest_min_pause], emotion,
                            cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                            render_batch, crf, device, dtype, emotion_strength, point)
         try:
@@ -109,12 +111,14 @@ def build() -> None:
         return str(res.extra["images"]["crop"]), str(res.output)
 
     def do_generate(image, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                    normalize=None, emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
+                    normalize=None, rest=None, rest_min_pause=None,
+                    emotion=None, cfg_scale=None, steps=None, seed=None, smoothing=None,
                     head_motion=None, crop_scale=None, pasteback=None, face=None, box=None, max_side=None,
                     render_batch=None, crf=None, device=None, dtype=None, emotion_strength=None, point=None,
                     request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
         """Animate the photo: result video and timings."""
-        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize], emotion,
+        req = make_request(image, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
+                            rest_min_pause], emotion,
                            cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                            render_batch, crf, device, dtype, emotion_strength, point)
 
@@ -136,6 +140,7 @@ def build() -> None:
 
     overlay.select(pick_point, [image, overlay], [point, face, box], api_visibility="private")
     fields = {"emotion": emotion, "emotion_strength": emotion_strength, "cfg_scale": cfg_scale, "steps": steps,
-              "seed": seed, "smoothing": smoothing, "head_motion": head_motion, "crop_scale": crop_scale, "pasteback": pasteback,
+              "seed": seed, "smoothing": smoothing, "head_motion": head_motion, "crop_scale": crop_scale,
+              "pasteback": pasteback,
               "render_batch": batch, "crf": crf}
     preset_panel("portrait", (PortraitRequest, AudioOptions), {**fields, **panel.fields})

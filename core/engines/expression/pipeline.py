@@ -21,11 +21,11 @@ import torch
 
 from core import weights as W
 from core.device import oom_guard, resolve_device, resolve_dtype
-from core.moda.audio import FPS, SR
-from core.moda.drive import driving_params
 from core.errors import BadInputError
 from core.jobs import JobContext, JobResult
 from core.liveportrait import expression as E
+from core.moda.audio import FPS, SR
+from core.moda.drive import driving_params
 
 from .edits import EditPlan
 from .render import PreparedFace, driving_keypoints, prepare_face, still_keypoints, to_uint8
@@ -91,20 +91,32 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
         cropper = FaceCropper.cached(root, weights=weights)
     model_key = (str(root), weights.name, str(device), str(dtype), request.crop_scale)
 
-    def photo(path: str) -> np.ndarray:
+    def photo(path: str) -> tuple[np.ndarray, float]:
+        """The photo at the working size (longer side at most 1920, the reference's limit) and the factor from the
+        file's pixels to it."""
         with ctx.stage("load"):
-            return resize_to_limit(load_image(path))
+            original = load_image(path)
+            img = resize_to_limit(original)
+        if img.shape[1] != original.shape[1]:
+            ctx.warn(f"{Path(path).name} is {original.shape[1]}x{original.shape[0]}: edited at "
+                     f"{img.shape[1]}x{img.shape[0]}")
+        return img, img.shape[1] / original.shape[1]
+
+    def main_face() -> PreparedFace:
+        """The face to edit; a box or point is in the file's pixels, mapped to the working size (as in every engine)."""
+        img, scale = photo(request.image) if request.image else (_first_frame(request.video), 1.0)
+        box, point = ([v * scale for v in c] if c is not None else None for c in (request.box, request.point))
+        return prepare_face(renderer, cropper, img, face=request.face, box=box, point=point,
+                            crop_scale=request.crop_scale)
 
     with ctx.stage("crop"):
         main = request.image or request.video
         choice = (request.face, tuple(request.box or ()), tuple(request.point or ()))
-        face, reused = _face(("face", _file_key(main), choice, *model_key), lambda: prepare_face(
-            renderer, cropper, photo(request.image) if request.image else _first_frame(request.video),
-            face=request.face, box=request.box, point=request.point, crop_scale=request.crop_scale))
+        face, reused = _face(("face", _file_key(main), choice, *model_key), main_face)
         transfer = (None, None)
         if request.transfer_image:
             ref, _ = _face(("transfer", _file_key(request.transfer_image), *model_key), lambda: prepare_face(
-                renderer, cropper, photo(request.transfer_image), crop_scale=request.crop_scale))
+                renderer, cropper, photo(request.transfer_image)[0], crop_scale=request.crop_scale))
             transfer = E.transfer_delta(ref.source.exp.cpu(), ref.pose.cpu(), request.transfer_parts,
                                         request.transfer_ratio)
     return _Setup(root, renderer, cropper, face, request.plan(*transfer), reused)
@@ -141,7 +153,7 @@ def _still(setup: _Setup, ctx: JobContext) -> JobResult:
     with ctx.stage("render"):
         frame = r.render(face.source, still_keypoints(r, face, setup.plan))
     with ctx.stage("paste-back"):
-        out = PasteBack(face.image, face.crop, device=r.device)(frame)[0].cpu().numpy()
+        out = PasteBack(face.image, face.crop)(frame)[0].cpu().numpy()
     path = ctx.job_dir / "expression.png"
     Image.fromarray(out).save(path)
     h, w = out.shape[:2]
@@ -153,7 +165,7 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
     from core.audio.prepare import driving_audio
     from core.liveportrait.pasteback import PasteBack
     from core.media import EncoderThread, VideoWriter, frames_needed
-
+    from core.liveportrait.rest import mouth_rest
     from core.moda.generator import MotionSettings
     from core.moda.pipeline import generate_motion
 
@@ -169,7 +181,8 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
                                   request.emotion_timeline())
         exp_d, pose_d = setup.plan.deltas(frames, FPS)
         source_raw = face.source.motion_vector()[0].float().cpu()
-        paste = PasteBack(face.image, face.crop, device=r.device)
+        rest = mouth_rest(request.audio, speech, SR, frames, face.crop, ctx)  # None with rest off
+        paste = PasteBack(face.image, face.crop)
         batch = _batch_size(request, r.device)
         out_path = ctx.job_dir / "expression.mp4"
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
@@ -178,10 +191,14 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
                 ctx.check_cancelled()
                 part = driving_params(raw[start:start + batch], source_raw, request.head_motion)
                 pose = torch.stack([part.pitch, part.yaw, part.roll], dim=-1)
+                exp, closing = part.exp, {}
+                if rest is not None:  # the mouth rests where nobody speaks; edits and emotion rows continue
+                    exp = rest.expression(exp, face.source.exp, start)
+                    closing = {"offsets": rest.offsets(r, face.source.x_s, start, exp.shape[0])}
                 with ctx.stage("render"):
                     # edits are added to the generated motion: speech-driven mouth motion is offset, not replaced
-                    x_d = driving_keypoints(r, face, part.exp + exp_d[start:start + batch],
-                                            pose + pose_d[start:start + batch], part.t, setup.plan.retarget)
+                    x_d = driving_keypoints(r, face, exp + exp_d[start:start + batch],
+                                            pose + pose_d[start:start + batch], part.t, setup.plan.retarget, **closing)
                     rendered = r.render(face.source, x_d, batch_size=batch)
                 with ctx.stage("paste-back"):
                     encoder.put(paste(rendered).cpu().numpy())
@@ -297,7 +314,7 @@ def _video(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> JobRes
                                             setup.plan.retarget)
                     rendered = r.render(source, x_d)
                 with ctx.stage("paste-back"):
-                    encoder.put(PasteBack(frame, crop, device=r.device)(rendered).cpu().numpy())
+                    encoder.put(PasteBack(frame, crop)(rendered).cpu().numpy())
                 ctx.count(i + 1, frames, "rendering")
     return ctx.result(out_path, frames=frames, width=int(info.width), height=int(info.height))
 

@@ -7,14 +7,14 @@ rows included).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from core.moda import motion as M
-from core.moda.timeline import Timeline
 from core.errors import BadInputError
 from core.liveportrait import expression as E
+from core.moda import motion as M
 from core.request import FaceRequest, check_output
+from core.spec import param
 
 from . import spec
 from .edits import EditPlan
@@ -24,25 +24,43 @@ IMAGE_SUFFIXES = (".png",)  # a still edit is written as PNG (lossless)
 
 @dataclass(kw_only=True)
 class ExpressionRequest(FaceRequest):
-    image: str | None = None
-    video: str | None = None
-    edits: dict[str, float] = field(default_factory=dict)   # constant slider values, e.g. {smile: 0.6, yaw: 10}
-    keyframes: list[dict] = field(default_factory=list)     # rows {time, easing?, slider: value...}
-    timeline: list[dict] = field(default_factory=list)      # rows {start, end, emotion, strength} (photo + audio)
-    crossfade: int = M.OVERLAP          # frames over which an emotion change blends (1..16)
-    blink_rate: float = 0.0             # auto blinks per minute (0 = off)
-    source_ratio: float = 1.0           # scales the photo's own expression (0 = neutral face), still edit
-    eyes_open_ratio: float | None = None  # target eyes-open ratio via the eye retargeting MLP (0..0.8)
-    lip_open_ratio: float | None = None   # target lip-open ratio via the lip retargeting MLP (0..0.8)
-    transfer_image: str | None = None   # copy expression / pose from this photo
-    transfer_parts: str = "expression"  # expression | rotation | mouth | eyes | all
-    transfer_ratio: float = 1.0         # AdvancedLivePortrait sample_ratio (-0.2..1.2)
-    head_motion: float = 1.0            # scales generated head motion (photo + audio)
-    cfg_scale: float = 1.2              # MoDA audio guidance
-    steps: int = 10                     # MoDA flow steps
-    smoothing: int = 3                  # pose smoothing (photo + audio) / motion smoothing (video), frames
-    crop_scale: float = 2.3
-    render_batch: int = 0               # frames per render pass; 0 = auto (25 on a GPU, 4 on the CPU)
+    image: str | None = param(None, "Photo", "photo to edit (with audio: to animate); or a video", ui=False)
+    video: str | None = param(None, "Video", "video whose expressions to edit (its sound is kept); or a photo",
+                              ui=False)
+    edits: dict[str, float] = param(label="Face edits", help="constant slider values, e.g. {smile: 0.6, yaw: 10} "
+                                    "(--edit smile=0.6,yaw=10 on the command line)", default_factory=dict,
+                                    cli=False, ui=False)
+    keyframes: list[dict] = param(label="Keyframes", help="rows {time, easing?, slider: value...} (a YAML file on the "
+                                  "command line)", default_factory=list, cli=False, ui=False)
+    timeline: list[dict] = param(label="Emotion timeline", help="rows {start, end, emotion, strength} (photo + "
+                                 "audio; a YAML file on the command line)", default_factory=list, cli=False, ui=False)
+    crossfade: int = param(M.OVERLAP, "Emotion crossfade", "frames over which an emotion change blends",
+                           range=(1, 16), step=1, unit="frames", group="advanced", cli=False)
+    blink_rate: float = param(0.0, "Auto blinks per minute", "0 = off", range=(0, 60), step=1)
+    source_ratio: float = param(1.0, "Keep the photo's expression", "scales the photo's own expression (0 = a "
+                                "neutral face), still edit", range=(0, 1), step=0.05)
+    eyes_open_ratio: float | None = param(None, "Eyes-open target", "target eyes-open ratio through the eye "
+                                          "retargeting MLP (none = off)", range=(0, 0.8), step=0.01)
+    lip_open_ratio: float | None = param(None, "Lip-open target", "target lip-open ratio through the lip "
+                                         "retargeting MLP (none = off)", range=(0, 0.8), step=0.01)
+    transfer_image: str | None = param(None, "Transfer from photo", "copy expression / pose from this photo",
+                                       flag="--transfer-image", aliases=("--transfer",), ui=False)
+    transfer_parts: str = param("expression", "Transfer parts", "what to copy from the transfer photo",
+                                choices=E.TRANSFER_PARTS)
+    transfer_ratio: float = param(1.0, "Transfer ratio", "how much of it (AdvancedLivePortrait's sample_ratio)",
+                                  range=(-0.2, 1.2), step=0.05)
+    head_motion: float = param(1.0, "Head motion", "scales the generated head motion (photo + audio)",
+                               range=(0, 3), step=0.1)
+    cfg_scale: float = param(1.2, "Audio guidance (CFG)", "MoDA audio guidance (photo + audio)", range=(0, 10),
+                             step=0.1, group="advanced", flag="--cfg-scale", aliases=("--cfg",))
+    steps: int = param(10, "Sampling steps", "MoDA flow steps (photo + audio)", range=(1, 200), step=1,
+                       group="advanced")
+    smoothing: int = param(3, "Motion smoothing", "pose smoothing (photo + audio) / motion smoothing (video)",
+                           range=(1, 25), step=1, unit="frames", group="advanced")
+    crop_scale: float = param(2.3, "Crop scale", "face crop size relative to the face", range=(1.5, 4), step=0.1,
+                              group="advanced")
+    render_batch: int = param(0, "Render batch", "frames per render pass (0 = auto: 25 on a GPU, 4 on the CPU)",
+                              range=(0, 512), step=1, group="advanced", aliases=("--batch",))
 
     needs_audio = False
 
@@ -73,26 +91,11 @@ class ExpressionRequest(FaceRequest):
             raise BadInputError("the emotion timeline drives MoDA motion: it needs a photo and audio, not a video")
         if self.still and self.timeline:
             raise BadInputError("the emotion timeline needs audio: add a driving audio file")
-        checks = [
-            (0 <= self.source_ratio <= 1, f"source expression ratio must be 0..1, got {self.source_ratio}"),
-            (self.transfer_parts in E.TRANSFER_PARTS,
-             f"transfer part {self.transfer_parts!r} unknown; choose from {', '.join(E.TRANSFER_PARTS)}"),
-            (-0.2 <= self.transfer_ratio <= 1.2, f"transfer ratio must be -0.2..1.2, got {self.transfer_ratio}"),
-            (0 <= self.head_motion <= 3, f"head motion must be 0..3, got {self.head_motion}"),
-            (0 <= self.cfg_scale <= 10, f"CFG scale must be 0..10, got {self.cfg_scale}"),
-            (1 <= self.steps <= 200, f"sampling steps must be 1..200, got {self.steps}"),
-            (1 <= self.smoothing <= 25, f"smoothing window must be 1..25 frames, got {self.smoothing}"),
-            (1.5 <= self.crop_scale <= 4, f"crop scale must be 1.5..4, got {self.crop_scale}"),
-            (0 <= self.render_batch <= 512, f"render batch must be 0 (auto)..512, got {self.render_batch}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise BadInputError(message)
         self.plan()          # edits, keyframes, blink, retarget targets
         self.emotion_timeline()
 
     def emotion_timeline(self):
-        return Timeline.from_data(self.timeline, self.crossfade)
+        return spec.timeline_from_rows(self.timeline, self.crossfade)
 
     def plan(self, transfer_exp=None, transfer_pose=None) -> EditPlan:
         """The edits as an EditPlan (the transfer offsets are computed from the photo by the pipeline)."""

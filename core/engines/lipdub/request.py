@@ -3,43 +3,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import BadInputError
 from core.media import probe
 from core.request import FaceRequest
+from core.spec import param
 
 VERSIONS = ("v15", "v1")
 
 
 @dataclass(kw_only=True)
 class LipdubRequest(FaceRequest):
-    """``box`` here is the crop box itself (bbox_shift and extra_margin do not apply to it)."""
+    """``box`` here is the crop box itself (bbox_shift and extra_margin do not apply to it). The audio's rest may
+    also be "source": rest stretches keep the source video's frames (``core.engines.lipdub.rest``)."""
 
-    video: str  # video or still image to dub
-    version: str = "v15"  # "v15" (MuseTalk 1.5) or "v1" (1.0: raw parsing mask, no extra margin)
-    bbox_shift: int = 0  # px added to the nose anchor: moves the mask's upper edge (+ opens the mouth more)
-    extra_margin: int = 10  # v1.5: px added below the chin (0-40)
-    parsing_mode: str = "jaw"  # v1.5: "jaw" or "raw" (v1 always uses "raw")
-    left_cheek_width: int = 90  # jaw mode: cheek columns protected from the jaw dilation (20-160, 512-px space)
-    right_cheek_width: int = 90
-    batch_size: int = 16
-    smooth: bool = True  # smooth crop boxes over time (off for reference-exact runs)
-    use_cache: bool = True  # reuse / store the prepared-video cache
-    max_side: int = 1920  # working size: a longer video/photo side is downscaled for dubbing, with a warning (0 = keep)
+    rest_modes = ("on", "off", "source")
+
+    video: str = param(label="Video or photo to dub", help="the video (or still photo) whose mouth is redone",
+                       ui=False)
+    version: str = param("v15", "Model", "MuseTalk 1.5 (v15) or 1.0 (v1: raw parsing mask, no extra margin)",
+                         choices=VERSIONS, choice_labels=("MuseTalk 1.5", "MuseTalk 1.0"), widget="radio")
+    bbox_shift: int = param(0, "bbox_shift", "px added to the nose anchor: + moves the mask's top edge down (the "
+                            "mouth opens more)", range=(-100, 100), unit="px", widget="number")
+    extra_margin: int = param(10, "Extra margin below the chin (v1.5)", "px added below the chin",
+                              range=(0, 40), step=1, unit="px", group="mask")
+    parsing_mode: str = param("jaw", "Blend mask (v1.5)", "jaw (the jaw dilated, cheeks protected) or raw (the face "
+                              "parser's own mask)", choices=("jaw", "raw"), widget="radio", group="mask",
+                              flag="--parsing-mode", aliases=("--parsing",))
+    left_cheek_width: int = param(90, "Left cheek width", "jaw mode: cheek columns protected from the jaw dilation "
+                                  "(512-px space)", range=(20, 160), step=5, unit="px", group="mask")
+    right_cheek_width: int = param(90, "Right cheek width", "jaw mode: as the left one, on the right",
+                                   range=(20, 160), step=5, unit="px", group="mask")
+    batch_size: int = param(16, "Batch size", "frames per batch through the VAE and UNet", range=(1, 64), step=1,
+                            group="advanced", aliases=("--batch",))
+    smooth: bool = param(True, "Smooth face boxes over time", "temporal box smoothing (off for reference-exact "
+                         "crops)", group="advanced")
+    use_cache: bool = param(True, "Reuse the prepared video (cache)", "read and write the prepared-video cache",
+                            group="advanced", flag="--cache")
+    max_side: int = param(1920, "Max video side", "working size: a video or photo whose longer side exceeds it is "
+                          "dubbed downscaled, with a warning (0 = keep the size)", range=(0, None), unit="px",
+                          group="advanced", widget="number")
 
     def check(self) -> None:
-        if self.version not in VERSIONS:
-            raise BadInputError(f"unknown version {self.version!r}: use v15 or v1")
-        if self.parsing_mode not in ("jaw", "raw", "neck"):
-            raise BadInputError(f"unknown parsing mode {self.parsing_mode!r}: use jaw or raw")
-        if not 0 <= int(self.extra_margin) <= 40:
-            raise BadInputError(f"extra_margin {self.extra_margin} is outside 0..40")
-        for name in ("left_cheek_width", "right_cheek_width"):
-            if not 20 <= int(getattr(self, name)) <= 160:
-                raise BadInputError(f"{name.replace('_', ' ')} {getattr(self, name)} is outside 20..160")
-        if int(self.batch_size) < 1:
-            raise BadInputError("batch size must be at least 1")
-        if int(self.max_side) < 0:
-            raise BadInputError(f"max video side must be 0 (keep) or more, got {self.max_side}")
         probe(self.video)  # an empty or unreadable file is refused before any job starts
 
     @property

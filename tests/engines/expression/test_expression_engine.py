@@ -97,7 +97,7 @@ def test_photo_audio_adds_edits_on_top_of_the_audio_motion(weights, photo, tmp_p
 
     monkeypatch.setattr(pipeline, "driving_params", params_spy)
     monkeypatch.setattr(pipeline, "driving_keypoints", keypoints_spy)
-    req = ExpressionRequest(image=photo, box=BOX, audio=AudioOptions(audio=str(tmp_path / "speech.wav")),
+    req = ExpressionRequest(image=photo, box=BOX, audio=AudioOptions(audio=str(tmp_path / "speech.wav"), rest="off"),
                             timeline=[{"start": 0, "end": 0.32, "emotion": "happiness", "strength": 2.0}],
                             edits={"aaa": 30, "smile": 0.5}, steps=2, render_batch=8, seed=3)
     res = run_job("expression", pipeline.run, req)
@@ -138,7 +138,7 @@ def test_bad_requests_fail_before_work(photo, tmp_path):
         (ExpressionRequest(image=photo, edits={"grin": 1}), "unknown face edit"),
         (ExpressionRequest(image=photo, keyframes=[{"time": 1, "smile": 1, "easing": "bounce"}]), "easing"),
         (ExpressionRequest(image=str(tmp_path / "none.png")), "does not exist"),
-        (ExpressionRequest(image=photo, eyes_open_ratio=2.0), "0.0..0.8"),
+        (ExpressionRequest(image=photo, eyes_open_ratio=2.0), "Eyes-open target must be 0..0.8, got 2"),
     ):
         with pytest.raises(BadInputError, match=match):
             req.validate()
