@@ -20,6 +20,7 @@ import gradio as gr
 import numpy as np
 
 from core import sessions
+from core.errors import JobCancelled
 from core.live.request import LiveRequest
 from core.media import VideoWriter
 from core.request import parse_box, parse_point
@@ -74,7 +75,12 @@ def push(chunk, request: gr.Request = None):
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
     with session.ui["lock"]:
-        got = session.push(samples, int(rate))
+        try:
+            got = session.push(samples, int(rate))
+        except JobCancelled:  # Stop landed while this chunk waited: Stop's line stays
+            return gr.skip(), gr.skip()
+        if session.closed:  # ... or while it was drawn
+            return gr.skip(), gr.skip()
         if got is None:
             return gr.skip(), _status(session, None)
         t0 = time.perf_counter()
@@ -85,6 +91,8 @@ def push(chunk, request: gr.Request = None):
                                                       preset="ultrafast") as writer:
             writer.write(got.frames)
         got.steps["encode"] = time.perf_counter() - t0
+    if session.closed:
+        return gr.skip(), gr.skip()
     session.ctx.log(f"live frames {got.start}-{got.end - 1}: " + ", ".join(f"{k} {1000 * v:.0f} ms"
                                                                            for k, v in got.steps.items()))
     return str(path), _status(session, got)
