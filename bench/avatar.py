@@ -56,8 +56,11 @@ def one_run(args: argparse.Namespace) -> dict:
                             device=args.device, dtype=args.dtype, checkpoints=args.weights)
     cuda = torch.cuda.is_available() and request.device != "cpu"
     profiles.start(cuda)
+    from bench.ttff import FirstSegment
+
+    ttff = FirstSegment()
     started = time.perf_counter()
-    result = jobs.run_job("avatar", pipeline.run, request)
+    result = jobs.run_job("avatar", pipeline.run, request, on_segment=ttff)
     total = time.perf_counter() - started
     window_steps = result.extra["windows"] * result.extra["steps"]
     return {
@@ -65,6 +68,7 @@ def one_run(args: argparse.Namespace) -> dict:
         "windows": result.extra["windows"], "steps": result.extra["steps"], "total_s": round(total, 2),
         "per_window_step_s": round(result.timings.get("denoise", 0.0) / window_steps, 4),
         "rtf": round(total / result.extra["seconds"], 3),
+        "time_to_first_frame": ttff.figures(total),
         "peak": profiles.peak(cuda),
         "timings": {k: round(v, 2) for k, v in result.timings.items()},
     }

@@ -83,13 +83,19 @@ def measure(args, memory: str, dtype: str, seconds: float) -> None:
         print(f"live preview (512 output from the 256 crop): first {cold:.2f} s (load + crop); then median "
               f"{wall * 1000:.0f} ms per slider release, of which render {render * 1000:.0f} ms")
         clip = talking_clip(Path(tmp) / "clip.mp4", seconds=seconds, size=(512, 512))
+        from bench.ttff import FirstSegment
+
+        ttff = FirstSegment()
         start = time.perf_counter()
         res = run_job("expression", pipeline.run, ExpressionRequest(video=str(clip), edits={"smile": 0.4}, **common),
-                      outputs_root=Path(tmp))
+                      outputs_root=Path(tmp), on_segment=ttff)
         wall = time.perf_counter() - start
         frames = res.extra["frames"]
         stages = " · ".join(f"{k} {v:.2f} s" for k, v in res.timings.items() if k != "total")
         print(f"video edit 512x512, {frames} frames: {frames / wall:.2f} fps end to end ({wall:.1f} s); {stages}")
+        first = ttff.figures(wall)
+        print(f"time to first frame: {first['ttff_s']} s streamed ({first['segments']} segments), "
+              f"{first['ttff_before_s']} s before streaming (the whole job)")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@
 
 Stages: decode, face track (RetinaFace + FAN on the clip's frames), audio features (whisper-tiny), VAE encode,
 parse (BiSeNet), UNet, VAE decode, blend, encode; then end to end for a first run (prepare + generate) and a second
-run on the same video (prepared-video cache hit: generation only). Random weights cannot find faces, so the runs use
-a manual box around the portrait's face and the face track is timed on its own. ``--tiny`` uses the tiny test
+run on the same video (prepared-video cache hit: generation only), each with its time to first frame (the first
+streamed segment, ``bench/ttff.py``) beside the whole job's time (what a creator waited before streaming). Random
+weights cannot find faces, so the runs use a manual box around the portrait's face and the face track is timed on its
+own. ``--tiny`` uses the tiny test
 weights instead (fast; shows pipeline overheads and memory boundedness on long clips).
 Peak RAM is the process's max RSS; peak GPU memory is torch.cuda.max_memory_allocated. ``peak_per_memory_profile``:
 on CUDA, a cached run with each memory profile's freshly placed models (peak VRAM); on the CPU, where profiles change
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import profiles
 from bench.busy import print_table, side_by_side
+from bench.ttff import FirstSegment
 from core import jobs
 from core.audio.options import AudioOptions
 from core.cache import default_cache
@@ -162,8 +165,10 @@ def main() -> None:
         decode = decode_fps(video)
         req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio), rest="off"), box=list(box),
                             checkpoints=str(root), batch_size=args.batch, device=args.device, dtype=args.dtype)
-        first = jobs.run_job("lipdub", run, req)
-        second = jobs.run_job("lipdub", run, req)
+        ttff_first = FirstSegment()
+        first = jobs.run_job("lipdub", run, req, on_segment=ttff_first)
+        ttff_cached = FirstSegment()
+        second = jobs.run_job("lipdub", run, req, on_segment=ttff_cached)
         peaks = {}
         for memory in profiles.profiles(args.memory, device.type == "cuda"):
             default_cache().unload_all()   # each profile loads and places its own models
@@ -185,6 +190,8 @@ def main() -> None:
         "end_to_end_fps_first_run": round(n_out / first.timings["total"], 2),
         "end_to_end_fps_cached_run": round(n_out / second.timings["total"], 2),
         "generation_fps_cached_run": round(n_out / gen, 2) if gen else None,
+        "time_to_first_frame_first_run": ttff_first.figures(first.timings["total"]),
+        "time_to_first_frame_cached_run": ttff_cached.figures(second.timings["total"]),
         "seconds_first_run": {k: round(v, 2) for k, v in first.timings.items()},
         "seconds_cached_run": {k: round(v, 2) for k, v in second.timings.items()},
         "peak_ram_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),

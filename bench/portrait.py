@@ -92,10 +92,14 @@ def child(args: argparse.Namespace) -> None:
                               memory=args.memory[0])
         cuda = torch.cuda.is_available() and req.device != "cpu"
         profiles.start(cuda)
+        from bench.ttff import FirstSegment
+
+        ttff = FirstSegment()
         start = time.perf_counter()
-        result = run_job("portrait", run, req, outputs_root=Path(tmp))
+        result = run_job("portrait", run, req, outputs_root=Path(tmp), on_segment=ttff)
         wall = time.perf_counter() - start
     print(json.dumps({"seconds": args.seconds[0], "frames": result.extra["frames"], "wall": wall,
+                      "time_to_first_frame": ttff.figures(wall),
                       "timings": result.timings, "peak": profiles.peak(cuda)}))
 
 

@@ -106,8 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             engine.cli.add_parser(subparsers)
     from core.batch import cli as batch_cli
+    from core.live import cli as live_cli
     from core.weights import cli as weights_cli
 
+    live_cli.add_parser(subparsers)
     weights_cli.add_parser(subparsers)
     batch_cli.add_parser(subparsers)
     return parser

@@ -10,6 +10,11 @@ An engine is a package ``core/engines/<name>/`` (or another package named in its
 - ``cli.py``      optional: ``add_arguments(parser)`` and ``extra_fields(args)`` for the few flags that are not
                   plain request fields (every declared field is a flag already, through ``core.spec``);
 
+and, if its line names one, a ``live`` module (``REQUEST``, ``open_session(request, ctx)`` -> a session with
+``push(samples, rate)``, ``finish()``, ``close()``; see ``core.sessions``). Every engine's ``run`` streams its result
+while it renders when the caller asks (``run_job(on_segment=...)``; the engine passes ``ctx.segments(writer)`` to
+its ``EncoderThread``);
+
 and, for the studio, a tab module ``ui/tabs/<name>.py`` with ``build()``. Adding an engine is one package and
 one line below. Nothing here imports an engine until it is asked for, so listing engines stays cheap.
 """
@@ -39,6 +44,8 @@ class Engine:
     tab_title: str = ""        # the tab's label: "Lip-dub a video"
     generates: bool = True
     help: str = ""             # one line for ``python -m core --help``
+    live: str | None = None    # the engine streams live: a module with ``REQUEST`` and ``open_session(request, ctx)``
+                               # (``core.sessions`` holds the GPU lock and the lifecycle around it)
 
     def module(self, part: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{part}")
@@ -68,13 +75,17 @@ class Engine:
         return self.module("pipeline").run
 
     @property
+    def live_module(self) -> ModuleType | None:
+        return importlib.import_module(self.live) if self.live else None
+
+    @property
     def preview(self) -> Callable[[Any, Any], Any]:
         return self.module("pipeline").preview
 
 
 ENGINES: list[Engine] = [
     Engine("lipdub", "Lip-dub (MuseTalk)", "core.engines.lipdub", tab="ui.tabs.lipdub", tab_title="Lip-dub a video",
-           help="lip-dub a video or photo to new speech (MuseTalk 1.5 / 1.0)"),
+           help="lip-dub a video or photo to new speech (MuseTalk 1.5 / 1.0)", live="core.live.lipdub"),
     Engine("portrait", "Animate a photo (MoDA + LivePortrait)", "core.engines.portrait", tab="ui.tabs.portrait",
            tab_title="Animate a photo", help="animate a photo from speech (MoDA + LivePortrait)"),
     Engine("avatar", "Infinite avatar (StableAvatar on Wan2.1-Fun 1.3B)", "core.engines.avatar", tab="ui.tabs.avatar",

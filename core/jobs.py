@@ -74,8 +74,9 @@ class JobContext:
 
     def __init__(self, job_dir: Path, progress: ProgressFn | None = None,
                  cancel_event: threading.Event | None = None, gpu_call: Callable | None = None,
-                 gpu_budget_s: float = 0.0):
+                 gpu_budget_s: float = 0.0, on_segment: Callable | None = None):
         self.job_dir = Path(job_dir)
+        self._on_segment = on_segment  # streamed results: who gets each finished segment (``emit``)
         # GPU calls: ``ctx.gpu_call(fn, *args)`` runs a module-level ``fn`` on the accelerator. Here by default; on
         # a Hugging Face ZeroGPU Space in a worker process, one call per ``gpu_budget_s`` seconds of work, with
         # picklable arguments and results (see ui.components.zero_gpu_runner).
@@ -143,6 +144,26 @@ class JobContext:
             left = (total - done) * (now - first[0]) / (done - first[1])
             message += f" · {format_seconds(left)} left"
         self.progress(done / max(total, 1), message)
+
+    @property
+    def streaming(self) -> bool:
+        """Someone watches this job's result grow (``emit`` reaches them)."""
+        return self._on_segment is not None
+
+    def emit(self, segment: Any) -> None:
+        """Hand a finished, playable segment of the result (``core.media.segments.Segment``) to the caller."""
+        if self._on_segment is not None:
+            self.log(f"segment {segment.index} ready ({segment.start_s:.2f}-{segment.end_s:.2f} s of the output)")
+            self._on_segment(segment)
+
+    def segments(self, writer: Any) -> Any:
+        """The segment cutter for ``EncoderThread(writer, ctx.stage, segments=ctx.segments(writer))``: None when
+        nobody streams this job, so the job does no extra work then."""
+        if self._on_segment is None:
+            return None
+        from core.media.segments import SegmentTee
+
+        return SegmentTee(writer, self.emit, self.job_dir / "segments")
 
     def for_gpu_call(self) -> JobContext | Detached:
         """What a GPU call may report to: this context when calls run here, a ``Detached`` one otherwise."""
@@ -268,13 +289,14 @@ def active_jobs() -> int:
 def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: Any,
             progress: ProgressFn | None = None, cancel_event: threading.Event | None = None,
             outputs_root: Path | None = None, gpu_call: Callable | None = None,
-            gpu_budget_s: float = 0.0, job_dir: Path | None = None) -> JobResult:
+            gpu_budget_s: float = 0.0, job_dir: Path | None = None, on_segment: Callable | None = None) -> JobResult:
     """Run one engine call in its own ``outputs/<job-id>/`` folder (or ``job_dir``, emptied first), holding the GPU
     lock.
 
     A failed or cancelled job leaves only ``request.json``, ``log.txt`` and ``status.json`` (status "failed" with the
     error, or "cancelled"); Ctrl-C counts as a cancel. On success the result is also copied to ``request.output``
-    when the request names one (``JobResult.delivered``).
+    when the request names one (``JobResult.delivered``). ``on_segment(segment)``: stream the result while it renders
+    (engines cut playable segments through ``ctx.segments(writer)``; they stay in ``<job>/segments/``).
     """
     from core import prologue, weights  # local: weights reads the engine registry lazily
     from core.request import EngineRequest
@@ -283,7 +305,7 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
     resolved = prologue.resolve_request(engine, request) if isinstance(request, EngineRequest) else None
     job_dir = new_job_dir(engine, outputs_root) if job_dir is None else fresh_job_dir(job_dir)
     _write_json(job_dir / "request.json", {"engine": engine, "request": request})
-    ctx = JobContext(job_dir, progress, cancel_event, gpu_call, gpu_budget_s)
+    ctx = JobContext(job_dir, progress, cancel_event, gpu_call, gpu_budget_s, on_segment)
     if weights.is_test_checkpoints(getattr(request, "checkpoints", None)):
         ctx.warn("running on tiny random TEST weights: the output is noise, not a real model's result")
     ctx.progress(0.0, "waiting for the GPU" if GPU_LOCK.locked() else "starting")

@@ -19,6 +19,7 @@ from ui.components import SETTINGS, weights_banner
 log = logging.getLogger("mouthpiece.ui")
 SETTINGS_TAB = ("Models & settings", "ui.tabs.settings")
 BATCH_TAB = ("Batch", "ui.tabs.batch")
+LIVE_TAB = ("Live", "ui.tabs.live")  # after the engine tabs, when an engine streams live (``Engine.live``)
 
 # System fonts: the studio must render the same offline as online (no Google Fonts fetch).
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -33,8 +34,9 @@ CSS = (".job-status p { margin: 0; font-variant-numeric: tabular-nums; }"
 
 def tabs() -> list[tuple[str, str, str | None]]:
     """(title, tab module, engine name) for every tab, in order."""
-    return [(e.tab_title or e.title, e.tab, e.name) for e in registry.ENGINES if e.tab] + [(*BATCH_TAB, None),
-                                                                                           (*SETTINGS_TAB, None)]
+    live = [(*LIVE_TAB, e.name) for e in registry.ENGINES if e.live][:1]
+    engines = [(e.tab_title or e.title, e.tab, e.name) for e in registry.ENGINES if e.tab]
+    return engines + live + [(*BATCH_TAB, None), (*SETTINGS_TAB, None)]
 
 
 def _build_tab(title: str, module_name: str, engine: str | None) -> None:

@@ -153,6 +153,7 @@ class VideoWriter:
         self.crf, self.preset = int(crf), preset
         self.frames_written = 0
         self.frames_dropped = 0
+        self.audio_source = audio  # as given: a streamed copy (core.media.segments) reads its own feed of it
         self._audio = _AudioFeed(audio) if audio is not None else None
         self._tmp = temp_path_for(self.path)
         self._container = None
@@ -262,10 +263,13 @@ class EncoderThread:
     memory in flight. An encoder error is raised in the producer's thread at the next ``put`` or at exit. Use it as a
     context manager inside the ``VideoWriter``: leaving the block (normally or by an exception) drains and joins the
     thread, so a cancelled job never leaves it running. ``stage`` (e.g. ``ctx.stage``) times the encoding.
+    ``segments`` (a ``core.media.segments.SegmentTee``, e.g. ``ctx.segments(writer)``; None = no stream) gets each
+    batch after the writer, and cuts the streamed result's playable segments from them on this thread.
     """
 
-    def __init__(self, writer: VideoWriter, stage=None, depth: int = 2, name: str = "encode"):
+    def __init__(self, writer: VideoWriter, stage=None, depth: int = 2, name: str = "encode", segments=None):
         self.writer = writer
+        self.segments = segments
         self._stage = stage or (lambda _name: contextlib.nullcontext())
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
@@ -278,6 +282,9 @@ class EncoderThread:
                 try:
                     with self._stage("encode"):
                         self.writer.write(batch)
+                    if self.segments is not None:
+                        with self._stage("stream"):
+                            self.segments.write(batch)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the producer's thread
                     self.error = exc
 
@@ -292,5 +299,8 @@ class EncoderThread:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._queue.put(None)
         self._thread.join()
+        if exc_type is None and self.error is None and self.segments is not None:
+            with self._stage("stream"):
+                self.segments.close()
         if exc_type is None and self.error is not None:
             raise self.error

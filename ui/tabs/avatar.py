@@ -17,7 +17,7 @@ from core.engines.avatar.request import (
 )
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, preset_panel
-from ui.jobs import action_row, run_preview, stream_job, wire
+from ui.jobs import action_row, run_preview, stream_job, streamed_video, wire
 
 SIZE_LABELS = {"512x512": "512 × 512 (square)", "480x832": "480 × 832 (portrait)", "832x480": "832 × 480 (landscape)"}
 
@@ -86,7 +86,7 @@ def build() -> None:
                 still = gr.Image(label="Preview: last frame of the first window", type="filepath",
                                  interactive=False, height=220, elem_id="avatar-still")
                 clip = gr.Video(label="Preview clip", interactive=False, height=220, elem_id="avatar-clip")
-            result = gr.Video(label="Result", interactive=False, height=280, elem_id="avatar-result")
+            result = streamed_video(label="Result", interactive=False, height=280, elem_id="avatar-result")
 
     preset.change(lambda v: v, preset, steps, api_visibility="private")
     size.change(lambda s, m: gr.update(choices=memory_choices(s), value=m), [size, memory], memory,

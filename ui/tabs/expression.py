@@ -21,7 +21,7 @@ from core.request import parse_box
 from ui import presets
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, run_action
-from ui.jobs import action_row, run_preview, stream_job, wire
+from ui.jobs import action_row, run_preview, stream_job, streamed_video, wire
 
 TAB = "expression"
 EMOTION_CHOICES = ["none", *EMOTIONS]
@@ -168,7 +168,7 @@ def build() -> None:
             with gr.Row():  # side by side: the preview and either result fit one 1400x900 screen with the buttons
                 result_image = gr.Image(label="Edited photo", type="filepath", interactive=False, height=280,
                                         elem_id="expression-photo")
-                result_video = gr.Video(label="Result video", interactive=False, height=280,
+                result_video = streamed_video(label="Result video", interactive=False, height=280,
                                         elem_id="expression-result")
 
     controls = [timeline, crossfade, keyframes, blink_rate, source_ratio, eyes_ratio, lip_ratio, transfer_image,

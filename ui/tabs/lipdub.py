@@ -13,7 +13,7 @@ from core.errors import BadInputError
 from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, preset_panel, ui_language
-from ui.jobs import action_row, run_preview, stream_job, wire
+from ui.jobs import action_row, run_preview, stream_job, streamed_video, wire
 
 
 def _path(value) -> str | None:
@@ -116,7 +116,7 @@ def build() -> None:
                                    height=200, elem_id="lipdub-overlay")
                 dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=200,
                                   elem_id="lipdub-dubbed")
-            result = gr.Video(label="Result", interactive=False, height=280, elem_id="lipdub-result")
+            result = streamed_video(label="Result", interactive=False, height=280, elem_id="lipdub-result")
 
     controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
                 use_cache, device, dtype, max_side]

@@ -12,7 +12,7 @@ from core.errors import BadInputError
 from core.request import parse_box, parse_point
 from ui.audio_panel import audio_panel, options_from_values
 from ui.components import SETTINGS, answer_unreadable, preset_panel, ui_language
-from ui.jobs import action_row, run_preview, stream_job, wire
+from ui.jobs import action_row, run_preview, stream_job, streamed_video, wire
 
 EMOTION_CHOICES = [("None (audio only)", "none")] + [(e.capitalize(), e) for e in EMOTIONS]
 
@@ -81,7 +81,7 @@ def build() -> None:
                                    elem_id="portrait-crop")
                 first = gr.Image(label="First frame", type="filepath", interactive=False, height=200,
                                  elem_id="portrait-first")
-            result = gr.Video(label="Result", interactive=False, height=280, elem_id="portrait-result")
+            result = streamed_video(label="Result", interactive=False, height=280, elem_id="portrait-result")
 
     controls = [emotion, cfg_scale, steps, seed, smoothing, head_motion, crop_scale, pasteback, face, box, max_side,
                 batch, crf, device, dtype, emotion_strength, point]

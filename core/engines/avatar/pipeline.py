@@ -287,7 +287,7 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
             last[:] = [batch[-1]]
 
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
-                EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.9, 1.0):
+                EncoderThread(writer, ctx.stage, segments=ctx.segments(writer)) as encoder, ctx.span(0.9, 1.0):
             written = decode(spec, final, frames, reference, request.colour_correction, sink, ctx)
     return ctx.result(out_path, frames=written, width=width, height=height, latents=latents, windows=len(windows),
                       steps=steps, seconds=len(speech) / SR, last_frame=last[0])

@@ -166,7 +166,7 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
         batch = _batch_size(request, r.device)
         out_path = ctx.job_dir / "expression.mp4"
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
-                EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.3, 1.0):
+                EncoderThread(writer, ctx.stage, segments=ctx.segments(writer)) as encoder, ctx.span(0.3, 1.0):
             for start in range(0, frames, batch):
                 ctx.check_cancelled()
                 part = driving_params(raw[start:start + batch], source_raw, request.head_motion)
@@ -278,7 +278,7 @@ def _video(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> JobRes
         out_path = ctx.job_dir / "expression.mp4"
         audio = request.video if info.has_audio else None
         with VideoWriter(out_path, fps=FPS, audio=audio, crf=request.crf) as writer, \
-                EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.3, 1.0):
+                EncoderThread(writer, ctx.stage, segments=ctx.segments(writer)) as encoder, ctx.span(0.3, 1.0):
             for i, frame in enumerate(iter_video_frames(request.video, fps=FPS)):
                 if i >= frames:
                     break

@@ -155,7 +155,7 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
             out_path = ctx.job_dir / f"{Path(req.video).stem}_dubbed.mp4"
             h, w = source.hw
             with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer, \
-                    EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.45, 0.99):
+                    EncoderThread(writer, ctx.stage, segments=ctx.segments(writer)) as encoder, ctx.span(0.45, 0.99):
                 _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx, encoder.put, rest)
             for message in source.warnings:
                 ctx.warn(message)

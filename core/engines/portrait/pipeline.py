@@ -122,7 +122,7 @@ def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
         rest = mouth_rest(request.audio, speech, SR, frames_out, prep.crop, ctx)
         out_path = ctx.job_dir / "portrait.mp4"
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
-                EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.3, 1.0):
+                EncoderThread(writer, ctx.stage, segments=ctx.segments(writer)) as encoder, ctx.span(0.3, 1.0):
             render_frames(prep, raw, request, ctx, encoder.put, rest)
     h, w = (prep.photo.shape[:2] if request.pasteback else (512, 512))
     return ctx.result(out_path, frames=int(raw.shape[0]), width=int(w), height=int(h),
