@@ -3,19 +3,19 @@
     flock /tmp/mouthpiece-heavy.lock python bench/live.py [--size 1280x720] [--idle-seconds 3] [--seconds 10]
         [--chunk-ms 40] [--pace realtime|fast] [--device auto] [--dtype auto] [--tiny] [--json out.json]
 
-Targets (issue 17): on one H100 in fp16, 256x256 face crops on a 720p idle video, >= 25 fps sustained and <= 300 ms
-from a sound entering to the frame that shows it leaving the server. How it is measured: ``core.live.cli.feed_file``
-pushes the audio in ``--chunk-ms`` pieces, each when it would have been spoken (``--pace realtime``, the default); a
-frame's sound *enters* when the chunk holding the frame's first audio sample has arrived, and the frame *leaves*
-once it is H.264-encoded (the encode is timed in the budget); the latency is the difference, so it includes the chunk
-length, the look-ahead (160 ms: MuseTalk's window reads 120 ms ahead) and the compute. Sustained fps is the frames
-drawn over the wall time from the first push to the last frame out; with realtime pacing it cannot exceed 25, and a
-session that keeps up shows a flat latency (p95 close to p50) instead of one that grows chunk by chunk.
-``--pace fast`` pushes as fast as the session takes the audio: the fps is then the compute's ceiling.
-Budget per step, in ms per frame: features (whisper on the rolling buffer), latents, UNet, VAE decode, blend,
-encode (H.264); transport is the network and the browser player, outside this process (the Live tab's segments
-add the 0.5 s microphone chunk and the player's load of each segment: see ``ui/tabs/live.py``).
-Full-size random weights (the official architectures, ``bench/lipdub.py``), or ``--tiny`` (the test weights).
+Targets (issue 17): on one H100 in fp16, 256x256 face crops on a 720p idle video, >= 25 fps sustained and <= 300 ms from
+a sound entering to the frame that shows it leaving the server. How it is measured:
+``core.engines.lipdub.live.cli.feed_file`` pushes the audio in ``--chunk-ms`` pieces, each when it would have been
+spoken (``--pace realtime``, the default); a frame's sound *enters* when the chunk holding the frame's first audio
+sample has arrived, and the frame *leaves* once it is H.264-encoded (the encode is timed in the budget); the latency is
+the difference, so it includes the chunk length, the look-ahead (160 ms: MuseTalk's window reads 120 ms ahead) and the
+compute. Sustained fps is the frames drawn over the wall time from the first push to the last frame out; with realtime
+pacing it cannot exceed 25, and a session that keeps up shows a flat latency (p95 close to p50) instead of one that
+grows chunk by chunk. ``--pace fast`` pushes as fast as the session takes the audio: the fps is then the compute's
+ceiling. Budget per step, in ms per frame: features (whisper on the rolling buffer), latents, UNet, VAE decode, blend,
+encode (H.264); transport is the network and the browser player, outside this process (the Live tab's segments add the
+0.5 s microphone chunk and the player's load of each segment: see ``ui/tabs/live.py``). Full-size random weights (the
+official architectures, ``bench/lipdub.py``), or ``--tiny`` (the test weights).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.audio.options import AudioOptions
-from core.live.cli import STEPS, feed_file, summary
-from core.live.request import LiveRequest
+from core.engines.lipdub.live.cli import STEPS, feed_file, summary
+from core.engines.lipdub.live.request import LiveRequest
 from tests.samples import make_tone, talking_clip
 
 

@@ -11,6 +11,7 @@ next batch, leaving no partial output).
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import signal
 import sys
@@ -106,10 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             engine.cli.add_parser(subparsers)
     from core.batch import cli as batch_cli
-    from core.live import cli as live_cli
     from core.weights import cli as weights_cli
 
-    live_cli.add_parser(subparsers)
+    for engine in ENGINES:  # `python -m core live`: the command of the engine that streams live
+        if engine.live:
+            importlib.import_module(engine.live.rsplit(".", 1)[0] + ".cli").add_parser(subparsers)
     weights_cli.add_parser(subparsers)
     batch_cli.add_parser(subparsers)
     return parser

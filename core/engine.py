@@ -85,7 +85,8 @@ class Engine:
 
 ENGINES: list[Engine] = [
     Engine("lipdub", "Lip-dub (MuseTalk)", "core.engines.lipdub", tab="ui.tabs.lipdub", tab_title="Lip-dub a video",
-           help="lip-dub a video or photo to new speech (MuseTalk 1.5 / 1.0)", live="core.live.lipdub"),
+           help="lip-dub a video or photo to new speech (MuseTalk 1.5 / 1.0)",
+           live="core.engines.lipdub.live.lipdub"),
     Engine("portrait", "Animate a photo (MoDA + LivePortrait)", "core.engines.portrait", tab="ui.tabs.portrait",
            tab_title="Animate a photo", help="animate a photo from speech (MoDA + LivePortrait)"),
     Engine("avatar", "Infinite avatar (StableAvatar on Wan2.1-Fun 1.3B)", "core.engines.avatar", tab="ui.tabs.avatar",

@@ -1,12 +1,12 @@
 """Live sessions: a job whose input arrives over time (the session half of the engine contract).
 
 ``open_session(engine, request)`` makes the job folder (``request.json``, ``log.txt``), takes the GPU lock without
-waiting (a second live session, or a batch job running, is refused in one line), registers the session with the
-running jobs (so SIGINT/SIGTERM of the server or CLI cancels it, like a job), and asks the engine's live module
-(``Engine.live``, e.g. ``core.live.lipdub``) for its session. The caller then ``push``es audio and gets frames back,
-and ``finish``es or ``close``s. The GPU lock is released by ``close``, whoever calls it: the caller at the end, the UI
-on Stop or a closed tab, the idle watchdog when no audio has arrived for ``request.idle_timeout_s``, or the next
-``push`` after a cancel (which then raises ``JobCancelled``). ``status.json`` says how it ended: ``done``,
+waiting (a second live session, or a batch job running, is refused in one line), registers the session with the running
+jobs (so SIGINT/SIGTERM of the server or CLI cancels it, like a job), and asks the engine's live module
+(``Engine.live``, e.g. ``core.engines.lipdub.live.lipdub``) for its session. The caller then ``push``es audio and gets
+frames back, and ``finish``es or ``close``s. The GPU lock is released by ``close``, whoever calls it: the caller at the
+end, the UI on Stop or a closed tab, the idle watchdog when no audio has arrived for ``request.idle_timeout_s``, or the
+next ``push`` after a cancel (which then raises ``JobCancelled``). ``status.json`` says how it ended: ``done``,
 ``cancelled``, ``timed out`` or ``failed``. Nothing of a session stays on the GPU after ``close`` except the models in
 the shared model cache, as after a job.
 """

@@ -13,8 +13,8 @@ from core.cli import main as cli_main
 from core.engines.lipdub import models as M
 from core.engines.lipdub.audio import SR, WhisperFeatures
 from core.errors import BadInputError, JobCancelled
-from core.live.features import StreamingWhisper
-from core.live.request import LiveRequest
+from core.engines.lipdub.live.features import StreamingWhisper
+from core.engines.lipdub.live.request import LiveRequest
 from core.media import iter_video_frames, load_audio
 from tests.samples import speech_wav, talking_clip
 
@@ -128,7 +128,8 @@ def test_session_lifecycle(media, test_checkpoints, monkeypatch):
         session.push(np.zeros(400, np.float32), 4000)
     assert not jobs.GPU_LOCK.locked()
 
-    monkeypatch.setattr("core.live.lipdub.SILENCE_WARN_S", 0.3)  # 3 s in use: fewer frames to draw on the CPU
+    # 3 s in use: fewer frames to draw on the CPU
+    monkeypatch.setattr("core.engines.lipdub.live.lipdub.SILENCE_WARN_S", 0.3)
     session = sessions.open_session("lipdub", _live(media, test_checkpoints, idle_timeout_s=1.0))
     session.push(np.zeros(SR // 5, np.float32), SR)
     assert not session.ctx.warnings

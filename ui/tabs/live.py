@@ -1,5 +1,5 @@
-"""Tab "Live": speak into the microphone and the avatar of an idle video speaks back (``core.live`` through
-``core.sessions``).
+"""Tab "Live": speak into the microphone and the avatar of an idle video speaks back (the live engine's session,
+``core.engines.lipdub.live``, through ``core.sessions``).
 
 Start prepares the idle video (the lip-dub preparation cache: a second Start on the same video is instant) and opens
 the session, which holds the GPU until Stop, a closed tab, the server stopping, or no audio for the idle timeout.
@@ -21,7 +21,7 @@ import numpy as np
 
 from core import sessions
 from core.errors import JobCancelled
-from core.live.request import LiveRequest
+from core.engines.lipdub.live.request import LiveRequest
 from core.media import VideoWriter
 from core.request import parse_box, parse_point
 from ui.components import SETTINGS, run_action

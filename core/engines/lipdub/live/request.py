@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from core.engines.lipdub.request import LipdubRequest
 from core.errors import BadInputError
-from core.live.features import LOOKAHEAD_S
+from core.engines.lipdub.live.features import LOOKAHEAD_S
 from core.media import probe
 from core.spec import param
 

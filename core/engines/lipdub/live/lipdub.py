@@ -2,12 +2,12 @@
 
 ``open_session(request, ctx)`` prepares the idle video once through the lip-dub engine's own preparation cache (face
 track, crops -> VAE posteriors, blend masks; the face picker applies), loads the UNet, VAE and whisper encoder, and
-holds the idle frames in memory (a few seconds; ``LiveRequest`` refuses more than 20 s). Then ``push(samples)``
-appends 16 kHz mono audio and returns the frames whose whisper look-ahead has arrived (``core.live.features``),
-each with its 40 ms of audio, so a viewer hears what the frame shows; ``finish()`` draws the frames left at the
-end of the audio. Output frame ``i`` is source frame ``pingpong(i, N)``, latents seeded per source frame exactly as
-the offline engine (``pipeline.frame_seed``), so the stream differs from the offline lip-dub of the same audio only
-through the streamed whisper features; outside the face boxes every frame is the idle frame itself.
+holds the idle frames in memory (a few seconds; ``LiveRequest`` refuses more than 20 s). Then ``push(samples)`` appends
+16 kHz mono audio and returns the frames whose whisper look-ahead has arrived (``core.engines.lipdub.live.features``),
+each with its 40 ms of audio, so a viewer hears what the frame shows; ``finish()`` draws the frames left at the end of
+the audio. Output frame ``i`` is source frame ``pingpong(i, N)``, latents seeded per source frame exactly as the offline
+engine (``pipeline.frame_seed``), so the stream differs from the offline lip-dub of the same audio only through the
+streamed whisper features; outside the face boxes every frame is the idle frame itself.
 
 Deviations from MuseTalk's real-time mode (``scripts/realtime_inference.py``): it precomputes the same cache but
 takes the whole audio up front; here the audio arrives in chunks and is featurised with a rolling buffer. Rest on
@@ -33,8 +33,8 @@ from core.engines.lipdub.pipeline import blend_batch, dub_faces, sample_latents
 from core.engines.lipdub.prepare import prepare
 from core.engines.lipdub.source import FPS, FrameSource, pingpong
 from core.errors import BadInputError
-from core.live.features import StreamingWhisper
-from core.live.request import LiveRequest
+from core.engines.lipdub.live.features import StreamingWhisper
+from core.engines.lipdub.live.request import LiveRequest
 
 ENGINE = "lipdub"
 SILENCE_WARN_S = 3.0

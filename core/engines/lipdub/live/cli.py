@@ -24,7 +24,7 @@ STEPS = ("audio_features", "latents", "unet", "vae_decode", "blend", "encode")
 def add_parser(subparsers) -> None:
     from core.cli import add_request_arguments
     from core.engines.lipdub import cli as lipdub_cli
-    from core.live.request import LiveRequest
+    from core.engines.lipdub.live.request import LiveRequest
 
     p = subparsers.add_parser("live", help="live lip-dub: an idle video looped and driven by audio fed in chunks",
                               description=__doc__.split("\n\n")[1])
@@ -42,7 +42,7 @@ def request_from_args(args: argparse.Namespace):
     from core.audio.cli import audio_options_from_args
     from core.engines.lipdub import cli as lipdub_cli
     from core.errors import BadInputError
-    from core.live.request import LiveRequest
+    from core.engines.lipdub.live.request import LiveRequest
 
     if args.preview:
         raise BadInputError("live has no preview: run it and watch --out")
