@@ -10,14 +10,14 @@ next batch, leaving no partial output).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import BadInputError, JobCancelled, MouthpieceError
+from core.progress import tqdm_progress
 
 
 def add_request_arguments(parser: argparse.ArgumentParser, request_type: type) -> None:
@@ -137,19 +137,6 @@ def _main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-@contextlib.contextmanager
-def tqdm_progress(desc: str) -> Iterator[Callable[[float, str], None]]:
-    """A core progress callback (fraction, message) drawn as one tqdm bar on the terminal."""
-    from tqdm import tqdm
-
-    with tqdm(total=1000, desc=desc, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}") as bar:
-        def report(fraction: float, message: str) -> None:
-            bar.set_postfix_str(message[-60:])
-            bar.update(max(int(fraction * 1000) - bar.n, 0))
-
-        yield report
 
 
 def main(argv: Sequence[str] | None = None) -> int:

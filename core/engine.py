@@ -9,7 +9,7 @@ An engine is a package ``core/engines/<name>/`` (or another package named in its
 - ``cli.py``      optional: ``add_arguments(parser)`` and ``extra_fields(args)`` for the few flags that are not
                   plain request fields (every declared field is a flag already, through ``core.spec``);
 
-and, for the studio, a tab module ``ui/tabs/<name>.py`` with ``build(engine)``. Adding an engine is one package and
+and, for the studio, a tab module ``ui/tabs/<name>.py`` with ``build()``. Adding an engine is one package and
 one line below. Nothing here imports an engine until it is asked for, so listing engines stays cheap.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Engine:
     name: str
     title: str                 # what the models are, in listings and banners: "Lip-dub (MuseTalk)"
     package: str
-    tab: str | None = None     # the studio tab's module (``build(engine)``)
+    tab: str | None = None     # the studio tab's module (``build()``)
     tab_title: str = ""        # the tab's label: "Lip-dub a video"
     generates: bool = True
     help: str = ""             # one line for ``python -m core --help``

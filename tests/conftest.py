@@ -14,6 +14,26 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
+# Modules whose tests each run whole jobs, subprocesses or a studio server (seconds to a minute each on 2 cores).
+SLOW_MODULES = {"test_outputs_unchanged", "test_studio_limits", "test_ui_endtoend", "test_cancel",
+                "test_avatar_pipeline", "test_avatar_memory", "test_lipdub_engine", "test_portrait_pipeline",
+                "test_expression_engine", "test_audio_engine_mux", "test_audio_separation", "test_half_precision"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers by place: tests/browser/ is `browser` (and `slow`), test_fidelity_* is `fidelity`, the modules above
+    are `slow`. The fast subset for development: `python -m pytest -m "not slow"`."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if "browser" in path.parts:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if path.stem.startswith("test_fidelity"):
+            item.add_marker(pytest.mark.fidelity)
+        if path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     """Each test writes outputs and caches under its own temporary folder, never into the repo."""

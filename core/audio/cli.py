@@ -29,7 +29,7 @@ def audio_options_from_args(args: argparse.Namespace, audio: str | None = None) 
 
 def _separate(args: argparse.Namespace) -> int:
     from core.audio.prepare import separate_file
-    from core.cli import tqdm_progress
+    from core.progress import tqdm_progress
     from core.request import check_out_dir
 
     check_out_dir(args.out_dir)  # before the progress bar: a refusal is one line
@@ -46,7 +46,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core.audio.prepare import prepare_audio
-    from core.cli import tqdm_progress
+    from core.progress import tqdm_progress
     from core.request import check_out_dir
 
     check_out_dir(args.out_dir)

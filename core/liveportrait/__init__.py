@@ -17,7 +17,7 @@ Public API (all tensors fp32 unless said; keypoints are row vectors, K = 21):
     x_d = r.compose_keypoints(src, exp, pitch, yaw, roll, t)     # (B,21,3) = s_src * (kp @ R + exp) + [tx, ty, 0]
     x_d = r.stitch(src.x_s, x_d)                                 # stitching MLP (MoDA: on)
     frames = r.render(src, x_d, batch_size=25)                   # (B,3,512,512) in [0,1], on r.device
-    paste = PasteBack(photo, crop, device=r.device)              # once per photo
+    paste = PasteBack(photo, crop)              # once per photo
     video_frames = paste(frames)                                 # (B,H,W,3) uint8 on r.device
 
 Also: `rotation_matrix(pitch, yaw, roll)`, `bins_to_degrees(logits)`, `transform_keypoints(kp, R, exp, scale, t)`

@@ -32,11 +32,11 @@ def mask_template(size: int = 512, ramp: int = 16) -> np.ndarray:
 class PasteBack:
     """Precomputes the footprint, the warped mask and the photo's share of the blend for one photo and crop matrix.
 
-    ``device`` is accepted for callers that pass the renderer's; the frames come back on the CPU, where they are
-    encoded (only the uint8 truncation of the render runs on its device).
+    The frames come back on the CPU, where they are encoded (only the uint8 truncation of the render runs on the
+    render's device).
     """
 
-    def __init__(self, photo_rgb: np.ndarray, crop_info, device: torch.device | str = "cpu", crop_size: int = 512):
+    def __init__(self, photo_rgb: np.ndarray, crop_info, crop_size: int = 512):
         self.height, self.width = photo_rgb.shape[:2]
         self.crop_size = crop_size
         self.photo = np.ascontiguousarray(photo_rgb)  # (H, W, 3) uint8

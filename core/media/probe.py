@@ -53,10 +53,6 @@ class MediaInfo:
     audio_duration: float = 0.0
 
     @property
-    def has_video(self) -> bool:
-        return self.kind == "video"
-
-    @property
     def name(self) -> str:
         return Path(self.path).name
 

@@ -39,7 +39,7 @@ def _total(files) -> str:
 
 
 def download_with_bar(engine_names: list[str], root: str | None = None) -> int:
-    from core.cli import tqdm_progress
+    from core.progress import tqdm_progress
 
     for engine in engine_names:
         with tqdm_progress(engine) as report:

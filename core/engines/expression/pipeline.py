@@ -141,7 +141,7 @@ def _still(setup: _Setup, ctx: JobContext) -> JobResult:
     with ctx.stage("render"):
         frame = r.render(face.source, still_keypoints(r, face, setup.plan))
     with ctx.stage("paste-back"):
-        out = PasteBack(face.image, face.crop, device=r.device)(frame)[0].cpu().numpy()
+        out = PasteBack(face.image, face.crop)(frame)[0].cpu().numpy()
     path = ctx.job_dir / "expression.png"
     Image.fromarray(out).save(path)
     h, w = out.shape[:2]
@@ -168,7 +168,7 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
                                   request.emotion_timeline())
         exp_d, pose_d = setup.plan.deltas(frames, FPS)
         source_raw = face.source.motion_vector()[0].float().cpu()
-        paste = PasteBack(face.image, face.crop, device=r.device)
+        paste = PasteBack(face.image, face.crop)
         batch = _batch_size(request, r.device)
         out_path = ctx.job_dir / "expression.mp4"
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
@@ -296,7 +296,7 @@ def _video(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> JobRes
                                             setup.plan.retarget)
                     rendered = r.render(source, x_d)
                 with ctx.stage("paste-back"):
-                    encoder.put(PasteBack(frame, crop, device=r.device)(rendered).cpu().numpy())
+                    encoder.put(PasteBack(frame, crop)(rendered).cpu().numpy())
                 ctx.count(i + 1, frames, "rendering")
     return ctx.result(out_path, frames=frames, width=int(info.width), height=int(info.height))
 

@@ -77,7 +77,7 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
 
     r, src = prep.renderer, prep.source
     batch_size = request.render_batch or (25 if r.device.type == "cuda" else 4)  # full-size W+G: ~0.5 GB/frame on CPU
-    paste = PasteBack(prep.photo, prep.crop, device=r.device) if request.pasteback else None
+    paste = PasteBack(prep.photo, prep.crop) if request.pasteback else None
     source_raw = src.motion_vector()[0].float().cpu()
     total = raw.shape[0]
     for start in range(0, total, batch_size):
