@@ -1,7 +1,7 @@
 """Running engine jobs from the studio: Preview / Generate / Stop wiring shared by every tab, with real cancellation.
 
 A Generate handler is a generator: the job runs on a worker thread while the handler yields the progress line
-("rendering 40/100 frames · 12 s left") into the tab's status text, then the result. The job's cancel event is set
+("40 % · rendering 40/100 frames · 12 s left · 35 s elapsed") into the tab's status text, then the result. The job's cancel event is set
 when the creator presses Stop, when an API client cancels (``job.cancel()`` closes the handler), when the browser tab
 closes (``demo.unload``), or when the server is asked to stop; the job then ends within one batch, releases the GPU
 lock, and the next queued job starts.
@@ -9,6 +9,7 @@ lock, and the next queued job starts.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -75,14 +76,15 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name=f"job-{engine}", daemon=True)
+    started = time.monotonic()
     worker.start()
     try:
         while worker.is_alive():
             worker.join(POLL_SECONDS)
             if worker.is_alive():  # a yield every poll, changed or not: Gradio can close the handler only there
-                if progress is not None:
+                if progress is not None:  # API clients read it; the tab shows the status line only
                     progress(state["fraction"], desc=state["message"])
-                yield on_progress(state["message"])  # stage, frames done/total, time left; the bar has the share
+                yield on_progress(progress_line(state["fraction"], state["message"], time.monotonic() - started))
         if isinstance(outcome.get("error"), JobCancelled):  # Stop (or the server stopping): not an error to show
             yield on_progress("stopped")
             return
@@ -94,6 +96,11 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
         if worker.is_alive():  # closed early (Stop, an API cancel): the job stops at its next batch boundary and
             cancel.set()       # releases the GPU lock; a queued job waits for that lock, not for this handler
         _unregister(session, cancel)
+
+
+def progress_line(fraction: float, message: str, elapsed: float) -> str:
+    """The one progress text a running job shows: "40 % · rendering 40/100 frames · 12 s left · 35 s elapsed"."""
+    return f"{fraction:.0%} · {message} · {jobs.format_seconds(elapsed)} elapsed"
 
 
 def run_preview(engine: str, fn: Callable, req: Any, request: gr.Request | None,
@@ -123,7 +130,7 @@ class ActionRow:
 def action_row(preview_label: str = "Preview") -> ActionRow:
     """Preview / Generate / Stop side by side, with the job's status line under them."""
     with gr.Row(equal_height=True):
-        preview = gr.Button(preview_label, scale=1)
+        preview = gr.Button(preview_label, scale=2)  # its label says what it renders
         generate = gr.Button("Generate", variant="primary", scale=2)
         stop = gr.Button("Stop", variant="stop", interactive=False, scale=1)
     status = gr.Markdown(elem_classes=["job-status"])
@@ -141,9 +148,10 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
     preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,
                                       api_name=f"{engine}_preview")
     row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
-    # The progress overlay covers only the result: the status line under the buttons shows the same words, unveiled.
+    # One progress text: the status line under the buttons (share, stage, time left, time elapsed); no overlay,
+    # whose own timer restarts at every streamed line.
     generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
-                                        show_progress_on=generate_outputs[:1])
+                                        show_progress="hidden")
     generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
 
     # The status says "stopped" only once the cancel has gone through, so no progress line still in flight from

@@ -55,8 +55,8 @@ def test_preview_label_and_cpu_time_say_what_a_click_costs(test_checkpoints, tmp
     from tests.samples import make_tone
     from ui.tabs.avatar import preview_label
 
-    assert preview_label("480x832", 25) == "Preview (first 3.2 s at 480×832, 10 steps)"
-    assert preview_label("64x48", 4) == "Preview (first 3.2 s at 64×48, 4 steps)"
+    assert preview_label("480x832", 25) == "Preview 3.2 s · 480×832 · 10 steps"
+    assert preview_label("64x48", 4) == "Preview 3.2 s · 64×48 · 4 steps"
     params, width, blocks = cost.dit_shape(test_checkpoints)
     assert (width, blocks) == (128, 2) and 0 < params < cost.OFFICIAL[0] / 1000
     small = cost.denoise_flops((params, width, blocks), 512, 512, 3.24, 10, 5, preview=True)

@@ -44,7 +44,7 @@ def preview_label(size: str, steps) -> str:
     width, height = _size_or_default(size)
     draft = min(int(steps or pipeline.PREVIEW_STEPS), pipeline.PREVIEW_STEPS)
     seconds = sampling.video_frames(sampling.WINDOW) / FPS
-    return f"Preview (first {seconds:.1f} s at {width}×{height}, {draft} steps)"
+    return f"Preview {seconds:.1f} s · {width}×{height} · {draft} steps"
 
 
 def make_request(form: Form, values: dict) -> AvatarRequest:
@@ -68,8 +68,8 @@ def build() -> Form:
             with gr.Row():
                 size = form.add("size", choices=[(SIZE_LABELS[s], s) for s in RESOLUTIONS])[0]
                 quality = gr.Radio([(f"{k} ({v})", v) for k, v in STEP_PRESETS.items()],
-                                   value=default["steps"].default, label="Quality")
-                steps = form.add("steps")[0]
+                                   value=default["steps"].default, label="Quality", scale=2)
+            steps = form.add("steps")[0]
             with gr.Accordion("Advanced", open=False):
                 form.add("negative_prompt")
                 memory = form.add("memory", choices=memory_choices(RESOLUTIONS[0]))[0]
@@ -77,7 +77,7 @@ def build() -> Form:
                 form.add_shared()
         with gr.Column(scale=4):
             row = action_row(preview_label(RESOLUTIONS[0], default["steps"].default))
-            estimate = gr.Markdown(elem_id="avatar-estimate")
+            estimate = gr.Markdown(elem_id="avatar-estimate", elem_classes=["job-estimate"])
             with gr.Row():
                 still = gr.Image(label="Preview: last frame of the first window", type="filepath",
                                  interactive=False, height=220, elem_id="avatar-still")

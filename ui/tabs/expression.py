@@ -76,6 +76,20 @@ def _table_from_keyframes(rows: list[dict]) -> list[list]:
              ",".join(f"{k}={v:g}" for k, v in r.items() if k not in ("time", "easing"))] for r in rows]
 
 
+def centred_css() -> str:
+    """Edit sliders whose range spans 0 fill from 0 to the value, not from the left end (Gradio's track is a
+    gradient from the left; here it is coloured between 0 and the thumb)."""
+    rules = []
+    for s in SLIDERS:
+        if s.lo < 0 < s.hi:
+            zero, at = f"{100 * -s.lo / (s.hi - s.lo):.2f}%", "var(--range_progress)"
+            lo, hi = f"min({zero}, {at})", f"max({zero}, {at})"
+            rules.append(f"#{TAB}-edit-{s.name} input[type=range]::-webkit-slider-runnable-track {{ background: "
+                         f"linear-gradient(to right, var(--neutral-200) {lo}, var(--slider-color) {lo}, "
+                         f"var(--slider-color) {hi}, var(--neutral-200) {hi}); }}")
+    return "\n".join(rules)
+
+
 def make_request(form: Form, values: dict) -> ExpressionRequest:
     """The request the tab's values describe (same parsing and validation as the CLI)."""
     media = values.get("media") or "Photo"
@@ -102,7 +116,7 @@ def build() -> Form:
             video = gr.Video(label="Video (its sound is kept)", sources=["upload"], height=220, visible=False,
                              elem_id="expression-video")
             with gr.Column() as photo_only:
-                panel = audio_panel(TAB, label="Driving audio (optional: animates the photo)")
+                panel = audio_panel(TAB, label="Driving audio, optional")
                 with gr.Accordion("Emotion timeline (photo + audio)", open=False):
                     timeline = gr.Dataframe(headers=TIMELINE_HEADERS, datatype=["number", "number", "str", "number"],
                                             value=None, row_count=(1, "dynamic"), column_count=(4, "fixed"),
@@ -111,9 +125,9 @@ def build() -> Form:
             for group in GROUPS:
                 with gr.Accordion(f"{group.capitalize()}", open=group == "mouth"), gr.Row():
                     for s in (s for s in SLIDERS if s.group == group):
-                        centred = s.lo < 0 < s.hi  # filled from 0, not from the left end (ui/app.py's CSS)
                         sliders.append(gr.Slider(s.lo, s.hi, value=0, step=s.step, label=s.label, min_width=160,
-                                                 elem_classes=["centred"] if centred else None))
+                                                 elem_id=f"{TAB}-edit-{s.name}"))
+            gr.HTML(f"<style>{centred_css()}</style>", container=False, padding=False)
             with gr.Accordion("Retargeting, blink, transfer", open=False):
                 with gr.Row():
                     form.add("eyes_open_ratio", "lip_open_ratio", "blink_rate", "source_ratio")
@@ -133,7 +147,7 @@ def build() -> Form:
                 form.add_shared()
                 faces = face_picker("Manual face box x1,y1,x2,y2")
         with gr.Column(scale=4):
-            row = action_row("Preview face crop (edits only)")
+            row = action_row("Preview edits (face crop)")
             live = gr.Image(label="Live preview (face crop, render only)", type="filepath", interactive=False,
                             height=280, elem_id="expression-live")
             with gr.Row():  # side by side: the preview and either result fit one 1400x900 screen with the buttons

@@ -74,7 +74,7 @@ def build() -> Form:
                 video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"],
                                 height=110, scale=3, elem_id="lipdub-video")
                 thumb = gr.Image(label="Frame 0", type="filepath", interactive=False, height=110, scale=1,
-                                 min_width=100, show_label=False, elem_id="lipdub-thumb")
+                                 min_width=100, show_label=False, buttons=[], elem_id="lipdub-thumb")
             panel = audio_panel("lipdub")
             with gr.Row():
                 form.add_group("main")

@@ -49,7 +49,7 @@ def build() -> Form:
                 faces = face_picker("Manual face box x1,y1,x2,y2 (skips detection)",
                                     "Face at point x,y (of several; click it on the Face crop picture)")
         with gr.Column(scale=4):
-            row = action_row()
+            row = action_row("Preview face crop + first frame")
             with gr.Row():
                 overlay = gr.Image(label="Face crop", type="filepath", interactive=False, height=200,
                                    elem_id="portrait-crop")
