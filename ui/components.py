@@ -49,9 +49,13 @@ SETTINGS = StudioSettings()
 # Core's messages name the CLI's flags; in the studio the same advice names the control. The one mapping, applied to
 # every error and warning the studio shows (longest phrases first).
 UI_WORDS: list[tuple[str, str]] = [
-    (r"draw a box with --box x1,y1,x2,y2", "click the face on the preview, or draw a box in Mask and face → Manual box"),
-    (r"draw a face box \(x1,y1,x2,y2\)", "draw a box in Advanced → Manual face box"),  # the photo engine
-    (r"draw a face box$", "click the face on the preview, or draw a box in Mask and face → Manual box"),  # lip-dub
+    # No face detected: a click cannot pick one, so a click on the picture starts a box around it (ui.tabparts).
+    (r"draw a box with --box x1,y1,x2,y2", ("click the face on the preview to put a box around it, or draw one in "
+                                            "Mask and face → Manual box")),
+    (r"draw a face box \(x1,y1,x2,y2\)", ("click the face on the preview picture to put a box around it, or draw "
+                                         "one in Advanced → Manual face box,")),  # photo and expression
+    (r"draw a face box$", ("click the face on the preview to put a box around it, or draw one in Mask and face → "
+                           "Manual box")),  # lip-dub
     (r"--box x1,y1,x2,y2", "Manual box"),
     (r"--box", "Manual box"),
     (r"--point", "a click on the preview"),

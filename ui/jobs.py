@@ -1,10 +1,10 @@
 """Running engine jobs from the studio: Preview / Generate / Stop wiring shared by every tab, with real cancellation.
 
 A Generate handler is a generator: the job runs on a worker thread while the handler yields the progress line
-("40 % · rendering 40/100 frames · 12 s left · 35 s elapsed") into the tab's status text, then the result. The job's cancel event is set
-when the creator presses Stop, when an API client cancels (``job.cancel()`` closes the handler), when the browser tab
-closes (``demo.unload``), or when the server is asked to stop; the job then ends within one batch, releases the GPU
-lock, and the next queued job starts.
+("40% · rendering 40/100 frames · 12 s left · 35 s elapsed") into the tab's status text, then the result. The job's
+cancel event is set when the creator presses Stop, when an API client cancels (``job.cancel()`` closes the handler),
+when the browser tab closes (``demo.unload``), or when the server is asked to stop; the job then ends within one
+batch, releases the GPU lock, and the next queued job starts.
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
 
 
 def progress_line(fraction: float, message: str, elapsed: float) -> str:
-    """The one progress text a running job shows: "40 % · rendering 40/100 frames · 12 s left · 35 s elapsed"."""
+    """The one progress text a running job shows: "40% · rendering 40/100 frames · 12 s left · 35 s elapsed"."""
     return f"{fraction:.0%} · {message} · {jobs.format_seconds(elapsed)} elapsed"
 
 

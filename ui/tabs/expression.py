@@ -17,15 +17,25 @@ import gradio as gr
 
 from core.engines.expression import pipeline, spec
 from core.engines.expression.request import ExpressionRequest
+from core.errors import BadInputError
 from core.liveportrait.expression import GROUPS, SLIDERS
 from core.moda.motion import EMOTIONS
 from core.moda.timeline import Timeline
 from ui import presets
 from ui.audio_panel import audio_panel
-from ui.components import answer_unreadable, run_action
+from ui.components import answer_unreadable, run_action, ui_language
 from ui.jobs import action_row, run_preview, stream_job, wire
 from ui.params import SHARED, Form
-from ui.tabparts import audio_inputs, audio_options, face_fields, face_picker, finished, path_of, request_fields
+from ui.tabparts import (
+    audio_inputs,
+    audio_options,
+    click_to_face,
+    face_fields,
+    face_picker,
+    finished,
+    path_of,
+    request_fields,
+)
 
 TAB = "expression"
 EMOTION_CHOICES = ["none", *EMOTIONS]
@@ -164,8 +174,15 @@ def build() -> Form:
 
     def do_preview(values, request=None, progress=None):
         """Live preview: the source face re-rendered with the current edits (no motion generation)."""
-        res = run_preview(TAB, pipeline.preview, make_request(form, values), request, progress)
-        return str(res.output)
+        req = make_request(form, values)
+        try:
+            res = run_preview(TAB, pipeline.preview, req, request, progress)
+        except BadInputError as exc:
+            if not (str(exc).startswith("no face found") and req.image):
+                raise
+            gr.Warning(ui_language(str(exc)))  # the photo itself, to click the face on
+            return req.image, False
+        return str(res.output), True
 
     def do_generate(values, request=None, progress=None):
         """Edited photo (PNG), or the talking / edited video, and the timings."""
@@ -180,11 +197,24 @@ def build() -> Form:
         yield from stream_job(TAB, pipeline.run, req, request, progress,
                               lambda line: (gr.skip(), gr.skip(), line), done)
 
+    found = gr.State(True)  # whether the last preview detected a face (a click picks one) or not (it starts a box)
     preview_fn = form.handler(do_preview, leading)
-    wire(row, TAB, inputs, preview_fn, [live], form.handler(do_generate, leading),
+    wire(row, TAB, inputs, preview_fn, [live, found], form.handler(do_generate, leading),
          [result_image, result_video, row.status])
     for s in sliders:  # live preview when a slider is released
-        s.release(run_action(preview_fn), inputs, [live], api_visibility="private", trigger_mode="always_last")
+        s.release(run_action(preview_fn), inputs, [live, found], api_visibility="private", trigger_mode="always_last")
+
+    def pick(photo, shown, faces_found, evt: gr.SelectData):
+        """Where no face was detected, a click on the photo shown in the preview starts a box around it."""
+        from PIL import Image
+
+        if faces_found:
+            return gr.skip(), gr.skip()
+        with Image.open(path_of(photo)) as original, Image.open(path_of(shown)) as picture:
+            _, box = click_to_face(evt.index, original.size, picture.size, False)
+        return -1, box
+
+    live.select(pick, [image, live, found], [faces.face, faces.box], api_visibility="private")
     media.change(lambda m: (gr.update(visible=m == "Photo"), gr.update(visible=m == "Video"),
                             gr.update(visible=m == "Photo")), media, [image, video, photo_only],
                  api_visibility="private")

@@ -19,8 +19,16 @@ from ui.audio_panel import audio_panel
 from ui.components import preset_panel, ui_language
 from ui.jobs import action_row, run_preview, stream_job, wire
 from ui.params import SHARED, Form
-from ui.tabparts import audio_inputs, audio_options, click_to_face, face_fields, face_picker, finished, path_of, \
-    request_fields
+from ui.tabparts import (
+    audio_inputs,
+    audio_options,
+    click_to_face,
+    face_fields,
+    face_picker,
+    finished,
+    path_of,
+    request_fields,
+)
 
 
 def make_request(form: Form, values: dict) -> LipdubRequest:
@@ -108,8 +116,8 @@ def build() -> Form:
         except BadInputError as exc:
             if not str(exc).startswith("no face found"):
                 raise
-            return first_frame(req.video), None, f"**{ui_language(str(exc))}**"  # frame 0, to click the face on
-        return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra)
+            return first_frame(req.video), None, f"**{ui_language(str(exc))}**", False  # frame 0, to click on
+        return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra), True
 
     def do_generate(values, request=None, progress=None):
         """Dub the whole video: result video, timings, suggested bbox_shift range."""
@@ -134,9 +142,8 @@ def build() -> Form:
             point, box = click_to_face(evt.index, (info.width, info.height), shown.size, faces_found)
         return point, -1, box
 
-    wire(row, "lipdub", inputs, form.handler(do_preview, leading), [overlay, dubbed, hint],
+    wire(row, "lipdub", inputs, form.handler(do_preview, leading), [overlay, dubbed, hint, found],
          form.handler(do_generate, leading), [result, row.status, hint])
-    hint.change(lambda text: not str(text).startswith("**no face found"), hint, found, api_visibility="private")
     video.change(_thumbnail, video, thumb, api_visibility="private")
     overlay.select(pick, [video, overlay, found], [faces.point, faces.face, faces.box], api_visibility="private")
     preset_panel("lipdub", (LipdubRequest, AudioOptions), {**form.components, **panel.fields})

@@ -17,8 +17,16 @@ from ui.audio_panel import audio_panel
 from ui.components import answer_unreadable, preset_panel, ui_language
 from ui.jobs import action_row, run_preview, stream_job, wire
 from ui.params import SHARED, Form
-from ui.tabparts import audio_inputs, audio_options, click_to_face, face_fields, face_picker, finished, path_of, \
-    request_fields
+from ui.tabparts import (
+    audio_inputs,
+    audio_options,
+    click_to_face,
+    face_fields,
+    face_picker,
+    finished,
+    path_of,
+    request_fields,
+)
 
 EMOTION_CHOICES = [("None (audio only)", "none")] + [(e.capitalize(), e) for e in EMOTIONS]
 
@@ -71,8 +79,8 @@ def build() -> Form:
             if not str(exc).startswith("no face found"):
                 raise
             gr.Warning(ui_language(str(exc)))  # the photo itself, to click the face on
-            return req.image, None
-        return str(res.extra["images"]["crop"]), str(res.output)
+            return req.image, None, False
+        return str(res.extra["images"]["crop"]), str(res.output), True
 
     def do_generate(values, request=None, progress=None):
         """Animate the photo: result video and timings."""
@@ -85,9 +93,8 @@ def build() -> Form:
 
         yield from stream_job("portrait", engine_run, req, request, progress, lambda line: (gr.skip(), line), done)
 
-    wire(row, "portrait", inputs, form.handler(do_preview, leading), [overlay, first],
+    wire(row, "portrait", inputs, form.handler(do_preview, leading), [overlay, first, found],
          form.handler(do_generate, leading), [result, row.status])
-    first.change(lambda picture: picture is not None, first, found, api_visibility="private")
 
     def pick(photo, shown, faces_found, evt: gr.SelectData):
         """A click on the face-crop picture (drawn at the working size), in the photo's own pixels: the face
