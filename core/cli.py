@@ -13,6 +13,7 @@ import argparse
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def _engine_command(engine) -> Callable[[argparse.Namespace], int]:
         req = request_from_args(engine, args).validate()
         if args.preview:
             with tqdm_progress(f"{engine.name} preview") as report:
-                result = jobs.run_job(engine.name, engine.preview, req, progress=report)
+                result = jobs.run_job(engine.name, engine.preview, req, progress=report, cancel_event=TERMINATED)
             _print_warnings(result)
             target = Path(args.preview).expanduser()
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def _engine_command(engine) -> Callable[[argparse.Namespace], int]:
                 print(line)
             return 0
         with tqdm_progress(engine.name) as report:
-            result = jobs.run_job(engine.name, engine.run, req, progress=report)
+            result = jobs.run_job(engine.name, engine.run, req, progress=report, cancel_event=TERMINATED)
         _print_warnings(result)
         print(f"{result.delivered or result.output}\n{result.summary()}")
         return 0
@@ -110,22 +111,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Set by SIGTERM (and Ctrl-C) for the rest of the process: the CLI's job is started with it as its cancel event, so a
+# cancel whose exception some library swallowed (a try/except around an optional import or a load) still stops the
+# job at its next batch.
+TERMINATED = threading.Event()
+
+
+def _on_term(signum, frame):
+    TERMINATED.set()
+    raise JobCancelled("terminated")
+
+
+def cancel_on_sigterm() -> None:
+    """Turn SIGTERM into a cancellation (in the main thread only: Python delivers signals there)."""
+    if _main_thread():
+        signal.signal(signal.SIGTERM, _on_term)
+
+
+def report_cancelled(exc: JobCancelled | KeyboardInterrupt) -> int:
+    """A cancel (SIGTERM, Ctrl-C) that ended the CLI: "cancelled" on stderr, exit code 130."""
+    TERMINATED.set()
+    print("cancelled", file=sys.stderr)
+    return JobCancelled.exit_code
+
+
 def guarded(fn: Callable[..., int], *args) -> int:
     """Run a command; creator-facing errors become one stderr line and their exit code, never a traceback.
 
-    SIGTERM is turned into a cancellation, like Ctrl-C: the running job stops at its next batch and removes its
-    partial output before the process exits with 130.
+    SIGTERM is turned into a cancellation, like Ctrl-C: the running job stops at once (or at its next batch where the
+    signal landed in code that swallowed the exception) and removes its partial output before the process exits with
+    130. A cancel is never reported as another error: a MouthpieceError raised after a signal counts as the cancel.
     """
-    def on_term(signum, frame):
-        raise JobCancelled("terminated")
-
-    previous = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
+    previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
         return fn(*args) or 0
-    except (JobCancelled, KeyboardInterrupt):
-        print("cancelled", file=sys.stderr)
-        return JobCancelled.exit_code
+    except (JobCancelled, KeyboardInterrupt) as exc:
+        return report_cancelled(exc)
     except MouthpieceError as exc:
+        if TERMINATED.is_set():
+            return report_cancelled(JobCancelled("terminated"))
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
@@ -134,12 +158,11 @@ def guarded(fn: Callable[..., int], *args) -> int:
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    TERMINATED.clear()  # a new command (tests call main() repeatedly in one process)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

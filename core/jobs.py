@@ -269,7 +269,8 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
         if output and result.output is not None:
             result.delivered = deliver(result, output)
     except BaseException as exc:
-        _remove_partial(job_dir)
+        if not isinstance(exc, DeliveryFailed):  # a finished result that could not be copied stays in the job folder
+            _remove_partial(job_dir)
         cancelled = isinstance(exc, (JobCancelled, KeyboardInterrupt)) or ctx.cancelled
         status = "cancelled" if cancelled else "failed"
         error = "cancelled" if cancelled else (str(exc) or type(exc).__name__)
@@ -294,16 +295,27 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
     return result
 
 
+class DeliveryFailed(MouthpieceError):
+    """The job finished but its result could not be copied to the requested output; the result stays in the job
+    folder, and the message says where."""
+
+
 def deliver(result: JobResult, out: str | os.PathLike) -> Path:
-    """Copy a job's output to the path the creator asked for, atomically (temp name, then rename)."""
+    """Copy a job's output to the path the creator asked for, atomically (temp name, then rename). Any OSError (a
+    folder that vanished or turned read-only, a full disk, a network share that refuses the write) is one line
+    naming the path, the reason and where the finished result is (``DeliveryFailed``); no partial file is left."""
     if result.output is None:
         raise MouthpieceError("the job produced no output file")
     out = Path(out).expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:6]}.part")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result.output, tmp)
         os.replace(tmp, out)
+    except OSError as exc:
+        raise DeliveryFailed(f"could not write {out} ({exc.strerror or type(exc).__name__}); the result is kept in "
+                             f"{result.output}") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return out

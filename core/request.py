@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,8 @@ def read_yaml(path: str | os.PathLike, what: str) -> Any:
         raise BadInputError(f"{what} file {p} does not exist")
     try:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInputError(f"{what} file {p} is not a text (YAML) file") from None
     except yaml.YAMLError as exc:
         raise BadInputError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
 
@@ -160,7 +163,10 @@ def check_out_dir(path: str | os.PathLike) -> Path:
 
 
 def _check_creatable(folder: Path, what: str) -> None:
-    """``folder`` exists or can be made: its nearest existing ancestor is a writable folder."""
+    """``folder`` exists or can be made: its nearest existing ancestor is a folder we can really write in.
+
+    Permission bits are not enough (root passes them for ``/proc``, a read-only mount or a root-squashed share), so a
+    probe file is created and removed there before any work."""
     existing = folder if str(folder) else Path(".")
     while not existing.exists():
         existing = existing.parent
@@ -168,4 +174,9 @@ def _check_creatable(folder: Path, what: str) -> None:
         raise BadInputError(f"{what}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise BadInputError(f"{what}: the folder {existing} is not writable")
-
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".mouthpiece-write-check-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BadInputError(f"{what}: cannot write in the folder {existing} ({exc.strerror or exc})") from None

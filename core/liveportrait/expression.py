@@ -100,12 +100,17 @@ RATIO_RANGE = (0.0, 0.8)  # target eyes-open / lip-open ratios of LivePortrait's
 
 
 def check_values(values: Mapping[str, object]) -> None:
-    """One-line BadInputError for an unknown slider name or a non-number (ranges are advisory, as the UIs')."""
+    """One-line BadInputError for an unknown slider name, a non-number, or a plain number outside its slider's own
+    range (``lo..hi``, the range the tab's slider offers). Per-frame tensors (keyframe tracks plus auto blinks, already
+    checked as keyframes) are not range-checked."""
     for name, v in values.items():
         if name not in SLIDER_BY_NAME:
             raise BadInputError(f"unknown face edit {name!r}; choose from {', '.join(SLIDER_BY_NAME)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not torch.is_tensor(v):
             raise BadInputError(f"face edit {name} must be a number, got {v!r}")
+        s = SLIDER_BY_NAME[name]
+        if not torch.is_tensor(v) and not s.lo <= v <= s.hi:
+            raise BadInputError(f"face edit {name}={v:g} is outside the '{s.label}' slider's range {s.lo:g}..{s.hi:g}")
 
 
 def edit_deltas(values: Mapping[str, float | torch.Tensor], batch: int = 1

@@ -54,7 +54,7 @@ class Timeline:
         segs.sort(key=lambda s: s.start)
         for s in segs:
             if not 0 <= s.start < s.end:
-                raise BadInputError(f"timeline segment {s.start}-{s.end} s: start must be >= 0 and before end")
+                raise BadInputError(f"timeline segment {s.start}-{s.end} s: start must be 0 or more and before the end")
             if not 0 <= s.strength <= MAX_STRENGTH:
                 raise BadInputError(f"emotion strength must be 0..{MAX_STRENGTH}, got {s.strength}")
             try:

@@ -17,7 +17,8 @@ from types import ModuleType
 from typing import Callable
 
 from core import paths
-from core.errors import BadInputError, MissingWeightsError, MouthpieceError
+from core.errors import BadInputError, JobCancelled, MissingWeightsError, MouthpieceError
+from core.weights import hub
 
 ProgressFn = Callable[[float, str], None]
 
@@ -85,10 +86,6 @@ def is_test_checkpoints(root: str | os.PathLike | None = None) -> bool:
     return (root_dir(root) / TEST_MARKER).is_file()
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-
-
 def _fetch_url(url: str, target: Path, on_bytes: Callable[[int], None]) -> None:
     """Download with resume: bytes land in ``target.part`` and continue from there after an interruption."""
     part = target.with_name(target.name + ".part")
@@ -122,9 +119,11 @@ def download(engine: str, root: str | os.PathLike | None = None, progress: Progr
     if not todo:
         report(1.0, f"{engine}: all files present")
         return []
-    if _offline():
+    if hub.offline():
         raise MissingWeightsError(engine, [f.local for f in todo])
-    total = sum(f.size or 0 for f in todo) or len(todo)
+    answers, _ = hub.refresh(todo, base)  # sizes and sha256 sums before anything is downloaded
+    expected = {item.local: hub.known(item, answers) for item in todo}
+    total = sum(size or 0 for size, _ in expected.values()) or len(todo)
     fetched: list[Path] = []
     done_bytes = 0
     for index, item in enumerate(todo):
@@ -137,18 +136,19 @@ def download(engine: str, root: str | os.PathLike | None = None, progress: Progr
             done_bytes += n
             report(min(done_bytes / total, 1.0), f"downloading {item.local}")
 
+        size, sha256 = expected[item.local]
         try:
             if item.repo_id:
                 _fetch_hf(item, target, base)
-                done_bytes += item.size or 1
+                done_bytes += size or 1
             else:
                 _fetch_url(item.url, target, on_bytes)
         except Exception as exc:  # network, auth, 404: one line for the creator, partial bytes kept for resume
             raise MouthpieceError(f"could not download {item.local} from {item.source}: {exc}") from exc
-        if item.size and target.stat().st_size != item.size:
-            size = target.stat().st_size
+        problem = mismatch(target, size, sha256)
+        if problem:
             target.unlink()
-            raise MouthpieceError(f"{item.local}: downloaded {size} bytes, expected {item.size}; run the download again")
+            raise MouthpieceError(f"{item.local}: downloaded {problem}; run the download again")
         fetched.append(target)
     shutil.rmtree(base / ".downloads", ignore_errors=True)
     after = getattr(manifest(engine), "after_download", None)  # e.g. store byte-identical copies once
@@ -159,7 +159,8 @@ def download(engine: str, root: str | os.PathLike | None = None, progress: Progr
 
 
 def load_state_dict(path: str | os.PathLike) -> dict:
-    """Tensors only: safetensors, or a torch pickle restricted to ``weights_only=True``."""
+    """Tensors only: safetensors, or a torch pickle restricted to ``weights_only=True``. A cancel (SIGTERM or Ctrl-C
+    landing inside the loader) stays a cancel; only a real load error is reported about the file (``corrupt_file``)."""
     import torch
 
     path = Path(path)
@@ -169,19 +170,69 @@ def load_state_dict(path: str | os.PathLike) -> dict:
 
             return load_file(str(path), device="cpu")
         return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
+    except (FileNotFoundError, JobCancelled):
         raise
-    except pickle.UnpicklingError as exc:
-        raise BadInputError(f"{path} holds more than tensors; refusing to unpickle it (safe loading only)") from exc
     except Exception as exc:
+        if _caused_by_cancel(exc):
+            raise JobCancelled("job cancelled") from exc
+        if isinstance(exc, pickle.UnpicklingError):
+            raise BadInputError(f"{path} holds more than tensors; refusing to unpickle it (safe loading only)") from exc
         raise corrupt_file(path, exc) from exc
 
 
-def corrupt_file(path: str | os.PathLike, exc: BaseException) -> BadInputError:
-    """The one message for a weights file (.pth, .safetensors, .onnx...) that cannot be loaded: which file, delete
-    it, re-download."""
-    return BadInputError(
-        f"{path} is corrupt or not a weights file ({type(exc).__name__}); delete it and run python download_weights.py")
+def _caused_by_cancel(exc: BaseException) -> bool:
+    """True when a cancel is anywhere in ``exc``'s chain (a loader that wrapped the signal's exception in its own)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (JobCancelled, KeyboardInterrupt)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def manifest_entry(path: str | os.PathLike) -> tuple[WeightFile, Path] | None:
+    """The manifest's WeightFile for a file under a checkpoints folder, and that folder; None if no manifest lists it."""
+    p = Path(path).resolve()
+    for engine in engines():
+        for item in files(engine):
+            parts = Path(item.local).parts
+            if p.parts[-len(parts):] == parts:
+                return item, Path(*p.parts[:-len(parts)])
+    return None
+
+
+def mismatch(path: Path, size: int | None, sha256: str | None) -> str | None:
+    """How ``path`` differs from the official file's size and sha256 (None: it matches what is known)."""
+    actual = path.stat().st_size
+    if size and actual != size:
+        return f"{actual} bytes, the official file has {size}"
+    if sha256 and content_hash(path) != sha256:
+        return "a file whose SHA-256 differs from the official file's"
+    return None
+
+
+def corrupt_file(path: str | os.PathLike, exc: BaseException) -> MouthpieceError:
+    """The one message for a weights file (.pth, .safetensors, .onnx...) that cannot be loaded: which file, delete it,
+    re-download. The file is first checked against the official size and sha256 (the hub's cached answer, else the
+    manifest): one that matches both is not blamed (exit 1, keep it); a mismatch is named in the message. Tiny test
+    checkpoints are not the official files, so they are not compared."""
+    p = Path(path)
+    entry = manifest_entry(p)
+    size, sha256 = (None, None)
+    if entry is not None and not is_test_checkpoints(entry[1]):
+        size, sha256 = hub.known(entry[0], hub.load_cache(entry[1]))
+    try:
+        problem = mismatch(p, size, sha256) if p.is_file() else None
+    except OSError as error:
+        problem = f"unreadable: {error.strerror}"
+    if sha256 and not problem:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        return MouthpieceError(f"{path} could not be loaded ({reason}), yet it matches the official file's size and "
+                               "SHA-256: keep it; the installed libraries may not match requirements.txt")
+    detail = type(exc).__name__ + (f"; {problem}" if problem else "")
+    return BadInputError(f"{path} is corrupt or not a weights file ({detail}); delete it and run "
+                         "python download_weights.py")
 
 
 def is_onnxruntime_error(exc: BaseException) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from core import weights
+from core.weights import hub
 
 
 def _human(size: int | None) -> str:
@@ -17,25 +18,34 @@ def _human(size: int | None) -> str:
 
 
 def list_files(engine_names: list[str], root: str | None = None) -> int:
-    """Print each engine's files and whether each is present."""
+    """Print each engine's files, whether each is present, its exact size and a total per engine. Sizes come from the
+    hub when it can be reached (and are cached beside the checkpoints for offline listings), else from the cache or
+    the manifest; when some stay unknown, one line says why."""
     base = weights.root_dir(root)
     print(f"checkpoints: {base}" + ("  (tiny TEST weights)" if weights.is_test_checkpoints(base) else ""))
+    every = [item for engine in engine_names for item in weights.files(engine)]
+    answers, why_not = hub.refresh(every, base)
     for engine in engine_names:
-        module = weights.manifest(engine)
         gone = {f.local for f in weights.missing(engine, base)}
         print(f"\n{engine} — {weights.title(engine)}: {'ready' if not gone else f'{len(gone)} missing'}")
-        for item in module.FILES:
+        sizes = []
+        for item in weights.files(engine):
+            size, _ = hub.known(item, answers)
+            sizes.append(size)
             mark = "missing" if item.local in gone else "present"
-            print(f"  [{mark:7}] {item.local:70} {_human(item.size):>9}  {item.source}")
-        print(f"  {'total':79} {_total(module.FILES)}")
+            print(f"  [{mark:7}] {item.local:70} {_human(size):>9}  {item.source}")
+        print(f"  {'total':79} {_total(sizes)}")
+    unknown = [item for item in every if item.repo_id and not hub.known(item, answers)[0]]
+    if unknown and why_not:
+        print(f"\nsizes of {len(unknown)} hub file(s) are unknown until the hub is reachable ({why_not})")
     return 0
 
 
-def _total(files) -> str:
+def _total(sizes: list[int | None]) -> str:
     """The engine's download size: the sum of the known sizes, and how many files have none listed."""
-    known = [f.size for f in files if f.size]
-    unknown = len(files) - len(known)
-    return _human(sum(known)) + (f" + {unknown} file(s) of unlisted size" if unknown else "")
+    known = [size for size in sizes if size]
+    unknown = len(sizes) - len(known)
+    return _human(sum(known)) + (f" + {unknown} file(s) of unknown size" if unknown else "")
 
 
 def download_with_bar(engine_names: list[str], root: str | None = None) -> int:

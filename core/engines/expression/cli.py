@@ -28,15 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def extra_fields(args: argparse.Namespace) -> dict[str, Any]:
-    timeline = read_yaml(args.timeline, "timeline") if args.timeline else []
-    crossfade = args.crossfade
-    if isinstance(timeline, dict):  # {segments, crossfade}
-        crossfade = crossfade if crossfade is not None else timeline.get("crossfade")
-        timeline = timeline.get("segments") or []
+    timeline, crossfade = spec.split_timeline(read_yaml(args.timeline, "timeline") if args.timeline else [])
+    crossfade = args.crossfade if args.crossfade is not None else crossfade
     if args.emotion:
         if timeline:
             raise BadInputError("give --emotion or --timeline, not both")
         timeline = [{"start": 0.0, "end": None, "emotion": args.emotion, "strength": args.emotion_strength}]
     keyframes = read_yaml(args.keyframes, "keyframes") if args.keyframes else []
-    return {"edits": spec.parse_edits(args.edit), "keyframes": keyframes or [], "timeline": timeline or [],
-            "crossfade": OVERLAP if crossfade is None else int(crossfade)}
+    return {"edits": spec.parse_edits(args.edit), "keyframes": keyframes or [], "timeline": timeline,
+            "crossfade": OVERLAP if crossfade is None else crossfade}

@@ -42,7 +42,7 @@ class Keyframe:
     @classmethod
     def make(cls, time: float, values: Mapping[str, float], easing: str = "linear") -> Keyframe:
         if isinstance(time, bool) or not isinstance(time, (int, float)) or time < 0:
-            raise BadInputError(f"keyframe time must be a number of seconds >= 0, got {time!r}")
+            raise BadInputError(f"keyframe time must be a number of seconds, 0 or more, got {time!r}")
         if easing not in EASINGS:
             raise BadInputError(f"unknown easing {easing!r}; choose from {', '.join(EASINGS)}")
         check_values(values)

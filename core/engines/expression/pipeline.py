@@ -91,20 +91,32 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
         cropper = FaceCropper.cached(root, weights=weights)
     model_key = (str(root), weights.name, str(device), str(dtype), request.crop_scale)
 
-    def photo(path: str) -> np.ndarray:
+    def photo(path: str) -> tuple[np.ndarray, float]:
+        """The photo at the working size (longer side at most 1920, the reference's limit) and the factor from the
+        file's pixels to it."""
         with ctx.stage("load"):
-            return resize_to_limit(load_image(path))
+            original = load_image(path)
+            img = resize_to_limit(original)
+        if img.shape[1] != original.shape[1]:
+            ctx.warn(f"{Path(path).name} is {original.shape[1]}x{original.shape[0]}: edited at "
+                     f"{img.shape[1]}x{img.shape[0]}")
+        return img, img.shape[1] / original.shape[1]
+
+    def main_face() -> PreparedFace:
+        """The face to edit; a box or point is in the file's pixels, mapped to the working size (as in every engine)."""
+        img, scale = photo(request.image) if request.image else (_first_frame(request.video), 1.0)
+        box, point = ([v * scale for v in c] if c is not None else None for c in (request.box, request.point))
+        return prepare_face(renderer, cropper, img, face=request.face, box=box, point=point,
+                            crop_scale=request.crop_scale)
 
     with ctx.stage("crop"):
         main = request.image or request.video
         choice = (request.face, tuple(request.box or ()), tuple(request.point or ()))
-        face, reused = _face(("face", _file_key(main), choice, *model_key), lambda: prepare_face(
-            renderer, cropper, photo(request.image) if request.image else _first_frame(request.video),
-            face=request.face, box=request.box, point=request.point, crop_scale=request.crop_scale))
+        face, reused = _face(("face", _file_key(main), choice, *model_key), main_face)
         transfer = (None, None)
         if request.transfer_image:
             ref, _ = _face(("transfer", _file_key(request.transfer_image), *model_key), lambda: prepare_face(
-                renderer, cropper, photo(request.transfer_image), crop_scale=request.crop_scale))
+                renderer, cropper, photo(request.transfer_image)[0], crop_scale=request.crop_scale))
             transfer = E.transfer_delta(ref.source.exp.cpu(), ref.pose.cpu(), request.transfer_parts,
                                         request.transfer_ratio)
     return _Setup(root, renderer, cropper, face, request.plan(*transfer), reused)

@@ -13,7 +13,6 @@ from pathlib import Path
 from core.errors import BadInputError
 from core.liveportrait import expression as E
 from core.moda import motion as M
-from core.moda.timeline import Timeline
 from core.request import FaceRequest, check_output
 from core.spec import param
 
@@ -25,9 +24,9 @@ IMAGE_SUFFIXES = (".png",)  # a still edit is written as PNG (lossless)
 
 @dataclass(kw_only=True)
 class ExpressionRequest(FaceRequest):
-    image: str | None = param(None, "Photo", "photo to edit (with audio: to animate)", exclusive="source", ui=False)
-    video: str | None = param(None, "Video", "video whose expressions to edit (its sound is kept)",
-                              exclusive="source", ui=False)
+    image: str | None = param(None, "Photo", "photo to edit (with audio: to animate); or a video", ui=False)
+    video: str | None = param(None, "Video", "video whose expressions to edit (its sound is kept); or a photo",
+                              ui=False)
     edits: dict[str, float] = param(label="Face edits", help="constant slider values, e.g. {smile: 0.6, yaw: 10} "
                                     "(--edit smile=0.6,yaw=10 on the command line)", default_factory=dict,
                                     cli=False, ui=False)
@@ -96,7 +95,7 @@ class ExpressionRequest(FaceRequest):
         self.emotion_timeline()
 
     def emotion_timeline(self):
-        return Timeline.from_data(self.timeline, self.crossfade)
+        return spec.timeline_from_rows(self.timeline, self.crossfade)
 
     def plan(self, transfer_exp=None, transfer_pose=None) -> EditPlan:
         """The edits as an EditPlan (the transfer offsets are computed from the photo by the pipeline)."""

@@ -7,8 +7,12 @@ Formats (YAML, read with `yaml.safe_load`, never pickles):
 """
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from core.errors import BadInputError
 from core.liveportrait.expression import check_values
+from core.moda.timeline import Segment, Timeline
 
 from .keyframes import Keyframe
 
@@ -37,6 +41,55 @@ def parse_edits(text: str | dict | None) -> dict[str, float]:
     check_values(out)
     return out
 
+
+def split_timeline(data: Any) -> tuple[list, Any]:
+    """A timeline as a YAML file holds it -> (rows, crossfade or None): a list of rows, or a mapping
+    {segments: [rows], crossfade: frames}. Anything else (a mapping without segments, a scalar) is one-line refused."""
+    if data is None:
+        return [], None
+    if isinstance(data, list):
+        return data, None
+    if isinstance(data, dict):
+        if not isinstance(data.get("segments"), list):
+            raise BadInputError("a timeline mapping needs a 'segments' list of {start, end, emotion, strength} rows "
+                                f"(found keys: {', '.join(map(str, data)) or 'none'})")
+        return data["segments"], data.get("crossfade")
+    raise BadInputError("a timeline is a list of {start, end, emotion, strength} rows")
+
+
+def timeline_from_rows(rows: Any, crossfade: Any = None) -> Timeline:
+    """Timeline rows {start, end, emotion, strength} (cells may be strings, as from a table or YAML) -> a validated
+    Timeline; a cell that is not a number is named in one line. ``end`` empty = to the end; ``strength`` empty = 0."""
+    rows, given = split_timeline(rows)
+    segments = []
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise BadInputError(f"timeline row {i} must be a mapping {{start, end, emotion, strength}}, got {row!r}")
+        start = _cell(row.get("start"), f"timeline row {i}: start", None)
+        end = _cell(row.get("end"), f"timeline row {i}: end", math.inf)
+        strength = _cell(row.get("strength"), f"timeline row {i}: strength", 0.0)
+        segments.append(Segment(start, end, str(row.get("emotion") or "none"), strength))
+    fade = crossfade if crossfade is not None else given
+    if fade is None:
+        return Timeline.make(segments)
+    return Timeline.make(segments, int(_cell(fade, "timeline crossfade (frames)", None)))
+
+
+def _cell(value: Any, what: str, default: float | None) -> float:
+    """One number from a table or YAML cell; empty -> ``default`` (None: required)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if default is None:
+            raise BadInputError(f"{what} is missing")
+        return default
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{what} must be a number, got {value!r}") from None
+    if math.isnan(number):
+        raise BadInputError(f"{what} must be a number, got {value!r}")
+    return number
 
 
 def keyframes_from_rows(rows: list[dict] | None) -> tuple[Keyframe, ...]:

@@ -138,7 +138,7 @@ def test_bad_requests_fail_before_work(photo, tmp_path):
         (ExpressionRequest(image=photo, edits={"grin": 1}), "unknown face edit"),
         (ExpressionRequest(image=photo, keyframes=[{"time": 1, "smile": 1, "easing": "bounce"}]), "easing"),
         (ExpressionRequest(image=str(tmp_path / "none.png")), "does not exist"),
-        (ExpressionRequest(image=photo, eyes_open_ratio=2.0), "0.0..0.8"),
+        (ExpressionRequest(image=photo, eyes_open_ratio=2.0), "Eyes-open target must be 0..0.8, got 2"),
     ):
         with pytest.raises(BadInputError, match=match):
             req.validate()
