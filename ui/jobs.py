@@ -147,14 +147,15 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
     idle = (gr.update(interactive=True), gr.update(interactive=False))
     preview_event = row.preview.click(run_action(gpu(preview_fn)), inputs, preview_outputs,
                                       api_name=f"{engine}_preview")
-    # Busy, then the job, then idle, as one chain: a job refused at once (an unreadable photo fails in Gradio's
-    # preprocessing) cannot come back before "busy" and leave Generate greyed out.
-    started = row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
+    row.generate.click(lambda: busy, None, [row.generate, row.stop], queue=False, api_visibility="private")
     # One progress text: the status line under the buttons (share, stage, time left, time elapsed); no overlay,
     # whose own timer restarts at every streamed line.
-    generate_event = started.then(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
-                                  show_progress="hidden")
-    generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
+    generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
+                                        show_progress="hidden")
+    # Idle again however the job ended: Gradio's .then() does not follow a failed event (a refused input), .failure()
+    # does.
+    for ended in (generate_event.then, generate_event.failure):
+        ended(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
 
     # The status says "stopped" only once the cancel has gone through, so no progress line still in flight from
     # the closed handler can overwrite it.

@@ -69,8 +69,7 @@ def first_frame(video) -> str | None:
 def _thumbnail(video) -> str | None:
     try:
         return first_frame(video)
-    except BadInputError as exc:  # the same line comes again, in full, from Preview / Generate
-        gr.Warning(ui_language(str(exc)))
+    except BadInputError:  # no thumbnail: Preview and Generate say why, in one line
         return None
 
 
