@@ -55,8 +55,7 @@ def test_preview_label_and_cpu_time_say_what_a_click_costs(test_checkpoints, tmp
     from tests.samples import make_tone
     from ui.tabs.avatar import preview_label
 
-    assert preview_label("480x832", 25) == "Preview 3.2 s · 480×832 · 10 steps"
-    assert preview_label("64x48", 4) == "Preview 3.2 s · 64×48 · 4 steps"
+    assert (preview_label(25), preview_label(4)) == ("Preview 3.2 s, 10 steps", "Preview 3.2 s, 4 steps")
     params, width, blocks = cost.dit_shape(test_checkpoints)
     assert (width, blocks) == (128, 2) and 0 < params < cost.OFFICIAL[0] / 1000
     small = cost.denoise_flops((params, width, blocks), 512, 512, 3.24, 10, 5, preview=True)
@@ -68,9 +67,9 @@ def test_preview_label_and_cpu_time_say_what_a_click_costs(test_checkpoints, tmp
     audio = make_tone(tmp_path / "ten.wav", seconds=10.0)
     note = cost.cpu_note("cpu", (512, 512), 20, 5, str(audio), 0, None, test_checkpoints)
     rate = cost.cpu_flops()
-    assert note == (f"On this CPU (about {rate / 1e9:.0f} GFLOP/s): Preview ≈ {cost.format_seconds(small / rate)} "
-                    f"of denoising at 512×512; Generate ≈ {cost.format_seconds(whole / rate)} for 10.0 s at 20 "
-                    "steps (loading and decoding come on top).")
+    assert small / rate >= 0.5 and whole / rate >= 0.5  # 21,504 tokens a window: seconds even for tiny weights
+    assert note == (f"On this CPU, denoising only: Preview ≈ {cost.format_seconds(small / rate)} · "
+                    f"Generate ≈ {cost.format_seconds(whole / rate)} (10.0 s, 20 steps)")
     assert cost.cpu_note("cuda", (512, 512), 20, 5, str(audio), 0, None, test_checkpoints) == ""  # a GPU, or none
 
 

@@ -39,12 +39,10 @@ def memory_choices(size: str) -> list[tuple[str, str]]:
     return [(f"{LABELS[m]} · ~{estimate_vram_gb(m, width, height):g} GB", m) for m in MODES]
 
 
-def preview_label(size: str, steps) -> str:
-    """What Preview renders: the first window at draft steps, at the chosen size."""
-    width, height = _size_or_default(size)
+def preview_label(steps) -> str:
+    """What Preview renders: the first window (at the chosen size) at draft steps."""
     draft = min(int(steps or pipeline.PREVIEW_STEPS), pipeline.PREVIEW_STEPS)
-    seconds = sampling.video_frames(sampling.WINDOW) / FPS
-    return f"Preview {seconds:.1f} s · {width}×{height} · {draft} steps"
+    return f"Preview {sampling.video_frames(sampling.WINDOW) / FPS:.1f} s, {draft} steps"
 
 
 def make_request(form: Form, values: dict) -> AvatarRequest:
@@ -76,12 +74,12 @@ def build() -> Form:
                 form.add_group("advanced", exclude=SHARED, per_row=3)
                 form.add_shared()
         with gr.Column(scale=4):
-            row = action_row(preview_label(RESOLUTIONS[0], default["steps"].default))
+            row = action_row(preview_label(default["steps"].default))
             estimate = gr.Markdown(elem_id="avatar-estimate", elem_classes=["job-estimate"])
             with gr.Row():
                 still = gr.Image(label="Preview: last frame of the first window", type="filepath",
-                                 interactive=False, height=220, elem_id="avatar-still")
-                clip = gr.Video(label="Preview clip", interactive=False, height=220, elem_id="avatar-clip")
+                                 interactive=False, height=200, elem_id="avatar-still")
+                clip = gr.Video(label="Preview clip", interactive=False, height=200, elem_id="avatar-clip")
             result = gr.Video(label="Result", interactive=False, height=280, elem_id="avatar-result")
 
     audio_names, audio_components = audio_inputs(panel)
@@ -111,8 +109,7 @@ def build() -> Form:
     quality.change(lambda v: v, quality, steps, api_visibility="private")
     size.change(lambda s, m: gr.update(choices=memory_choices(s), value=m), [size, memory], memory,
                 api_visibility="private")
-    gr.on([size.change, steps.change], lambda s, n: gr.update(value=preview_label(s, n)), [size, steps],
-          row.preview, api_visibility="private")
+    steps.change(lambda n: gr.update(value=preview_label(n)), steps, row.preview, api_visibility="private")
 
     def time_note(audio, start, end, size_value, steps_value, overlap, device):
         """How long a CPU needs, said before Generate (nothing on a GPU)."""

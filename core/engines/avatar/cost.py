@@ -81,7 +81,8 @@ def denoise_flops(shape: tuple[int, int, int], width: int, height: int, seconds:
 
 def cpu_note(device: str, size: tuple[int, int], steps, overlap, audio: str | None, start, end,
              root: str | Path | None = None) -> str:
-    """What the tab says before a CPU job: the preview's and the whole clip's rough time ("" on a GPU)."""
+    """What the tab says before a CPU job: the preview's and the whole clip's rough denoising time at the chosen size
+    and steps ("" on a GPU); loading and decoding come on top."""
     from core.audio.decode import duration_of
     from core.device import resolve_device
 
@@ -95,11 +96,14 @@ def cpu_note(device: str, size: tuple[int, int], steps, overlap, audio: str | No
     shape, rate = dit_shape(root), cpu_flops()
     preview = denoise_flops(shape, width, height, sampling.video_frames(sampling.WINDOW) / FPS, steps, overlap,
                             preview=True) / rate
-    text = (f"On this CPU (about {rate / 1e9:.0f} GFLOP/s): Preview ≈ {format_seconds(preview)} of denoising at "
-            f"{width}×{height}")
+    text = f"On this CPU, denoising only: Preview ≈ {_about(preview)}"
     length = (duration_of(audio) if audio else 0.0) or 0.0
     if length:
         length = max(min(float(end or length), length) - float(start or 0), 1 / FPS)
         whole = denoise_flops(shape, width, height, length, steps, overlap) / rate
-        text += f"; Generate ≈ {format_seconds(whole)} for {length:.1f} s at {steps} steps"
-    return text + " (loading and decoding come on top)."
+        text += f" · Generate ≈ {_about(whole)} ({length:.1f} s, {steps} steps)"
+    return text
+
+
+def _about(seconds: float) -> str:
+    return "under 1 s" if seconds < 0.5 else format_seconds(seconds)
