@@ -51,6 +51,7 @@ class EngineRequest:
                                     "$MOUTHPIECE_CHECKPOINTS)", ui=False)
 
     needs_audio = True                   # class attribute: False where the audio is optional
+    rest_modes = ("on", "off")           # class attribute: the audio's rest modes this engine offers
 
     def validate(self):
         """Shared checks, then the engine's own ``check()``; returns self. Raises BadInputError (one line)."""
@@ -59,6 +60,9 @@ class EngineRequest:
                 raise BadInputError("no driving audio: choose an audio file, or a video whose sound should drive it")
         else:
             self.audio.validate()
+            if self.audio.rest not in self.rest_modes:
+                raise BadInputError(f"Rest on silence must be one of {' | '.join(self.rest_modes)} for this engine, "
+                                    f"got {self.audio.rest!r}")
         check_fields(self)
         if self.output:
             check_output(self.output, VIDEO_SUFFIXES)

@@ -27,6 +27,18 @@ from core import spec
 SHARED = ("seed", "crf", "device", "dtype")  # EngineRequest's fields every tab shows in its Advanced row
 
 
+def _checked_by_the_request(component: gr.Slider | gr.Number) -> gr.Slider | gr.Number:
+    """The control with its range left to the request, not Gradio: an API client sending a value past the range reads
+    the same one line as the CLI ("Extra margin below the chin (v1.5) must be 0..40, got 50"), not Gradio's words. In
+    the browser the control cannot leave its range anyway. (An instance attribute, not a subclass: Gradio writes type
+    stubs next to the module of every component subclass.)"""
+    def preprocess(payload: float | None) -> float | int | None:
+        return None if payload is None else gr.Number.round_to_precision(payload, component.precision)
+
+    component.preprocess = preprocess
+    return component
+
+
 def control(request_type: type, name: str, elem_prefix: str = "", **overrides: Any) -> gr.components.Component:
     """The studio's control for one declared field: a slider for a bounded number with a step, a number box
     otherwise, a radio or dropdown for choices, a checkbox for a switch, a text box for text. ``overrides`` are the
@@ -54,10 +66,11 @@ def control(request_type: type, name: str, elem_prefix: str = "", **overrides: A
         return gr.Checkbox(**common)
     if widget == "slider":
         lo, hi = p.range
-        return gr.Slider(lo, hi, step=p.step, **common)
+        return _checked_by_the_request(gr.Slider(lo, hi, step=p.step, **common))
     if widget == "number":
         lo, hi = p.range or (None, None)
-        return gr.Number(precision=0 if s.type is int else None, minimum=lo, maximum=hi, step=p.step or 1, **common)
+        return _checked_by_the_request(gr.Number(precision=0 if s.type is int else None, minimum=lo, maximum=hi,
+                                                 step=p.step or 1, **common))
     if widget == "textarea":
         return gr.Textbox(lines=3, **common)
     return gr.Textbox(**common)

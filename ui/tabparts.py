@@ -20,7 +20,8 @@ from ui.components import SETTINGS
 from ui.params import Form
 
 # The audio panel's inputs as the API names them (``AudioPanel.inputs`` order).
-AUDIO_NAMES = ("audio", "start", "end", "separate_vocals", "keep_audio", "keep_file", "normalize")
+AUDIO_NAMES = ("audio", "start", "end", "separate_vocals", "keep_audio", "keep_file", "normalize", "rest",
+               "rest_min_pause")
 
 
 def path_of(value: Any) -> str | None:

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import BadInputError
-from core.spec import param
+from core.spec import check_fields, param
 
 KEEP_CHOICES = ("mix", "vocals")
 NORMALIZE_CHOICES = ("none", "peak", "loudness")
+REST_CHOICES = ("on", "off", "source")   # "source" is lip-dub's only (EngineRequest.rest_modes)
 
 
 @dataclass
@@ -31,11 +32,15 @@ class AudioOptions:
                              group="advanced")
     loudness_lufs: float = param(-20.0, "Loudness target", "integrated loudness (BS.1770) for normalize = loudness, "
                                  "capped at -1 dBFS peak", range=(-40, -5), unit="LUFS", group="advanced")
-    device: str = "auto"            # where the separator runs: the request's device (ONNX Runtime CUDA with onnxruntime-gpu)
+    rest: str = param("on", "Rest on silence",
+                      "on: the face rests, mouth closed, where the speech detector (silero-vad) finds no speech; "
+                      "off: every frame follows the audio, as the reference models do; source (lip-dub only): "
+                      "rest stretches keep the source video's own frames", choices=REST_CHOICES, group="rest")
+    rest_min_pause: float = param(0.25, "Minimum pause", "silences shorter than this between words stay speech",
+                                  range=(0.04, 2.0), step=0.01, unit="s", group="rest")
+    device: str = "auto"  # where the separator runs: the request's device (ONNX Runtime CUDA with onnxruntime-gpu)
 
     def validate(self) -> None:
-        from core.spec import check_fields
-
         if not self.audio:
             raise BadInputError("no audio given: choose an audio file or a video with sound")
         if not Path(self.audio).is_file():

@@ -25,7 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from core import paths, weights
-from core.audio import dsp, silence
+from core.audio import dsp, silence, vad
 from core.audio import weights as manifest
 from core.audio.decode import Decoded, decode_audio
 from core.audio.options import KEEP_CHOICES, AudioOptions
@@ -36,6 +36,7 @@ DRIVING_RATE = 16000
 FPS = silence.FPS
 SILENT_PEAK_DBFS = -60.0
 OUTPUT_RATES = (44100, 48000)
+NOT_IN_KEY = ("audio", "device", "rest", "rest_min_pause")  # options that do not change the prepared files
 ProgressFn = Callable[[float, str], None]
 
 
@@ -43,7 +44,7 @@ ProgressFn = Callable[[float, str], None]
 class PreparedAudio:
     driving_wav: Path                  # 16 kHz mono float32: feed this to audio encoders
     output_audio: Path                 # the track to mux (44.1/48 kHz, stereo when the source is)
-    silence: np.ndarray                # bool per 25 fps frame, True = no speech
+    silence: np.ndarray                # bool per 25 fps frame, True = no sound (energy map: the silent-audio refusal)
     duration: float                    # seconds of driving audio (the output video's length)
     vocals_wav: Path | None = None     # separated stems at 44.1 kHz, when separation ran
     accompaniment_wav: Path | None = None
@@ -52,6 +53,11 @@ class PreparedAudio:
     warnings: list[str] = field(default_factory=list)
     fps: float = FPS
     sample_rate: int = DRIVING_RATE
+    speech_prob: np.ndarray | None = None  # silero-vad speech probability per 25 fps frame (see core.audio.vad)
+
+    def speech_map(self, min_pause: float = vad.MIN_PAUSE_S) -> vad.SpeechMap:
+        """The speech/rest decision for this audio (``core.audio.vad``)."""
+        return vad.SpeechMap(self.speech_prob, vad.decide(self.speech_prob, self.fps, min_pause), self.fps)
 
     def driving_samples(self) -> np.ndarray:
         samples, _ = sf.read(self.driving_wav, dtype="float32")
@@ -209,6 +215,34 @@ def _speech_map(driving: np.ndarray, rate: int, name: str) -> np.ndarray:
     return mask
 
 
+def speech_probabilities(driving: np.ndarray, ctx: Any = None) -> np.ndarray:
+    """silero-vad speech probability per 25 fps frame of 16 kHz ``driving`` samples, cached on disk by the samples'
+    content (so preview, prepare and generate run the detector once for the same driving audio)."""
+    samples = np.ascontiguousarray(driving, dtype=np.float32)
+    model = vad.model_path()
+    key = _key(kind="speech", samples=hashlib.sha256(samples.tobytes()).hexdigest(), model=model.name,
+               size=model.stat().st_size, fps=FPS)
+    path = audio_cache_root() / "speech" / f"{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    reporter = _Reporter(ctx)
+    with reporter.stage("speech_detection"):
+        prob = vad.frame_probabilities(vad.window_probabilities(samples, reporter.check_cancelled), samples.size, FPS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.npy")
+    np.save(tmp, prob)
+    os.replace(tmp, path)
+    return prob
+
+
+def _cached_speech(folder: Path, reporter: _Reporter) -> np.ndarray:
+    """The prepared audio's speech probabilities (a folder prepared before the speech map existed gets them now)."""
+    if (folder / "speech.npy").is_file():
+        return np.load(folder / "speech.npy")
+    driving, _ = sf.read(folder / "driving.wav", dtype="float32")
+    return speech_probabilities(driving, reporter.ctx)
+
+
 def _load_prepared(folder: Path, reporter: _Reporter) -> PreparedAudio:
     meta = json.loads((folder / "meta.json").read_text())
     vocals = Path(meta["vocals"]) if meta.get("vocals") else None
@@ -217,7 +251,8 @@ def _load_prepared(folder: Path, reporter: _Reporter) -> PreparedAudio:
         reporter.warn(message)
     return PreparedAudio(
         driving_wav=folder / "driving.wav", output_audio=folder / "output.wav",
-        silence=np.load(folder / "silence.npy"), duration=meta["duration"], vocals_wav=vocals,
+        silence=np.load(folder / "silence.npy"), speech_prob=_cached_speech(folder, reporter),
+        duration=meta["duration"], vocals_wav=vocals,
         accompaniment_wav=accompaniment, cache_hit=True, separation_cache_hit=vocals is not None,
         warnings=list(reporter.warnings))
 
@@ -241,7 +276,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
 
         model_key = uvr_model_hash(_separator_model(root))
     key = _key(kind="prepared", source=source_key, other=other_key, model=model_key, rate=DRIVING_RATE,
-               **{k: v for k, v in dataclasses.asdict(options).items() if k not in ("audio", "device")})
+               **{k: v for k, v in dataclasses.asdict(options).items() if k not in NOT_IN_KEY})
     final = audio_cache_root() / "prepared" / key
     if (final / "meta.json").is_file():
         reporter.progress(1.0, "audio ready (cached)")
@@ -274,6 +309,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
             reporter.warn(f"loudness reached {achieved:.1f} LUFS, not {options.loudness_lufs:.1f}: "
                           "the -1 dBFS peak ceiling limited the gain")
     mask = _speech_map(driving, DRIVING_RATE, name)
+    speech_prob = speech_probabilities(driving, reporter.ctx)
     duration = driving.shape[0] / DRIVING_RATE
 
     reporter.progress(0.93, "building the output track")
@@ -296,6 +332,7 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
         _write_wav(tmp / "driving.wav", driving, DRIVING_RATE)
         _write_wav(tmp / "output.wav", track, rate)
         np.save(tmp / "silence.npy", mask)
+        np.save(tmp / "speech.npy", speech_prob)
         (tmp / "meta.json").write_text(json.dumps({
             "duration": duration, "source": options.audio, "options": dataclasses.asdict(options),
             "vocals": str(vocals_wav) if vocals_wav else None,
@@ -303,7 +340,8 @@ def prepare_audio(options: AudioOptions, ctx: Any = None, span: tuple[float, flo
             "warnings": reporter.warnings}, indent=2))
     reporter.progress(1.0, "audio ready")
     return PreparedAudio(
-        driving_wav=final / "driving.wav", output_audio=final / "output.wav", silence=mask, duration=duration,
+        driving_wav=final / "driving.wav", output_audio=final / "output.wav", silence=mask, speech_prob=speech_prob,
+        duration=duration,
         vocals_wav=vocals_wav, accompaniment_wav=accompaniment_wav, cache_hit=False,
         separation_cache_hit=separation_hit, warnings=list(reporter.warnings))
 
@@ -366,5 +404,10 @@ def driving_audio(options: AudioOptions, ctx: Any = None, sr: int = DRIVING_RATE
             track = (load_audio(options.audio, sr=rate, start=options.start, end=options.end), rate)
     if len(driving) < sr / FPS:
         raise BadInputError(f"the driving audio {name} is shorter than one video frame (40 ms): nothing to animate")
-    _speech_map(dsp.resample(driving, sr, DRIVING_RATE) if sr != DRIVING_RATE else driving, DRIVING_RATE, name)
+    driving16k = dsp.resample(driving, sr, DRIVING_RATE) if sr != DRIVING_RATE else driving
+    _speech_map(driving16k, DRIVING_RATE, name)
+    if options.rest != "off":
+        from core.audio.rest import speech_map_for
+
+        speech_map_for(options, driving16k, DRIVING_RATE, ctx)  # no speech at all: refused here, before any work
     return driving, track

@@ -159,8 +159,13 @@ def test_a_field_added_to_a_request_appears_in_the_cli_the_tab_and_the_docs(monk
     assert "| `glow` | `--glow` | `0.25` | 0..1 | Glow | how much the face glows |" in spec.reference_markdown()
     from ui.app import build_app
 
-    config = build_app(checkpoints=tmp_path).get_config_file()
+    demo = build_app(checkpoints=tmp_path)
+    config = demo.get_config_file()
     glow = [c for c in config["components"] if c["props"].get("elem_id") == "dummy-glow"]
     assert len(glow) == 1 and glow[0]["type"] == "slider" and glow[0]["props"]["value"] == 0.25
     assert (glow[0]["props"]["minimum"], glow[0]["props"]["maximum"]) == (0, 1)
-    assert gr  # the tab is a real Gradio layout
+    # an API value past the range reaches the request, which refuses it with the CLI's words (not Gradio's)
+    slider = next(b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.elem_id == "dummy-glow")
+    value = slider.preprocess(3.0)
+    with pytest.raises(BadInputError, match=r"^Glow must be 0..1, got 3$"):
+        spec.check_fields(DummyRequest(image="x.png", glow=value))

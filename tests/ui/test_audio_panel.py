@@ -36,7 +36,7 @@ def test_two_tabs_share_one_separate_endpoint():
              if d.get("api_visibility", "public") == "public"]
     assert names.count("separate") == 1
     assert {"lipdub_prepare_audio", "portrait_prepare_audio"} <= set(names)
-    assert len(first.inputs) == 7 and set(first.fields) <= set(AudioOptions.__dataclass_fields__)
+    assert len(first.inputs) == 9 and set(first.fields) <= set(AudioOptions.__dataclass_fields__)
 
 
 def test_options_from_values():
@@ -98,3 +98,37 @@ def test_separate_api_through_a_running_app(tmp_path, test_checkpoints):
             client.predict(None, 0, None, api_name="/separate")
     finally:
         demo.close()
+
+
+def test_speech_map_picture_for_an_upload(tmp_path):
+    from core.audio import dsp
+    from core.audio.preview import REST_MARK, SPEECH
+    from tests.samples import speech_wav
+
+    x, rate = sf.read(str(speech_wav(tmp_path / "s.wav", "Hello there")), dtype="float32")
+    x = dsp.resample(x, rate, 16000)
+    path = tmp_path / "talk.wav"
+    sf.write(path, np.concatenate([np.zeros(16000, np.float32), x]), 16000)  # 1 s of silence, then speech
+    picture, line = ap.speech_map(str(path), 0, None, "on", 0.25)
+    assert picture.shape == (120, 800, 3)
+    seconds = 1 + len(x) / 16000
+    rest_col, speech_col = int(0.5 / seconds * 800), int(1.6 / seconds * 800)
+    assert tuple(picture[-1, rest_col]) == REST_MARK and tuple(picture[2, speech_col]) == SPEECH
+    assert line.startswith("The face rests at 0.00–1.0")
+    assert ap.speech_map(str(path), 0, None, "off", 0.25)[1] == "Rest is off: every frame follows the audio."
+    music = _bursts(tmp_path / "tone.wav")
+    assert ap.speech_map(str(music), 0, None, "on", 0.25)[1].startswith("**No speech found**")
+    assert ap.speech_map(None, 0, None, "on", 0.25) == (None, "")
+    with pytest.raises(BadInputError, match="Minimum pause must be 0.04..2"):
+        ap.speech_map(str(path), 0, None, "on", 9)
+    lipdub = ap.options_from_values("a.wav", 0, None, False, "mix", None, "none", "source", 0.5)
+    assert (lipdub.rest, lipdub.rest_min_pause) == ("source", 0.5)
+    assert ap._rest_modes("lipdub") == ("on", "off", "source") and ap._rest_modes("portrait") == ("on", "off")
+
+
+def test_prepared_preview_names_the_rest_stretches(tmp_path):
+    path = _bursts(tmp_path / "v.wav")
+    summary = ap.preview(str(path), 0, None, False, "mix", None, "none", "on", 0.25, progress=_Progress())[2]
+    assert summary.endswith(" Rest: 0.00–2.00 s.")  # a tone is no speech: the face would rest throughout
+    assert "Rest:" not in ap.preview(str(path), 0, None, False, "mix", None, "none", "off", 0.25,
+                                     progress=_Progress())[2]

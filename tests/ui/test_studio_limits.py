@@ -49,7 +49,7 @@ def test_photo_over_the_working_size_is_animated_downscaled(tmp_path, capsys, te
 def test_negative_working_size_is_refused():
     from core.errors import BadInputError
 
-    with pytest.raises(BadInputError, match="max video side must be 0 \\(keep\\) or more, got -1"):
+    with pytest.raises(BadInputError, match="Max video side must be 0 or more, got -1"):
         LipdubRequest(video=str(portrait_path()), max_side=-1).check()
 
 

@@ -39,6 +39,7 @@ from core.wan import sampling
 from . import colour, memory
 from . import weights as AW
 from .request import AvatarRequest
+from .rest import wav2vec_input
 
 ENGINE = "avatar"
 SR, FPS = wan_audio.SR, wan_audio.FPS
@@ -276,7 +277,8 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
         # 2. Text, image and audio conditioning, once per job.
         with ctx.span(0.08, 0.12):
             ctx.progress(0.0, "text, image and audio embeddings")
-            cond = ctx.gpu_call(condition_call, spec, request, frame, speech, windows, ctx.for_gpu_call())
+            heard = wav2vec_input(request, speech, ctx)  # rest stretches silenced (rest.py); the track stays as is
+            cond = ctx.gpu_call(condition_call, spec, request, frame, heard, windows, ctx.for_gpu_call())
         # 3-4. Seeded noise and windowed denoising.
         with ctx.span(0.12, 0.9):
             final = denoise(spec, request, cond, latents, steps, ctx)

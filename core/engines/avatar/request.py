@@ -3,6 +3,8 @@
 Defaults follow the reference's ``inference.sh`` (text guidance 3, audio guidance 5, overlap 5, uniform overlap
 weights, Wan's standard negative prompt) except the step count: 25 ("balanced"; the script uses 50, the app 10).
 ``dtype`` "auto" is bf16 on CUDA (the reference's precision) and fp32 on the CPU.
+Rest on silence (default ``rest="on"``, a deviation: the reference feeds wav2vec every sound): rest stretches of
+the driving audio are digital silence, with 80 ms fades, before wav2vec (``rest.py``); ``--rest off`` is the reference.
 """
 from __future__ import annotations
 

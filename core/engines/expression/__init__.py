@@ -16,6 +16,9 @@ Deviations from the references (AdvancedLivePortrait ``nodes.py``, LivePortrait'
   centre, or a fixed box) and re-rendered from itself; pose, translation and non-feature expression rows are
   smoothed with a centred moving average (LivePortrait smooths driving motion with a Kalman filter), while mouth and
   eye rows stay each frame's own. Emotion timelines need MoDA motion, so they apply to photo + audio only.
+- Photo + audio rests on silence (default ``rest="on"``; ``--rest off`` is MoDA's behaviour): where silero-vad finds
+  no speech the lip rows ease into the photo's and LivePortrait's lip retargeting closes them
+  (``core.liveportrait.rest``), while head motion, blinks, edits and the emotion's other rows continue.
 - Auto blink has no reference: seeded intervals around 60 / rate s, a 9-frame cosine dip of the blink slider.
 - Presets and keyframe/timeline files are YAML (AdvancedLivePortrait saves pickles).
 """

@@ -165,6 +165,7 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
     from core.audio.prepare import driving_audio
     from core.liveportrait.pasteback import PasteBack
     from core.media import EncoderThread, VideoWriter, frames_needed
+    from core.liveportrait.rest import mouth_rest
     from core.moda.generator import MotionSettings
     from core.moda.pipeline import generate_motion
 
@@ -180,6 +181,7 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
                                   request.emotion_timeline())
         exp_d, pose_d = setup.plan.deltas(frames, FPS)
         source_raw = face.source.motion_vector()[0].float().cpu()
+        rest = mouth_rest(request.audio, speech, SR, frames, face.crop, ctx)  # None with rest off
         paste = PasteBack(face.image, face.crop)
         batch = _batch_size(request, r.device)
         out_path = ctx.job_dir / "expression.mp4"
@@ -189,10 +191,14 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
                 ctx.check_cancelled()
                 part = driving_params(raw[start:start + batch], source_raw, request.head_motion)
                 pose = torch.stack([part.pitch, part.yaw, part.roll], dim=-1)
+                exp, closing = part.exp, None
+                if rest is not None:  # the mouth rests where nobody speaks; edits and emotion rows continue
+                    exp = rest.expression(exp, face.source.exp, start)
+                    closing = rest.offsets(r, face.source.x_s, start, exp.shape[0])
                 with ctx.stage("render"):
                     # edits are added to the generated motion: speech-driven mouth motion is offset, not replaced
-                    x_d = driving_keypoints(r, face, part.exp + exp_d[start:start + batch],
-                                            pose + pose_d[start:start + batch], part.t, setup.plan.retarget)
+                    x_d = driving_keypoints(r, face, exp + exp_d[start:start + batch],
+                                            pose + pose_d[start:start + batch], part.t, setup.plan.retarget, closing)
                     rendered = r.render(face.source, x_d, batch_size=batch)
                 with ctx.stage("paste-back"):
                     encoder.put(paste(rendered).cpu().numpy())

@@ -43,13 +43,16 @@ def prepare_face(renderer, cropper, image: np.ndarray, *, face=None, box=None, p
 
 
 def driving_keypoints(renderer, face: PreparedFace, exp: torch.Tensor, pose: torch.Tensor, t: torch.Tensor,
-                      retarget: E.RetargetTargets) -> torch.Tensor:
-    """Stitched driving keypoints (B, 21, 3) from exp (B, 21, 3), pose (B, 3) degrees and t (B, 3)."""
+                      retarget: E.RetargetTargets, offsets: torch.Tensor | None = None) -> torch.Tensor:
+    """Stitched driving keypoints (B, 21, 3) from exp (B, 21, 3), pose (B, 3) degrees and t (B, 3); ``offsets``
+    (B, 21, 3), e.g. the mouth's rest (``core.liveportrait.rest``), join the retargeting offsets before stitching."""
     dev = renderer.device
     exp, pose, t = exp.to(dev), pose.to(dev), t.to(dev)
     src = face.source
     x_d = renderer.compose_keypoints(src, exp, pose[:, 0], pose[:, 1], pose[:, 2], t)
     x_d = x_d + E.retarget_offsets(renderer, src.x_s, face.eye_ratios, face.lip_ratio, retarget, x_d.shape[0])
+    if offsets is not None:
+        x_d = x_d + offsets.to(dev)
     return renderer.stitch(src.x_s, x_d)
 
 

@@ -12,6 +12,10 @@ Choices and deliberate differences from the reference (TMElyralab/MuseTalk):
 - VAE posterior samples are drawn per source frame from a generator seeded by (seed, frame): reproducible runs,
   the same sample for a frame every time the ping-pong loop revisits it (the reference samples once per frame too).
 - v1 ("MuseTalk 1.0") follows the reference's current ``--version v1`` path: raw parsing mask, no extra margin.
+- Rest on silence (default ``rest="on"``; ``--rest off`` is the reference): where silero-vad finds no speech the
+  UNet is driven by the whisper features of digital silence, ramped in and out over 3 frames by blending the
+  prompts; ``--rest source`` keeps the source frames there instead (``rest.py``). The reference drives every frame
+  with its audio window.
 - Every frame keeps its place: frames without a face are not dropped (the reference misaligns latents there), the
   output is one H.264 + AAC encode at 25 fps lasting as long as the driving audio.
 """

@@ -28,6 +28,8 @@ from . import models as M
 from .audio import SR, WhisperFeatures, positional_encoding
 from .prepare import Prepared, materials, prepare
 from .request import LipdubRequest
+from .rest import LipRest
+from .rest import plan as rest_plan
 from .source import FPS, FrameSource, pingpong, timed_prefetch
 
 ENGINE = "lipdub"
@@ -98,7 +100,7 @@ def blend_batch(frames: np.ndarray, rows, faces, masks, boxes, device) -> np.nda
 
 
 def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out: int, req, unet, vae, device,
-              dtype, ctx, sink) -> None:
+              dtype, ctx, sink, rest: LipRest | None = None) -> None:
     pe = positional_encoding(device=device, dtype=dtype)
     bs = int(req.batch_size)
 
@@ -110,11 +112,12 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
 
     for out_idx, src, frames in timed_prefetch(batches(), ctx):  # decoding overlaps the GPU work
         a = out_idx[0]
-        rows = [k for k, j in enumerate(src) if prep.valid[j]]
+        rows = [k for k, j in enumerate(src) if prep.valid[j] and not (rest and rest.keeps_source(out_idx[k]))]
         if rows:
             js = [src[k] for k in rows]
             with ctx.stage("audio_features"):
-                audio = feats([out_idx[k] for k in rows]) + pe
+                idx = [out_idx[k] for k in rows]
+                audio = (rest.prompts(feats, idx) if rest else feats(idx)) + pe
             with ctx.stage("latents"):
                 order = np.argsort(js)  # memmap reads in ascending order
                 moments = np.empty((len(js), 4, 4, 32, 32), dtype=np.float32)
@@ -122,7 +125,10 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
                 latents = sample_latents(moments, js, req.seed, device, dtype)
             faces = dub_faces(latents, audio, unet, vae, ctx)
             with ctx.stage("blend"):
+                originals = frames.copy() if rest and rest.mode == "source" else None
                 frames = blend_batch(frames, rows, faces, prep.masks[np.asarray(js)], prep.boxes[js], device)
+                if originals is not None:
+                    rest.crossfade(frames, originals, out_idx)
         sink(frames)
         ctx.count(min(a + bs, n_out), n_out, "generating")
         ctx.check_cancelled()
@@ -153,12 +159,13 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
                 vae = M.load_vae(root, device, dtype)
                 feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype),
                                         M.load_feature_extractor(root), device, dtype, FPS)
+                rest = rest_plan(req, samples, n_out, feats, ctx)
             # 4. Generate batch by batch: UNet, VAE decode, blend, encode on a writer thread.
             out_path = ctx.job_dir / f"{Path(req.video).stem}_dubbed.mp4"
             h, w = source.hw
             with VideoWriter(out_path, fps=FPS, size=(w, h), audio=out_track, crf=int(req.crf)) as writer, \
                     EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.45, 0.99):
-                _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx, encoder.put)
+                _generate(prep, source, feats, n_out, req, unet, vae, device, dtype, ctx, encoder.put, rest)
             for message in source.warnings:
                 ctx.warn(message)
         finally:
@@ -227,9 +234,12 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
         unet = M.load_unet(root, req.version, device, dtype)
         feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype), M.load_feature_extractor(root),
                                 device, dtype, FPS)
-        audio = feats([0]) + positional_encoding(device=device, dtype=dtype)
+        rest = rest_plan(req, samples, frames_needed(len(samples) / SR, FPS), feats, ctx)  # frame 0 as Generate has it
+        audio = (rest.prompts(feats, [0]) if rest else feats([0])) + positional_encoding(device=device, dtype=dtype)
         faces = dub_faces(sample_latents(moments, [0], req.seed, device, dtype), audio, unet, vae, ctx)
         dubbed = blend_batch(frame.copy(), [0], faces, masks, [box], device)[0]  # in place: keep frame for the overlay
+        if rest and rest.mode == "source":  # the source frame itself on full rest, cross-faded on a ramp
+            dubbed = frame[0].copy() if rest.keeps_source(0) else rest.crossfade(dubbed[None], frame[:1], [0])[0]
         alpha = B.box_alpha(B.unpack_mask(masks[0], device), box).cpu().numpy()
     overlay = _draw_overlay(frame[0], dets, chosen, box, lm, alpha)
     overlay_path = _save_rgb(ctx.job_dir / "preview_overlay.png", overlay)

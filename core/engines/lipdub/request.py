@@ -12,7 +12,10 @@ VERSIONS = ("v15", "v1")
 
 @dataclass(kw_only=True)
 class LipdubRequest(FaceRequest):
-    """``box`` here is the crop box itself (bbox_shift and extra_margin do not apply to it)."""
+    """``box`` here is the crop box itself (bbox_shift and extra_margin do not apply to it). The audio's rest may
+    also be "source": rest stretches keep the source video's frames (``core.engines.lipdub.rest``)."""
+
+    rest_modes = ("on", "off", "source")
 
     video: str = param(label="Video or photo to dub", help="the video (or still photo) whose mouth is redone",
                        ui=False)

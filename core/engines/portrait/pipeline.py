@@ -19,6 +19,7 @@ from core.jobs import JobContext, JobResult
 from core.moda.audio import FPS, SR
 from core.moda.drive import driving_params
 from core.moda.pipeline import generate_motion
+from core.liveportrait.rest import MouthRest, mouth_rest
 
 from .request import PortraitRequest
 
@@ -71,8 +72,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, ctx: JobContext, sink) -> None:
-    """Render, paste back and hand uint8 batches to ``sink`` in order, ``render_batch`` frames at a time."""
+def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, ctx: JobContext, sink,
+                  rest: MouthRest | None = None) -> None:
+    """Render, paste back and hand uint8 batches to ``sink`` in order, ``render_batch`` frames at a time; ``rest``
+    closes the mouth on rest frames (``core.liveportrait.rest``)."""
     from core.liveportrait.pasteback import PasteBack
 
     r, src = prep.renderer, prep.source
@@ -83,10 +86,14 @@ def render_frames(prep: _Prepared, raw: torch.Tensor, request: PortraitRequest, 
     for start in range(0, total, batch_size):
         ctx.check_cancelled()
         part = driving_params(raw[start:start + batch_size], source_raw, request.head_motion)
+        if rest is not None:
+            part.exp = rest.expression(part.exp, src.exp, start)
         with ctx.stage("render"):
             dev = r.device
             x_d = r.compose_keypoints(src, part.exp.to(dev), part.pitch.to(dev), part.yaw.to(dev), part.roll.to(dev),
                                       part.t.to(dev))
+            if rest is not None:
+                x_d = x_d + rest.offsets(r, src.x_s, start, x_d.shape[0])
             frames = r.render(src, r.stitch(src.x_s, x_d), batch_size=batch_size)
             _sync(dev)
         with ctx.stage("paste-back"):
@@ -115,11 +122,13 @@ def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
         with ctx.span(0.05, 0.3):
             raw = generate_motion(W.require(ENGINE, request.checkpoints), prep.source, speech, frames_out,
                                   prep.device, ctx, request.motion_settings(), request.emotion_timeline())
-        # 3. Render, paste back and encode, a batch at a time (the encoder runs on its own thread).
+        # 3. Render, paste back and encode, a batch at a time (the encoder runs on its own thread); rest frames
+        #    close the mouth.
+        rest = mouth_rest(request.audio, speech, SR, frames_out, prep.crop, ctx)
         out_path = ctx.job_dir / "portrait.mp4"
         with VideoWriter(out_path, fps=FPS, audio=track, crf=request.crf) as writer, \
                 EncoderThread(writer, ctx.stage) as encoder, ctx.span(0.3, 1.0):
-            render_frames(prep, raw, request, ctx, encoder.put)
+            render_frames(prep, raw, request, ctx, encoder.put, rest)
     h, w = (prep.photo.shape[:2] if request.pasteback else (512, 512))
     return ctx.result(out_path, frames=int(raw.shape[0]), width=int(w), height=int(h),
                       crop_box=prep.crop.box.tolist(), seconds=len(speech) / SR)

@@ -135,7 +135,7 @@ def test_cli_preview_and_bad_input(portrait_weights, astronaut, speech, tmp_path
                  "--out", str(tmp_path / "x.mp4")]) == 2
     assert "face box" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
-    with pytest.raises(BadInputError, match="emotion"):
+    with pytest.raises(BadInputError, match="Emotion must be one of none"):
         PortraitRequest(image=astronaut, audio=AudioOptions(speech), emotion="joy").validate()
 
 
