@@ -4,7 +4,8 @@ prepared face cached as in the studio) and video-edit throughput at 512 px.
     flock /tmp/mouthpiece-heavy.lock python bench/expression.py [--device cpu|cuda] [--dtype fp16] [--seconds 1]
 
 Weights: the same full-size random set bench/portrait.py writes (official layouts, KwaiVGI's LivePortrait set; the
-ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's astronaut (512x512), face box given.
+ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's
+astronaut (512x512), face box given.
 Video: that photo drifting and zooming (tests.samples.talking_clip) at 512x512, 25 fps.
 
 Measured 2026-11-29 on the CPU (2 cores shared with other jobs, load average 6-7, fp32): live preview 27.3 s per

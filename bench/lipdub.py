@@ -151,7 +151,8 @@ def main() -> None:
         # the portrait's face, scaled to the frame (astronaut.png 512x512: face ~ x 170-330, y 60-250)
         box = (int(170 / 512 * w), int(60 / 512 * h), int(330 / 512 * w), int(250 / 512 * h))
         print(f"device {device}, {w}x{h}, video {args.seconds}s, audio {args.audio_seconds or args.seconds}s, "
-              f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} threads")
+              f"batch {args.batch}, {'tiny' if args.tiny else 'full-size'} random weights, {torch.get_num_threads()} "
+              "threads")
         track = face_track_fps(root, video, box, device)
         decode = decode_fps(video)
         req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio)), box=list(box), checkpoints=str(root),

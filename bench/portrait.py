@@ -83,7 +83,8 @@ def child(args: argparse.Namespace) -> None:
         t = np.arange(n) / sr
         voice = 0.3 * np.sin(2 * np.pi * 170 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3.5 * t))
         sf.write(Path(tmp) / "speech.wav", voice.astype(np.float32), sr)
-        req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=AudioOptions(str(Path(tmp) / "speech.wav")),
+        req = PortraitRequest(image=str(skimage_data / "astronaut.png"),
+                              audio=AudioOptions(str(Path(tmp) / "speech.wav")),
                               box=BOX, device=args.device, dtype=args.dtype, render_batch=args.batch,
                               checkpoints=str(args.weights))
         start = time.perf_counter()
@@ -91,7 +92,8 @@ def child(args: argparse.Namespace) -> None:
         wall = time.perf_counter() - start
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
     print(json.dumps({"seconds": args.seconds[0], "frames": result.extra["frames"], "wall": wall,
-                      "timings": result.timings, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "timings": result.timings,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "gpu_peak_mb": gpu_peak}))
 
 

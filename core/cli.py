@@ -3,7 +3,8 @@ functions as the UI.
 
 Each engine subcommand gets one flag per declared request field (``core.spec``: the engine's own, the audio flags,
 and the shared output, face, device, precision, seed, CRF and checkpoints), so every engine spells them the same;
-``<engine>.cli`` adds only the flags that are not plain fields (``add_arguments``) and maps them (``extra_fields``). Exit codes: 0 success, 2 bad input (one line on stderr),
+``<engine>.cli`` adds only the flags that are not plain fields (``add_arguments``) and maps them (``extra_fields``).
+Exit codes: 0 success, 2 bad input (one line on stderr),
 3 missing weights (names the files and the download command), 130 cancelled (Ctrl-C or SIGTERM: the job stops at its
 next batch, leaving no partial output).
 """
@@ -15,7 +16,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from core.errors import BadInputError, JobCancelled, MouthpieceError
 from core.progress import tqdm_progress
@@ -55,19 +55,19 @@ def request_from_args(engine, args: argparse.Namespace):
 def _engine_command(engine) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         from core import jobs
+        from core.request import check_output
 
         if not args.preview and not args.output:
             raise BadInputError("--out is required (or --preview PNG)")
         if args.preview:
             args.output = None
+            check_output(args.preview, (".png",))  # writable, before any work (like --out)
         req = request_from_args(engine, args).validate()
         if args.preview:
             with tqdm_progress(f"{engine.name} preview") as report:
                 result = jobs.run_job(engine.name, engine.preview, req, progress=report, cancel_event=TERMINATED)
             _print_warnings(result)
-            target = Path(args.preview).expanduser()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(result.output, target)
+            target = jobs.deliver(result, args.preview)  # an OSError here is one line saying where the preview is
             print(target)
             for name, path in result.extra.get("images", {}).items():
                 side = target.with_name(f"{target.stem}_{name}{target.suffix}")
@@ -140,7 +140,7 @@ def guarded(fn: Callable[..., int], *args) -> int:
 
     SIGTERM is turned into a cancellation, like Ctrl-C: the running job stops at once (or at its next batch where the
     signal landed in code that swallowed the exception) and removes its partial output before the process exits with
-    130. A cancel is never reported as another error: a MouthpieceError raised after a signal counts as the cancel.
+    130. A cancel is never reported as another error: any exception raised after a signal counts as the cancel.
     """
     previous = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
@@ -152,6 +152,10 @@ def guarded(fn: Callable[..., int], *args) -> int:
             return report_cancelled(JobCancelled("terminated"))
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception:
+        if TERMINATED.is_set():  # a library wrapped the signal's exception in its own
+            return report_cancelled(JobCancelled("terminated"))
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

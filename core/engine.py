@@ -1,4 +1,5 @@
-"""The one registry of engines. The weights manager, ``python -m core``, the UI shell and the Models tab read ``ENGINES``.
+"""The one registry of engines. The weights manager, ``python -m core``, the UI shell and the Models tab read
+``ENGINES``.
 
 An engine is a package ``core/engines/<name>/`` (or another package named in its line) holding, by convention:
 

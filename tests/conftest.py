@@ -17,7 +17,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 # Modules whose tests each run whole jobs, subprocesses or a studio server (seconds to a minute each on 2 cores).
 SLOW_MODULES = {"test_outputs_unchanged", "test_studio_limits", "test_ui_endtoend", "test_cancel",
                 "test_avatar_pipeline", "test_avatar_memory", "test_lipdub_engine", "test_portrait_pipeline",
-                "test_expression_engine", "test_audio_engine_mux", "test_audio_separation", "test_half_precision"}
+                "test_expression_engine", "test_audio_engine_mux", "test_audio_separation", "test_half_precision",
+                "test_lipdub_rest", "test_avatar_rest", "test_portrait_rest", "test_expression_rest"}
 
 
 def pytest_collection_modifyitems(config, items):

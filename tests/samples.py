@@ -17,7 +17,8 @@ Stable helpers, shared by every engine's tests:
 - read_counter(frame) -> int: the frame index drawn by make_video on an upright RGB frame of the original size.
 - make_tone(path, seconds, sr=16000, hz=440.0, amplitude=0.5, onset=0.0) -> Path: a sine (silent before
     `onset` s); format from the suffix: .wav .mp3 .m4a .ogg (Opus) .flac.
-- speech_wav(path, text=...) -> Path: English speech from espeak-ng (22.05 kHz mono WAV); skips if missing (fails in CI).
+- speech_wav(path, text=...) -> Path: English speech from espeak-ng (22.05 kHz mono WAV); skips if missing (fails in
+CI).
 - portrait_path() -> Path: scikit-image's astronaut.png (512x512 RGB, public domain).
 - talking_clip(path, seconds=2.0, fps=25, size=(256, 256), audio="tone") -> Path: the astronaut with a slight
     zoom/drift over time, plus a syllable-like 4 Hz amplitude-modulated 220 Hz tone ("tone") or espeak-ng
@@ -219,7 +220,8 @@ def speech_wav(path, text: str = "Hello there. This is Mouthpiece, making a talk
 
     exe = shutil.which("espeak-ng")
     if exe is None:  # CI installs it (.ci/run): missing there is a failure, not a skip
-        (pytest.fail if os.environ.get("CI") else pytest.skip)("espeak-ng is not installed (apt-get install -y espeak-ng)")
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "espeak-ng is not installed (apt-get install -y espeak-ng)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([exe, "-v", "en", "-w", str(path), text], check=True, capture_output=True)

@@ -21,7 +21,8 @@ def main(photo: str, audio: str, checkpoints: str, frames: int, batch: int) -> N
     from core.liveportrait import LivePortraitRenderer
 
     LivePortraitRenderer.render = lambda self, source, x_d, batch_size=25: torch.full((x_d.shape[0], 3, 512, 512), 0.5)
-    request = PortraitRequest(image=photo, audio=AudioOptions(audio), box=[740, 280, 1100, 740], render_batch=batch, device="cpu", dtype="fp32",
+    request = PortraitRequest(image=photo, audio=AudioOptions(audio, rest="off"), box=[740, 280, 1100, 740],
+                              render_batch=batch, device="cpu", dtype="fp32",
                               checkpoints=checkpoints)
     ctx = JobContext(tempfile.mkdtemp())
     prep = P._prepare(request, ctx)

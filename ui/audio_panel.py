@@ -176,7 +176,8 @@ def _rest_modes(tab: str) -> tuple[str, ...]:
 
 
 def audio_panel(tab: str, label: str = "Driving audio") -> AudioPanel:
-    """Lay out the panel inside the current Blocks context; ``tab`` names its preview endpoint ``<tab>_prepare_audio``."""
+    """Lay out the panel inside the current Blocks context; ``tab`` names its preview endpoint
+    ``<tab>_prepare_audio``."""
     with gr.Row():
         audio = gr.File(label=f"{label} (audio, or a video whose sound is used)", type="filepath",
                         file_types=["audio", "video"], scale=3, height=110, elem_id=f"{tab}-audio")

@@ -10,7 +10,8 @@ normalize, device)::
     samples = load_audio(prepared.driving_wav, sr=16000)          # 16 kHz mono float: the audio encoder's input
     n_frames = frames_needed(prepared.duration, 25)
     with VideoWriter(out, fps=25, size=(w, h), audio=prepared.output_audio) as writer: ...
-    # prepared.silence: bool per 25 fps frame (True = no speech), free to use for closing the mouth in pauses
+    # prepared.silence: bool per 25 fps frame (True = no sound): the silent-audio refusal only; where the face
+    # rests comes from the speech map: core.audio.rest.speech_map_for(options, samples, sr, ctx, frames)
 
 CLI: ``core.audio.cli.add_audio_args(parser)`` adds --start --end --separate-vocals --keep-audio --normalize
 (--peak-dbfs --loudness-lufs); ``audio_options_from_args(args)`` builds the AudioOptions. UI: ``ui.audio_panel``.

@@ -1,7 +1,8 @@
 """`python -m core separate` and the audio flags every engine subcommand shares.
 
 Engine CLIs call ``add_audio_args(parser)`` and build their audio choice with ``audio_options_from_args(args)``; the
-flags come from ``AudioOptions``' declared fields, so they are spelled and defaulted identically everywhere (``--separate-vocals --keep-audio mix|vocals|PATH --start S
+flags come from ``AudioOptions``' declared fields, so they are spelled and defaulted identically everywhere
+(``--separate-vocals --keep-audio mix|vocals|PATH --start S
 --end S --normalize none|peak|loudness``).
 """
 from __future__ import annotations
@@ -59,9 +60,14 @@ def _prepare(args: argparse.Namespace) -> int:
     spans = [[round(a, 2), round(b, 2)] for a, b in prepared.silent_spans()]
     (out / "silence.json").write_text(json.dumps({"fps": prepared.fps, "silent": prepared.silence.astype(int).tolist(),
                                                   "silent_spans": spans}))
+    speech = prepared.speech_map(float(args.rest_min_pause))
+    (out / "speech.json").write_text(json.dumps({
+        "fps": prepared.fps, "min_pause": float(args.rest_min_pause),
+        "probability": [round(float(p), 3) for p in speech.prob], "speech": speech.speech.astype(int).tolist(),
+        "rest_spans": [[round(a, 2), round(b, 2)] for a, b in speech.rest_spans()]}))
     for message in prepared.warnings:
         print(f"warning: {message}")
-    print(f"{prepared.summary()}\nwrote driving.wav, output_audio.wav, silence.json to {out}")
+    print(f"{prepared.summary()}\nwrote driving.wav, output_audio.wav, silence.json, speech.json to {out}")
     return 0
 
 

@@ -44,7 +44,8 @@ def _stream_facts(path: Path) -> tuple[int, int]:
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
-        raise BadInputError(f"cannot read {name}: not a media file or unsupported format ({exc.strerror or exc})") from exc
+        raise BadInputError(f"cannot read {name}: not a media file or unsupported format "
+                            f"({exc.strerror or exc})") from exc
     with container:
         if not container.streams.audio:
             kind = "video" if container.streams.video else "file"

@@ -46,7 +46,8 @@ class AudioOptions:
         if not Path(self.audio).is_file():
             raise BadInputError(f"audio file not found: {self.audio}")
         if self.keep_audio not in KEEP_CHOICES and not Path(self.keep_audio).is_file():
-            raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; {self.keep_audio!r} is none")
+            raise BadInputError(f"--keep-audio must be mix, vocals or an existing audio file; "
+                                f"{self.keep_audio!r} is none")
         check_fields(self)
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise BadInputError(f"end {self.end} s must be after start {self.start} s")

@@ -202,7 +202,8 @@ def _fit_length(samples: np.ndarray, n: int) -> np.ndarray:
 
 def _check_not_silent(samples: np.ndarray, what: str) -> None:
     if dsp.peak_dbfs(samples) < SILENT_PEAK_DBFS:
-        raise BadInputError(f"{what} is silent (peak below {SILENT_PEAK_DBFS:.0f} dBFS); choose audio with speech in it")
+        raise BadInputError(f"{what} is silent (peak below {SILENT_PEAK_DBFS:.0f} dBFS); choose audio with speech "
+                            "in it")
 
 
 def _speech_map(driving: np.ndarray, rate: int, name: str) -> np.ndarray:

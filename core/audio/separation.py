@@ -104,7 +104,8 @@ class VocalSeparator:
             "logger": logger, "log_level": logging.WARNING,
             "torch_device": torch_device, "torch_device_cpu": torch.device("cpu"), "torch_device_mps": None,
             "onnx_execution_provider": providers,
-            "model_name": self.model_path.stem, "model_path": str(self.model_path), "model_data": dict(manifest.MDX_PARAMS),
+            "model_name": self.model_path.stem, "model_path": str(self.model_path),
+            "model_data": dict(manifest.MDX_PARAMS),
             "output_format": "WAV", "output_bitrate": None, "output_dir": tempfile.gettempdir(),
             # The input is pre-scaled to peak 1.0, so the package's own peak handling is the identity (see separate()).
             "normalization_threshold": 1.0, "amplification_threshold": 0.0,

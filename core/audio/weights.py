@@ -32,7 +32,8 @@ FILES = [
         url="https://github.com/TRvlvr/model_repo/releases/download/all_public_uvr_models/Kim_Vocal_2.onnx",
         size=66_759_214,
         sha256="ce74ef3b6a6024ce44211a07be9cf8bc6d87728cc852a68ab34eb8e58cde9c8b",
-        note="MDX-Net vocal model by KimberleyJSN (UVR release; same file as FrancisRing/StableAvatar Kim_Vocal_2.onnx)",
+        note="MDX-Net vocal model by KimberleyJSN (UVR release; same file as FrancisRing/StableAvatar "
+             "Kim_Vocal_2.onnx)",
     ),
 ]
 

@@ -1,1 +1,2 @@
-"""Generation engines; each subpackage exposes a request dataclass, ``run`` / ``preview``, a CLI and a weights manifest."""
+"""Generation engines; each subpackage exposes a request dataclass, ``run`` / ``preview``, a CLI and a weights
+manifest."""

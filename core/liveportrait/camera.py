@@ -1,6 +1,7 @@
 """Head pose and implicit-keypoint algebra (LivePortrait conventions).
 
-Keypoints are row vectors: x = s * (x_c @ R + exp) + [tx, ty, 0], with R = (Rz(roll) Ry(yaw) Rx(pitch))^T built from
+Keypoints are row vectors: x = s * (x_c @ R + exp) + [tx, ty, 0 or tz], with R = (Rz(roll) Ry(yaw) Rx(pitch))^T built
+from
 degrees. Everything is batched over the leading dimension.
 """
 from __future__ import annotations
@@ -27,14 +28,20 @@ def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) 
 
 
 def transform_keypoints(kp: torch.Tensor, rotation: torch.Tensor, exp: torch.Tensor, scale: torch.Tensor,
-                        t: torch.Tensor) -> torch.Tensor:
-    """Implicit keypoints x = scale * (kp @ R + exp) + [tx, ty, 0]  (tz is ignored, as in the reference).
+                        t: torch.Tensor, translate_z: bool = False) -> torch.Tensor:
+    """Implicit keypoints x = scale * (kp @ R + exp) + [tx, ty, 0], or + [tx, ty, tz] with ``translate_z``.
+
+    Which one follows the reference (KwaiVGI/LivePortrait): ``transform_keypoint`` (the source keypoints x_s) and
+    the video pipeline (``t_new[..., 2].fill_(0)``) drop tz; the image retargeting of ``gradio_pipeline.py``
+    (``x_d_new = scale_new * (x_c_s @ R_d_new + delta_new) + t_new`` with ``t_new = x_s_info['t']``), which the
+    still expression edits follow, adds the full t.
 
     kp, exp: (B, K, 3) or (B, 3K); rotation: (B, 3, 3); scale: (B,) or (B, 1); t: (B, 3). Broadcasts B=1 inputs.
     """
     kp = kp.reshape(kp.shape[0], -1, 3)
     exp = exp.reshape(exp.shape[0], -1, 3)
     x = (kp @ rotation + exp) * scale.reshape(-1, 1, 1)
-    shift = torch.zeros_like(t.reshape(-1, 3))
-    shift[:, :2] = t.reshape(-1, 3)[:, :2]
+    shift = t.reshape(-1, 3).clone()
+    if not translate_z:
+        shift[:, 2] = 0
     return x + shift[:, None, :]

@@ -141,15 +141,17 @@ class LivePortraitRenderer(nn.Module):
 
     @staticmethod
     def compose_keypoints(source: SourceState, exp: torch.Tensor, pitch: torch.Tensor, yaw: torch.Tensor,
-                          roll: torch.Tensor, t: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
-        """Driving keypoints x_d = s * (x_c @ R(pitch, yaw, roll) + exp) + [tx, ty, 0] for a batch of motions.
+                          roll: torch.Tensor, t: torch.Tensor, scale: torch.Tensor | None = None,
+                          translate_z: bool = False) -> torch.Tensor:
+        """Driving keypoints x_d = s * (x_c @ R(pitch, yaw, roll) + exp) + [tx, ty, 0] for a batch of motions
+        (+ [tx, ty, tz] with ``translate_z``, as the reference's image retargeting; see ``camera.transform_keypoints``).
 
         exp (B, 21, 3) or (B, 63); angles (B,) degrees; t (B, 3); scale (B,) or None for the source scale.
         """
         b = exp.shape[0]
         rot = rotation_matrix(pitch, yaw, roll)
         s = source.scale.expand(b, 1) if scale is None else scale
-        return transform_keypoints(source.kp.expand(b, -1, -1), rot, exp, s, t)
+        return transform_keypoints(source.kp.expand(b, -1, -1), rot, exp, s, t, translate_z)
 
     @torch.no_grad()
     def stitch(self, x_s: torch.Tensor, x_d: torch.Tensor) -> torch.Tensor:

@@ -84,7 +84,8 @@ class MotionGenerator:
         """The CFG null audio vector (one per feature layer and frame); seeded when the checkpoint lacks it."""
         if self._null_audio is None or self._null_audio.numel() != dim:
             if self.null_audio_from_checkpoint:
-                raise BadInputError(f"null_audio_feat has {self._null_audio.numel()} values; the audio features have {dim}")
+                raise BadInputError(f"null_audio_feat has {self._null_audio.numel()} values; the audio features "
+                                    f"have {dim}")
             self._null_audio = torch.randn(dim, generator=torch.Generator().manual_seed(NULL_AUDIO_SEED))
         return self._null_audio.to(self.device)
 

@@ -17,7 +17,8 @@ from core.moda.generator import MotionGenerator, MotionSettings
 from core.moda.timeline import Timeline
 
 NULL_AUDIO_NOTE = ("CFG null-audio vector: net-200.pth holds none (the reference never registers one, so every "
-                   "reference run draws a fresh random vector); ours is drawn from a fixed seed, so runs are reproducible")
+                   "reference run draws a fresh random vector); ours is drawn from a fixed seed, so runs are "
+                   "reproducible")
 
 
 def _models(root, device: torch.device) -> tuple[MotionGenerator, HubertEncoder]:

@@ -42,7 +42,8 @@ def token_ranges(tokens: int, latents: int) -> list[tuple[int, int]]:
     frames = 4 * latents - 3
     per_frame = tokens / frames
     half = int(per_frame * 4 / 2)
-    centres = [0] + [int((per_frame * (4 * i - 3) + per_frame * (4 * i + 1)) / 2) - 1 for i in range(1, max(latents, 2))]
+    centres = [0] + [int((per_frame * (4 * i - 3) + per_frame * (4 * i + 1)) / 2) - 1
+                     for i in range(1, max(latents, 2))]
     ranges = [(c - half, c + half) for c in centres]
     ranges[0] = (ranges[1][0] - 2 * half, ranges[1][0])
     return [(a - EXPAND, b + EXPAND + 1) for a, b in ranges[:latents]]
@@ -77,7 +78,7 @@ class Wav2Vec:
         config = Wav2Vec2Config.from_json_file(str(folder / "config.json"))
         model = Wav2Vec2Model(config)
         keymaps.load_strict(model, keymaps.WAV2VEC2, load_state_dict(folder / "pytorch_model.bin"),
-                            f"{folder.name}/pytorch_model.bin")
+                            f"{folder.name}/pytorch_model.bin", absent=keymaps.WAV2VEC2_ABSENT)
         pre = folder / "preprocessor_config.json"
         normalize = json.loads(pre.read_text()).get("do_normalize", True) if pre.is_file() else True
         return cls(model, normalize)

@@ -3,7 +3,8 @@
 As the reference's ``model_cpu_offload_and_qfloat8`` mode: plain storage, no scaling, so values keep e4m3's
 3-bit mantissa (about 2 significant digits) and its ±448 range (DiT weights are far inside it). Modulation
 tables, norms, embedders and convolutions stay in the compute precision (the reference keeps every
-``modulation`` out of fp8; we also keep the embedders and non-Linear parameters, about 5 % of the weights). State-dict names
+``modulation`` out of fp8; we also keep the embedders and non-Linear parameters, about 5 % of the weights). State-dict
+names
 are unchanged, so the strict key maps still apply.
 """
 from __future__ import annotations

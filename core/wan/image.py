@@ -29,7 +29,7 @@ class VisionConfig:
     dim: int = 1280
     heads: int = 16
     layers: int = 32
-    mlp_ratio: int = 4
+    mlp_dim: int = 5120  # ViT-H/14's MLP width (4 x 1280); read from the tensors, never from a ratio
     out_dim: int = 1024
     eps: float = 1e-5
 
@@ -40,12 +40,12 @@ class VisionConfig:
         grid = round((sd["visual.pos_embedding"].shape[1] - 1) ** 0.5)
         return cls(image_size=grid * patch, patch_size=patch, dim=dim, heads=dim // 80,
                    layers=1 + max(int(k.split(".")[2]) for k in sd if k.startswith("visual.transformer.")),
-                   mlp_ratio=sd["visual.transformer.0.mlp.0.weight"].shape[0] // dim,
+                   mlp_dim=sd["visual.transformer.0.mlp.0.weight"].shape[0],
                    out_dim=sd["visual.head"].shape[1])
 
 
 VIT_H_14 = VisionConfig()
-TINY = replace(VIT_H_14, image_size=28, dim=160, heads=2, layers=3, out_dim=16)
+TINY = replace(VIT_H_14, image_size=28, dim=160, heads=2, layers=3, mlp_dim=640, out_dim=16)
 
 
 class _Attention(nn.Module):
@@ -64,7 +64,7 @@ class _Attention(nn.Module):
 class _Block(nn.Module):
     def __init__(self, config: VisionConfig):
         super().__init__()
-        hidden = config.dim * config.mlp_ratio
+        hidden = config.mlp_dim
         self.norm1 = nn.LayerNorm(config.dim, eps=config.eps)
         self.attn = _Attention(config.dim, config.heads)
         self.norm2 = nn.LayerNorm(config.dim, eps=config.eps)

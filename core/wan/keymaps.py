@@ -14,7 +14,9 @@ Files and maps:
 * ``vae_map()``: ``Wan2.1_VAE.pth`` → diffusers ``AutoencoderKLWan``.
 * ``UMT5``: ``models_t5_umt5-xxl-enc-bf16.pth`` → transformers ``UMT5EncoderModel``.
 * ``WAV2VEC2``: ``wav2vec2-base-960h/pytorch_model.bin`` (a ``Wav2Vec2ForCTC``) → ``Wav2Vec2Model``; the CTC
-  head is unused.
+  head is unused. ``Wav2Vec2Model`` has a ``masked_spec_embed`` parameter (SpecAugment's mask vector, used only in
+  training) that the official file does not hold (public reports: EvelynFan/FaceFormer#3, Omni-Avatar/OmniAvatar#12):
+  it may be absent, by that name only (``WAV2VEC2_ABSENT``), and then keeps its initial value, unused in inference.
 * ``CLIP``: ``models_clip_open-clip-xlm-roberta-large-vit-huge-14.pth`` → ``core.wan.image.VisionTower``
   (``visual.*``; the XLM-RoBERTa text tower and ``log_scale`` are unused, as in the reference).
 """
@@ -29,9 +31,9 @@ import torch
 from core.errors import BadInputError
 
 
-def _compile(pattern: str) -> re.Pattern:
+def _compile(pattern: str, prefix: bool) -> re.Pattern:
     body = re.escape(pattern).replace(r"\{n\}", r"(\d+)")
-    return re.compile("^" + body + ("" if pattern.endswith(".") else "$"))
+    return re.compile("^" + body + ("" if prefix else "$"))
 
 
 def _fill(template: str, numbers: tuple[str, ...]) -> str:
@@ -50,7 +52,8 @@ class KeyMap:
     _compiled: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        compiled = tuple((_compile(a), b, _compile(b), a) for a, b in self.rules)
+        # a rule is a prefix rule when its official side ends in "." (its other side may be "": strip the prefix)
+        compiled = tuple((_compile(a, a.endswith(".")), b, _compile(b, a.endswith(".")), a) for a, b in self.rules)
         object.__setattr__(self, "_compiled", compiled)
 
     def _rename(self, key: str, forward: bool) -> str | None:
@@ -100,17 +103,26 @@ def rename_strict(keymap: KeyMap, state: Mapping[str, torch.Tensor], expected: M
         renamed[ours] = value
     missing = sorted(set(expected) - set(renamed) - allow_missing)
     if missing:
-        shown = ", ".join(keymap.to_official(k) for k in missing[:4])
+        shown = ", ".join(_official_name(keymap, k) for k in missing[:4])
         raise BadInputError(f"{source}: {len(missing)} weights missing ({shown}...); the file is incomplete")
     return renamed
 
 
+def _official_name(keymap: KeyMap, ours: str) -> str:
+    """The official name of one of our keys for a message; our own name where the map has no rule for it."""
+    try:
+        return keymap.to_official(ours)
+    except KeyError:
+        return ours
+
+
 def load_strict(module: torch.nn.Module, keymap: KeyMap, state: Mapping[str, torch.Tensor], source: str,
-                tied: frozenset[str] = frozenset()) -> None:
-    """Load an official state dict into ``module`` through ``keymap`` (``tied``: our keys filled by tying)."""
+                tied: frozenset[str] = frozenset(), absent: frozenset[str] = frozenset()) -> None:
+    """Load an official state dict into ``module`` through ``keymap`` (``tied``: our keys filled by tying;
+    ``absent``: our keys the official file does not hold, which keep the module's own values)."""
     expected = {k: v.shape for k, v in module.state_dict().items() if k not in tied}
-    renamed = rename_strict(keymap, state, expected, source)
-    module.load_state_dict(renamed, strict=not tied)
+    renamed = rename_strict(keymap, state, expected, source, allow_missing=absent)
+    module.load_state_dict(renamed, strict=not (tied or absent))
 
 
 def _linear_pairs(pairs: dict[str, str]) -> list[tuple[str, str]]:
@@ -187,3 +199,4 @@ WAV2VEC2 = KeyMap("wav2vec2", (
     ("wav2vec2.encoder.pos_conv_embed.conv.weight_g", "encoder.pos_conv_embed.conv.parametrizations.weight.original0"),
     ("wav2vec2.encoder.pos_conv_embed.conv.weight_v", "encoder.pos_conv_embed.conv.parametrizations.weight.original1"),
     ("wav2vec2.", "")), unused=("lm_head.",))
+WAV2VEC2_ABSENT = frozenset({"masked_spec_embed"})

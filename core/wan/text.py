@@ -1,4 +1,5 @@
-"""Prompt embeddings: umT5-XXL encoder (transformers ``UMT5EncoderModel``) from Wan's ``models_t5_umt5-xxl-enc-bf16.pth``.
+"""Prompt embeddings: umT5-XXL encoder (transformers ``UMT5EncoderModel``) from Wan's
+``models_t5_umt5-xxl-enc-bf16.pth``.
 
 Tokenised with the ``google/umt5-xxl`` tokenizer folder, padded/truncated to 512 tokens, encoded with the
 attention mask; positions past the prompt's length are zeros (the reference trims each output to its length and

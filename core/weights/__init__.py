@@ -192,7 +192,8 @@ def _caused_by_cancel(exc: BaseException) -> bool:
 
 
 def manifest_entry(path: str | os.PathLike) -> tuple[WeightFile, Path] | None:
-    """The manifest's WeightFile for a file under a checkpoints folder, and that folder; None if no manifest lists it."""
+    """The manifest's WeightFile for a file under a checkpoints folder, and that folder; None if no manifest lists
+    it."""
     p = Path(path).resolve()
     for engine in engines():
         for item in files(engine):
@@ -273,7 +274,8 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
 
 
 def make_test_checkpoints(root: str | os.PathLike, only: list[str] | None = None) -> Path:
-    """Write tiny random weights for every engine in the official names and layouts, and mark the folder as test weights."""
+    """Write tiny random weights for every engine in the official names and layouts, and mark the folder as test
+    weights."""
     base = Path(root).expanduser().resolve()
     base.mkdir(parents=True, exist_ok=True)
     for engine in only or engines():

@@ -74,7 +74,7 @@ def refresh(files: list, root: Path, endpoint: str | None = None) -> tuple[dict[
     try:
         answers = ask_hub(files, endpoint)
     except Exception as exc:  # noqa: BLE001 - network, DNS, auth, 404: the listing goes on with what is known
-        return cache, f"the hub could not be reached ({type(exc).__name__})"
+        return cache, type(exc).__name__
     cache |= answers
     try:
         Path(root).mkdir(parents=True, exist_ok=True)

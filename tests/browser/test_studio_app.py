@@ -31,6 +31,7 @@ def test_lipdub_tab(page, studio, tmp_path):
     assert_upload_icon_below_label(page, "lipdub-audio")
     page.locator("#lipdub-video input[type=file]").set_input_files(str(studio["clip"]))
     page.locator("#lipdub-audio input[type=file]").set_input_files(str(studio["voice"]))
+    page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
     assert_name_shown_whole(page, "lipdub-audio", "speech_take_03_final_mix.wav")
     assert image_size(page, "lipdub-thumb")[2] == 128  # the input's frame 0 as a thumbnail
     page.screenshot(path=str(tmp_path / "lipdub-1-inputs.png"))
@@ -73,6 +74,7 @@ def test_portrait_tab(page, studio, tmp_path):
     assert emotion.evaluate("e => e.scrollWidth <= e.clientWidth"), "the emotion menu's words are cut"
     page.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
     page.locator("#portrait-audio input[type=file]").set_input_files(str(studio["voice"]))
+    page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
     assert_name_shown_whole(page, "portrait-audio", "speech_take_03_final_mix.wav")
     page.screenshot(path=str(tmp_path / "portrait-1-inputs.png"))
     assert_main_path_on_screen(page, ["portrait-image", "portrait-audio", "portrait-crop", "portrait-result"])
@@ -101,6 +103,7 @@ def test_closing_the_browser_tab_stops_its_job(page, studio):
     tab.get_by_role("tab", name="Animate a photo").click()
     tab.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
     tab.locator("#portrait-audio input[type=file]").set_input_files(str(studio["voice"]))
+    tab.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
     tab.get_by_text("Advanced", exact=True).locator("visible=true").click()
     tab.get_by_label("Manual face box x1,y1,x2,y2 (skips detection)").fill(PORTRAIT_BOX)
     tab.get_by_role("button", name="Generate", exact=True).locator("visible=true").click()
@@ -160,7 +163,8 @@ def test_no_face_preview_shows_the_frame_in_the_studios_words(client, studio):
     from PIL import Image
 
     overlay, dubbed, hint = client.predict(video=handle_file(str(studio["clip"])),
-                                           audio=handle_file(str(studio["voice"])), api_name="/lipdub_preview")
+                                           audio=handle_file(str(studio["voice"])), rest="off",
+                                           api_name="/lipdub_preview")
     assert Image.open(overlay).size == (128, 128) and dubbed is None
     assert hint == ("**no face found in frame 0 of clip.mp4; click the face on the preview to put a box around it, "
                     "or draw one in Mask and face → Manual box**")

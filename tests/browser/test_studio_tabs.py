@@ -1,5 +1,6 @@
 """The two newer engine tabs, "Infinite avatar" and "Expression control", as a creator uses them in Chromium at
-1400x900 on `python app.py` with tiny random weights (as tests/browser/test_studio_app.py does for the lip-dub and photo tabs):
+1400x900 on `python app.py` with tiny random weights (as tests/browser/test_studio_app.py does for the lip-dub and
+photo tabs):
 the main path (inputs, Preview / Generate / Stop, previews, result) fits the screen without scrolling; Preview shows
 its pictures at a real size; Generate streams its progress line where the creator is looking; Stop cancels the job
 (status.json says "cancelled"); a short job's video has a source to play.
@@ -23,6 +24,7 @@ AVATAR_SIZE = "64x48"  # the tiny weights' smallest sensible size: Preview and a
 def _upload(page, engine: str, picture: str, studio: dict, shots) -> None:
     page.locator(f"#{engine}-image input[type=file]").set_input_files(picture)
     page.locator(f"#{engine}-audio input[type=file]").set_input_files(str(studio["voice"]))
+    page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
     assert_name_shown_whole(page, f"{engine}-audio", "speech_take_03_final_mix.wav")
     image_size(page, f"{engine}-image")
     page.screenshot(path=str(shots / f"{engine}-1-inputs.png"))

@@ -42,7 +42,7 @@ def test_lipdub_cli_keeps_the_mix_or_the_vocals(combined_checkpoints, tmp_path):
     heard = {}
     for keep in ("mix", "vocals"):
         out = tmp_path / f"{keep}.mp4"
-        code = cli_main(["lipdub", "--video", str(clip), "--audio", str(song), "--box", "32,24,96,112",
+        code = cli_main(["lipdub", "--video", str(clip), "--audio", str(song), "--rest", "off", "--box", "32,24,96,112",
                          "--checkpoints", str(combined_checkpoints), "--separate-vocals", "--keep-audio", keep,
                          "--out", str(out)])
         assert code == 0

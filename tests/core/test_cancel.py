@@ -25,8 +25,8 @@ def _status(job_dir: Path) -> str | None:
 def _portrait_args(audio) -> dict:
     from gradio_client import handle_file
 
-    return {"image": handle_file(str(portrait_path())), "audio": handle_file(str(audio)), "box": BOX, "steps": 2,
-            "render_batch": 4, "device": "cpu", "dtype": "fp32"}
+    return {"image": handle_file(str(portrait_path())), "audio": handle_file(str(audio)), "rest": "off", "box": BOX,
+            "steps": 2, "render_batch": 4, "device": "cpu", "dtype": "fp32"}
 
 
 def test_api_cancel_stops_the_job_and_the_next_one_runs(tmp_path, test_checkpoints):
@@ -68,7 +68,8 @@ def test_cli_signal_cancels_cleanly(tmp_path, test_checkpoints, signum):
     out = tmp_path / "result.mp4"
     env = dict(os.environ, MOUTHPIECE_OUTPUTS=str(tmp_path / "out"), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "core", "portrait", "--image", str(portrait_path()), "--audio",
-                             str(audio), "--box", BOX, "--steps", "2", "--batch", "4", "--device", "cpu",
+                             str(audio), "--rest", "off", "--box", BOX, "--steps", "2", "--batch", "4", "--device",
+                                 "cpu",
                              "--checkpoints", str(test_checkpoints), "--out", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -101,7 +102,8 @@ def test_server_sigterm_cancels_running_jobs_and_exits(tmp_path, test_checkpoint
     env = dict(os.environ, MOUTHPIECE_OUTPUTS=str(tmp_path / "out"), MOUTHPIECE_CACHE=str(tmp_path / "cache"),
                HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     with open(tmp_path / "server.log", "w") as log:
-        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--checkpoints", str(test_checkpoints)],
+        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port),
+                                   "--checkpoints", str(test_checkpoints)],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

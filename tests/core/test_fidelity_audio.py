@@ -1,4 +1,5 @@
-"""Issue 12 item 1: driving audio equals librosa.load(sr=16000)'s samples (derivation: tests/golden/media_resample.py)."""
+"""Issue 12 item 1: driving audio equals librosa.load(sr=16000)'s samples (derivation:
+tests/golden/media_resample.py)."""
 from __future__ import annotations
 
 import numpy as np

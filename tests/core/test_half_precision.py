@@ -50,7 +50,8 @@ def media(tmp_path_factory):
 def _lipdub(media, ckpt, dtype):
     from core.engines.lipdub import LipdubRequest, run
 
-    return jobs.run_job("lipdub", run, LipdubRequest(video=str(media["clip"]), audio=AudioOptions(str(media["voice"])),
+    return jobs.run_job("lipdub", run, LipdubRequest(video=str(media["clip"]),
+                                                     audio=AudioOptions(str(media["voice"]), rest="off"),
                                                      box=[32, 24, 96, 112], checkpoints=str(ckpt), dtype=dtype,
                                                      device="cpu", batch_size=8, crf=0, use_cache=False))
 
@@ -59,7 +60,7 @@ def _portrait(media, ckpt, dtype):
     from core.engines.portrait import PortraitRequest, run
 
     return jobs.run_job("portrait", run, PortraitRequest(image=str(portrait_path()),
-                                                         audio=AudioOptions(str(media["short"])),
+                                                         audio=AudioOptions(str(media["short"]), rest="off"),
                                                          box=[185, 70, 275, 185], checkpoints=str(ckpt), dtype=dtype,
                                                          device="cpu", steps=2, render_batch=2, crf=0))
 

@@ -56,6 +56,7 @@ PHASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", list(PHASES))
 def test_sigterm_at_every_phase_of_a_cli_job(phase, tmp_path, test_checkpoints, capsys):
     audio = make_tone(tmp_path / "voice.wav", seconds=0.6, hz=200.0)
@@ -63,7 +64,8 @@ def test_sigterm_at_every_phase_of_a_cli_job(phase, tmp_path, test_checkpoints, 
     outputs = Path(os.environ["MOUTHPIECE_OUTPUTS"])
     previous = signal.getsignal(signal.SIGTERM)
     with sigterm_on_first_call(*PHASES[phase]) as fired:
-        code = main(["portrait", "--image", str(portrait_path()), "--audio", str(audio), "--box", BOX, "--steps", "1",
+        code = main(["portrait", "--image", str(portrait_path()), "--audio", str(audio), "--rest", "off", "--box", BOX,
+                     "--steps", "1",
                      "--batch", "4", "--device", "cpu", "--checkpoints", str(test_checkpoints), "--out", str(out)])
     assert fired.is_set(), f"the {phase} phase was never reached"
     assert signal.getsignal(signal.SIGTERM) == previous  # the CLI's handler is removed again
@@ -79,6 +81,7 @@ def test_sigterm_at_every_phase_of_a_cli_job(phase, tmp_path, test_checkpoints, 
     assert not [t for t in threading.enumerate() if t.name == "encode" and t.is_alive()]
 
 
+@pytest.mark.slow
 def test_sigterm_during_the_imports_exits_130(tmp_path, test_checkpoints):
     """The handler is installed before torch and the engines are imported: a SIGTERM 0.3 s after start (while
     ``python -m core`` still imports) cancels instead of killing or being lost."""
@@ -115,3 +118,24 @@ def test_a_cancel_inside_the_loader_is_a_cancel_not_a_corrupt_file(tmp_path, suf
         signal.signal(signal.SIGTERM, previous)
     assert fired.is_set()
     assert set(weights.load_state_dict(path)) == {"weight", "bias"}  # the file was fine all along
+
+
+def test_a_swallowed_or_wrapped_signal_is_still_a_cancel(capsys):
+    """A library that catches the signal's exception (an optional import in try/except) or wraps it in its own:
+    the cancel is remembered, so the command still ends as cancelled, never as another error."""
+    from core.cli import TERMINATED, guarded
+
+    def library_call():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here and raises JobCancelled ...
+        except Exception:  # ... which this library swallows
+            pass
+        raise ValueError("could not load the model")  # and then fails in its own words
+
+    TERMINATED.clear()
+    try:
+        assert guarded(library_call) == 130
+        assert capsys.readouterr().err.strip().splitlines() == ["cancelled"]
+    finally:
+        TERMINATED.clear()

@@ -73,3 +73,12 @@ def test_an_oserror_at_delivery_keeps_the_result_and_says_where(tmp_path, capsys
     code = guarded(run_job, "dummy", _finish_then_break_the_folder, request, None, None, tmp_path / "jobs")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("error: could not write ") and "is kept in" in err[0]
+
+
+def test_cli_refuses_an_unwritable_preview_before_the_job_starts(tmp_path, capsys):
+    clip, voice = talking_clip(tmp_path / "clip.mp4", seconds=0.4), make_tone(tmp_path / "v.wav", 0.4)
+    assert main(["lipdub", "--video", str(clip), "--audio", str(voice), "--preview", "/proc/first.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: output /proc/first.png: "), err
+    outputs = Path(os.environ["MOUTHPIECE_OUTPUTS"])
+    assert not outputs.exists() or not list(outputs.iterdir())

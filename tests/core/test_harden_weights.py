@@ -5,6 +5,7 @@ error checks a file against before it advises deleting it."""
 import hashlib
 import http.server
 import json
+import sys
 import threading
 from pathlib import Path
 
@@ -14,7 +15,26 @@ from core import weights
 from core.errors import BadInputError, MouthpieceError
 from core.weights import cli as weights_cli
 from core.weights import hub
-from tests.core.test_platform import register_toy
+from tests.appserver import register_engine
+
+# This module doubles as a toy engine's weights manifest (one hub file, one URL file).
+FILES = [
+    weights.WeightFile("toy/net.safetensors", repo_id="example/toy", filename="net.safetensors"),
+    weights.WeightFile("toy/extra/head.pth", url="http://127.0.0.1:1/head.pth"),
+]
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB served for the URL file
+
+
+def make_test_checkpoints(root):
+    raise AssertionError("not used")
+
+
+def register_toy(monkeypatch) -> None:
+    from core.engine import Engine
+
+    register_engine(monkeypatch, Engine("toy", "Toy engine", "toy_engine", generates=False),
+                    weights=sys.modules[__name__])
+
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "hub_paths_info.json").read_text())
 
@@ -110,16 +130,24 @@ def test_a_load_error_advises_deleting_only_a_file_that_differs(monkeypatch, tmp
 
 def test_a_download_that_differs_from_the_hubs_sha256_is_removed(monkeypatch, tmp_path):
     """The URL file of the toy manifest, served locally, checked against a recorded sha256 and size."""
-    from tests.core.test_platform import _RangeHandler
+    class Files(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/head.pth"
-    payload = _RangeHandler.payload
+    payload = PAYLOAD
     try:
         for sha, ok in (("00" * 32, False), (hashlib.sha256(payload).hexdigest(), True)):
             item = weights.WeightFile("toy/extra/head.pth", url=url, size=len(payload), sha256=sha)
-            monkeypatch.setattr("tests.core.test_platform.FILES", [item])
+            monkeypatch.setattr(sys.modules[__name__], "FILES", [item])
             register_toy(monkeypatch)
             monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
             if ok:

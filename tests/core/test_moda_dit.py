@@ -161,7 +161,8 @@ def test_rope_is_interleaved_pairs_with_theta_256():
     f1 = 1 / 256 ** 0.5  # second pair's frequency
     pos = 2
     expected = torch.tensor([1 * math.cos(pos) - 2 * math.sin(pos), 2 * math.cos(pos) + 1 * math.sin(pos),
-                             3 * math.cos(pos * f1) - 4 * math.sin(pos * f1), 4 * math.cos(pos * f1) + 3 * math.sin(pos * f1)])
+                             3 * math.cos(pos * f1) - 4 * math.sin(pos * f1),
+                             4 * math.cos(pos * f1) + 3 * math.sin(pos * f1)])
     torch.testing.assert_close(out[0, pos, 0], expected)
     torch.testing.assert_close(out[0, 0, 0], x[0, 0, 0])
 

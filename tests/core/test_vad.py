@@ -178,3 +178,17 @@ def test_flags_and_validation(tmp_path):
         AudioOptions(path, rest="maybe").validate()
     with pytest.raises(BadInputError, match=r"^Minimum pause must be 0.04..2, got 5$"):
         AudioOptions(path, rest_min_pause=5).validate()
+
+
+def test_prepare_audio_cli_writes_the_speech_map(sentences, tmp_path):
+    import json
+
+    from core.cli import main as cli_main
+
+    path = _file(tmp_path, "two.wav", np.concatenate([sentences[0], np.zeros(SR, np.float32), sentences[1]]))
+    out = tmp_path / "p"
+    assert cli_main(["prepare-audio", "--audio", path, "--out-dir", str(out), "--rest-min-pause", "0.5"]) == 0
+    speech = json.loads((out / "speech.json").read_text())
+    assert speech["min_pause"] == 0.5 and len(speech["speech"]) == len(speech["probability"])
+    (a, b), = speech["rest_spans"]
+    assert abs(a - len(sentences[0]) / SR) <= 0.1 and abs(b - (len(sentences[0]) / SR + 1)) <= 0.1

@@ -9,6 +9,11 @@ no output: the decoded frames and the decoded audio of each result are bit-ident
 independent of container muxing details). Media: a synthetic talking clip and a tone (lip-dub), the public-domain
 astronaut and a modulated tone (photo, avatar, expression). Rest-on-silence is off in these runs: it arrived after the
 digests were taken, and the tone has no pauses anyway.
+
+History: the four digests were written at commit b3260a3 (before the spec) and matched after the spec was wired
+(commit d0c0f81 and the merges up to the rest-on-silence merge). The expression digest was then rewritten once, on
+purpose, for issue 16's reference fix: still edits now add the head's z translation as LivePortrait's retargeting does
+(tests/engines/expression/test_harden_tz.py pins that value against the reference's); the other three are unchanged.
 """
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.engines.lipdub import blend as B
-from tests.samples import portrait_path
+from core.engines.lipdub import blend as B  # noqa: E402 (after the sys.path line: run as a script)
+from tests.samples import portrait_path  # noqa: E402
 
 BOXES = [(150, 40, 330, 250), (160, 60, 311, 233), (5, 300, 160, 512)]  # the last reaches the frame's edge
 

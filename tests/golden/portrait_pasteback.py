@@ -23,8 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.liveportrait.crop.geometry import crop_matrix_from_box
-from core.liveportrait.pasteback import PasteBack, mask_template
+from core.liveportrait.crop.geometry import crop_matrix_from_box  # noqa: E402 (after the sys.path line)
+from core.liveportrait.pasteback import PasteBack, mask_template  # noqa: E402
 
 
 def reference_paste(render: torch.Tensor, photo: np.ndarray, m_c2o: np.ndarray) -> np.ndarray:

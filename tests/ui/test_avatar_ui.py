@@ -1,4 +1,5 @@
-"""The "Infinite avatar" tab: builds with stable API names, labels memory modes with VRAM, maps values onto the request."""
+"""The "Infinite avatar" tab: builds with stable API names, labels memory modes with VRAM, maps values onto the
+request."""
 import gradio as gr
 import pytest
 
@@ -87,7 +88,7 @@ def test_preview_and_generate_through_the_api(tmp_path_factory, avatar_checkpoin
     base = tmp_path_factory.mktemp("avatar_ui")
     t = np.arange(int(16000 * 0.6)) / 16000
     sf.write(base / "voice.wav", (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 16000)
-    args = {"image": handle_file(str(portrait_path())), "audio": handle_file(str(base / "voice.wav")),
+    args = {"image": handle_file(str(portrait_path())), "audio": handle_file(str(base / "voice.wav")), "rest": "off",
             "size": "64x48", "steps": 2, "device": "cpu", "dtype": "fp32"}
     with running_app(base, avatar_checkpoints) as url:
         client = Client(url, verbose=False, download_files=str(base / "downloads"))

@@ -43,7 +43,8 @@ def test_values_map_onto_the_request(tmp_path):
     assert defaults == PortraitRequest(image="photo.png", audio=AudioOptions(str(audio), start=0.5, end=2.0))
     with pytest.raises(gr.Error):
         make_request(form, {**values, "image": None})
-    with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):  # shown by run_action
+    # shown by run_action
+    with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):
         make_request(form, {**values, "box": "1,2"})
 
 

@@ -26,9 +26,11 @@ def media(tmp_path_factory):
 
 def _engine_args(engine: str, media: dict, out: Path, *extra: str) -> list[str]:
     if engine == "lipdub":
-        return ["lipdub", "--video", str(media["clip"]), "--audio", str(media["voice"]), "--out", str(out),
+        return ["lipdub", "--video", str(media["clip"]), "--audio", str(media["voice"]), "--rest", "off", "--out",
+                str(out),
                 "--box", LIPDUB_BOX, *extra]
-    return ["portrait", "--image", str(portrait_path()), "--audio", str(media["voice"]), "--out", str(out),
+    return ["portrait", "--image", str(portrait_path()), "--audio", str(media["voice"]), "--rest", "off", "--out",
+            str(out),
             "--box", PORTRAIT_BOX, *extra]
 
 
@@ -83,7 +85,7 @@ def test_unreadable_photos_and_a_bad_point_are_one_line(media, capsys, test_chec
     empty.write_bytes(b"")
     noise.write_bytes(os.urandom(4096))
     out = tmp_path / "x.mp4"
-    base = ["--audio", str(media["voice"]), "--out", str(out), "--checkpoints", str(test_checkpoints)]
+    base = ["--audio", str(media["voice"]), "--rest", "off", "--out", str(out), "--checkpoints", str(test_checkpoints)]
     assert _refused(["portrait", "--image", str(empty), *base], capsys) == "error: empty.png is empty (0 bytes)"
     assert _refused(["portrait", "--image", str(noise), *base], capsys) == \
         "error: noise.png: unsupported image format (use PNG, JPEG, WebP or BMP)"

@@ -36,7 +36,8 @@ def test_photo_over_the_working_size_is_animated_downscaled(tmp_path, capsys, te
     Image.open(portrait_path()).resize((2560, 2560)).save(big)
     voice = make_tone(tmp_path / "voice.wav", seconds=0.3)
     png = tmp_path / "first.png"
-    code = cli.main(["portrait", "--image", str(big), "--audio", str(voice), "--box", "925,350,1375,925",
+    code = cli.main(["portrait", "--image", str(big), "--audio", str(voice), "--rest", "off", "--box",
+                     "925,350,1375,925",
                      "--preview", str(png), "--checkpoints", str(test_checkpoints), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 0, err

@@ -65,11 +65,12 @@ def test_a_past_engine_job_runs_again_from_its_request(test_checkpoints, tmp_pat
     clip = talking_clip(tmp_path / "clip.mp4", seconds=0.2, size=(64, 64))
     voice = make_tone(tmp_path / "voice.wav", seconds=0.4, hz=220.0)
     first = jobs.run_job("lipdub", run, LipdubRequest(
-        video=str(clip), audio=AudioOptions(str(voice), end=0.3), box=[8, 8, 56, 56], checkpoints=str(test_checkpoints),
+        video=str(clip), audio=AudioOptions(str(voice), end=0.3, rest="off"), box=[8, 8, 56, 56],
+            checkpoints=str(test_checkpoints),
         batch_size=4, bbox_shift=3, output=str(tmp_path / "delivered.mp4")))
     engine, again = runs.rerun_request(runs.find_run(first.job_dir.name))
     assert engine.name == "lipdub" and again.output is None
-    assert (again.audio, again.box, again.bbox_shift, again.video) == (AudioOptions(str(voice), end=0.3),
+    assert (again.audio, again.box, again.bbox_shift, again.video) == (AudioOptions(str(voice), end=0.3, rest="off"),
                                                                         [8.0, 8.0, 56.0, 56.0], 3, str(clip))
     second = jobs.run_job(engine.name, engine.run, again)
     assert second.job_dir != first.job_dir and abs(probe(second.output).duration - 0.3) <= 0.04

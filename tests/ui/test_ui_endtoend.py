@@ -43,6 +43,7 @@ def _lipdub_args(video, audio, **overrides) -> dict:
     from gradio_client import handle_file
 
     args = {"video": handle_file(str(video)), "audio": handle_file(str(audio)), "box": LIPDUB_BOX, "batch_size": 4,
+            "rest": "off",
             "device": "cpu", "dtype": "fp32"}
     return {**args, **overrides}
 
@@ -51,6 +52,7 @@ def _portrait_args(image, audio) -> dict:
     from gradio_client import handle_file
 
     return {"image": handle_file(str(image)), "audio": handle_file(str(audio)), "box": PORTRAIT_BOX, "steps": 2,
+            "rest": "off",
             "render_batch": 4, "device": "cpu", "dtype": "fp32"}
 
 

@@ -103,7 +103,8 @@ def on_device(model: torch.nn.Module):
 
 
 def reference_frame(path: str, width: int, height: int) -> tuple[np.ndarray, torch.Tensor]:
-    """The photo stretched to width × height (bicubic, no crop, as the reference) as uint8 and as [3, H, W] in [-1, 1]."""
+    """The photo stretched to width × height (bicubic, no crop, as the reference) as uint8 and as [3, H, W] in [-1,
+    1]."""
     from PIL import Image
 
     from core.media import load_image

@@ -84,7 +84,8 @@ def _save_wav2vec(folder: Path) -> None:
         "do_normalize": True, "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
         "padding_side": "right", "padding_value": 0.0, "return_attention_mask": False, "sampling_rate": 16000}))
     state = {k.replace("parametrizations.weight.original0", "weight_g")
-             .replace("parametrizations.weight.original1", "weight_v"): v for k, v in model.state_dict().items()}
+             .replace("parametrizations.weight.original1", "weight_v"): v for k, v in model.state_dict().items()
+             if k != "wav2vec2.masked_spec_embed"}  # the official file lacks it (see core.wan.keymaps)
     torch.save(state, folder / "pytorch_model.bin")
 
 

@@ -191,14 +191,14 @@ def _photo_audio(request: ExpressionRequest, setup: _Setup, ctx: JobContext) -> 
                 ctx.check_cancelled()
                 part = driving_params(raw[start:start + batch], source_raw, request.head_motion)
                 pose = torch.stack([part.pitch, part.yaw, part.roll], dim=-1)
-                exp, closing = part.exp, None
+                exp, closing = part.exp, {}
                 if rest is not None:  # the mouth rests where nobody speaks; edits and emotion rows continue
                     exp = rest.expression(exp, face.source.exp, start)
-                    closing = rest.offsets(r, face.source.x_s, start, exp.shape[0])
+                    closing = {"offsets": rest.offsets(r, face.source.x_s, start, exp.shape[0])}
                 with ctx.stage("render"):
                     # edits are added to the generated motion: speech-driven mouth motion is offset, not replaced
                     x_d = driving_keypoints(r, face, exp + exp_d[start:start + batch],
-                                            pose + pose_d[start:start + batch], part.t, setup.plan.retarget, closing)
+                                            pose + pose_d[start:start + batch], part.t, setup.plan.retarget, **closing)
                     rendered = r.render(face.source, x_d, batch_size=batch)
                 with ctx.stage("paste-back"):
                     encoder.put(paste(rendered).cpu().numpy())

@@ -1,7 +1,8 @@
 """Edited LivePortrait rendering shared by the still-photo edit, the live preview, photo + audio and video edit.
 
 A face is prepared once (crop, source state, the source's eye/lip openness for the retargeting MLPs). Driving
-keypoints are always composed the same way: x_d = s_src * (x_c @ R(pose + pose edits) + exp + exp edits) + t, then
+keypoints are always composed the same way: x_d = s_src * (x_c @ R(pose + pose edits) + exp + exp edits) + t
+(the full t with tz for still edits, as the reference's image retargeting; tz dropped for video and audio), then
 the retargeting offsets (LivePortrait's retargeting tab), then stitching, then warp + decode and paste-back.
 """
 from __future__ import annotations
@@ -43,13 +44,16 @@ def prepare_face(renderer, cropper, image: np.ndarray, *, face=None, box=None, p
 
 
 def driving_keypoints(renderer, face: PreparedFace, exp: torch.Tensor, pose: torch.Tensor, t: torch.Tensor,
-                      retarget: E.RetargetTargets, offsets: torch.Tensor | None = None) -> torch.Tensor:
+                      retarget: E.RetargetTargets, offsets: torch.Tensor | None = None,
+                      translate_z: bool = False) -> torch.Tensor:
     """Stitched driving keypoints (B, 21, 3) from exp (B, 21, 3), pose (B, 3) degrees and t (B, 3); ``offsets``
-    (B, 21, 3), e.g. the mouth's rest (``core.liveportrait.rest``), join the retargeting offsets before stitching."""
+    (B, 21, 3), e.g. the mouth's rest (``core.liveportrait.rest``), join the retargeting offsets before stitching.
+    tz is added only with ``translate_z`` (still edits, as the reference's image retargeting; video and audio drop
+    it, as the reference's video pipeline)."""
     dev = renderer.device
     exp, pose, t = exp.to(dev), pose.to(dev), t.to(dev)
     src = face.source
-    x_d = renderer.compose_keypoints(src, exp, pose[:, 0], pose[:, 1], pose[:, 2], t)
+    x_d = renderer.compose_keypoints(src, exp, pose[:, 0], pose[:, 1], pose[:, 2], t, translate_z=translate_z)
     x_d = x_d + E.retarget_offsets(renderer, src.x_s, face.eye_ratios, face.lip_ratio, retarget, x_d.shape[0])
     if offsets is not None:
         x_d = x_d + offsets.to(dev)
@@ -65,7 +69,7 @@ def still_keypoints(renderer, face: PreparedFace, plan: EditPlan, time: float = 
     src = face.source
     exp = E.neutralize(src.exp.cpu(), plan.source_ratio) + exp_d[frame:frame + 1]
     pose = face.pose.cpu() + pose_d[frame:frame + 1]
-    return driving_keypoints(renderer, face, exp, pose, src.t.cpu(), plan.retarget)
+    return driving_keypoints(renderer, face, exp, pose, src.t.cpu(), plan.retarget, translate_z=True)
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:

@@ -152,7 +152,8 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
                          if prep.cache_hit else "video prepared")
             faceless = int((~prep.valid).sum())
             if faceless:
-                ctx.warn(f"no face in {faceless} of {prep.n} frames of {source.name}; those frames pass through unchanged")
+                ctx.warn(f"no face in {faceless} of {prep.n} frames of {source.name}; those frames pass through "
+                         "unchanged")
             # 3. Models and the whisper features of the whole audio.
             with ctx.stage("load_models"):
                 unet = M.load_unet(root, req.version, device, dtype)

@@ -1,7 +1,8 @@
 """Prepared video: face track, crop boxes, VAE latent posteriors and parsing masks, cached on disk.
 
 Each frame's blend weights (``blend.frame_alpha``, the size of its face box) are made once here, so generation only
-pastes. The cache lives in ``cache_dir()/lipdub/<key>/`` where the key hashes the video's content and every parameter the
+pastes. The cache lives in ``cache_dir()/lipdub/<key>/`` where the key hashes the video's content and every parameter
+the
 data depends on (crop rule, face choice, smoothing, parsing mode, the VAE and parser files). Per-frame arrays are
 ``.npy`` files written and read through memory maps, so RAM holds one batch whatever the video length. Posterior
 moments (not samples) are stored, so the seed is applied at generation time and does not invalidate the cache.

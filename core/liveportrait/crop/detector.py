@@ -24,7 +24,8 @@ class Detections:
 
 
 def session(path: str | Path, providers: list[str] | None = None):
-    """An onnxruntime session for ``path``; a corrupt file is a one-line BadInputError naming it (delete, re-download)."""
+    """An onnxruntime session for ``path``; a corrupt file is a one-line BadInputError naming it (delete,
+    re-download)."""
     import onnxruntime as ort
 
     from core import weights

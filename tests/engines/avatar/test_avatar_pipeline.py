@@ -36,7 +36,8 @@ def voice(path: Path, seconds: float) -> str:
 
 
 def request(image, audio, checkpoints, **kw) -> AvatarRequest:
-    return AvatarRequest(image=image, audio=AudioOptions(audio), size=kw.pop("size", "64x48"), steps=kw.pop("steps", 2),
+    return AvatarRequest(image=image, audio=AudioOptions(audio, rest="off"), size=kw.pop("size", "64x48"),
+                         steps=kw.pop("steps", 2),
                          checkpoints=str(checkpoints), crf=0, **kw)
 
 
@@ -47,7 +48,8 @@ def test_video_lasts_as_long_as_the_audio(avatar_checkpoints, astronaut, tmp_pat
 
     encoded = []
     original = Wav2Vec.__call__
-    monkeypatch.setattr(Wav2Vec, "__call__", lambda self, samples: encoded.append(len(samples)) or original(self, samples))
+    monkeypatch.setattr(Wav2Vec, "__call__",
+                        lambda self, samples: encoded.append(len(samples)) or original(self, samples))
     audio = voice(tmp_path / "speech.wav", seconds)
     messages = []
     result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, overlap=1),
@@ -110,19 +112,21 @@ def test_cli_generates_and_refuses_bad_input(avatar_checkpoints, astronaut, tmp_
 
     audio = voice(tmp_path / "speech.wav", 0.5)
     out = tmp_path / "avatar.mp4"
-    code = main(["avatar", "--image", astronaut, "--audio", audio, "--prompt", "a woman talking", "--out", str(out),
+    code = main(["avatar", "--image", astronaut, "--audio", audio, "--rest", "off", "--prompt", "a woman talking",
+                 "--out", str(out),
                  "--size", "48x32", "--steps", "draft", "--checkpoints", str(avatar_checkpoints)])
     assert code == 0
     info = probe(out)
     assert (info.width, info.height) == (48, 32) and info.has_audio and abs(info.duration - 0.5) <= 0.04
     still = tmp_path / "preview.png"
-    assert main(["avatar", "--image", astronaut, "--audio", audio, "--preview", str(still), "--size", "48x32",
+    assert main(["avatar", "--image", astronaut, "--audio", audio, "--rest", "off", "--preview", str(still),
+                 "--size", "48x32",
                  "--checkpoints", str(avatar_checkpoints)]) == 0
     from PIL import Image
 
     assert Image.open(still).size == (48, 32)
     assert "preview clip:" in capsys.readouterr().out
-    assert main(["avatar", "--image", astronaut, "--audio", audio, "--out", str(out), "--overlap", "0",
+    assert main(["avatar", "--image", astronaut, "--audio", audio, "--rest", "off", "--out", str(out), "--overlap", "0",
                  "--checkpoints", str(avatar_checkpoints)]) == 2
     assert "overlap must be 1..20" in capsys.readouterr().err
 
@@ -133,7 +137,8 @@ def test_bf16_the_reference_precision_runs_close_to_fp32(avatar_checkpoints, ast
     audio = voice(tmp_path / "speech.wav", 0.5)
     videos = {}
     for dtype in ("fp32", "bf16"):
-        result = run_job("avatar", pipeline.run, request(astronaut, audio, avatar_checkpoints, size="32x32", dtype=dtype))
+        result = run_job("avatar", pipeline.run,
+                         request(astronaut, audio, avatar_checkpoints, size="32x32", dtype=dtype))
         videos[dtype] = np.stack(list(iter_video_frames(result.output))).astype(float)
     assert videos["bf16"].shape == videos["fp32"].shape == (13, 32, 32, 3)
     assert np.abs(videos["bf16"] - videos["fp32"]).mean() < 4          # bf16 DiT and umT5, fp32 VAE and CLIP

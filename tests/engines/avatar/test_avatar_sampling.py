@@ -51,7 +51,8 @@ def reference_split(length, num_frames):
     """split_audio_sequence + split_tensor_with_padding(expand 4) from the reference, as inclusive ranges."""
     tpf = length / num_frames
     half = int(tpf * 4 / 2)
-    pos = [0] + [int((tpf * ((i - 1) * 4 + 1) + tpf * (i * 4 + 1)) / 2) - 1 for i in range(1, (num_frames - 1) // 4 + 1)]
+    pos = [0] + [int((tpf * ((i - 1) * 4 + 1) + tpf * (i * 4 + 1)) / 2) - 1
+                 for i in range(1, (num_frames - 1) // 4 + 1)]
     ranges = [[p - half, p + half] for p in pos]
     ranges[0] = [-(half * 2 - ranges[1][0]), ranges[1][0]]
     return [(a - 4, b + 4) for a, b in ranges]

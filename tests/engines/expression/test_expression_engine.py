@@ -97,7 +97,7 @@ def test_photo_audio_adds_edits_on_top_of_the_audio_motion(weights, photo, tmp_p
 
     monkeypatch.setattr(pipeline, "driving_params", params_spy)
     monkeypatch.setattr(pipeline, "driving_keypoints", keypoints_spy)
-    req = ExpressionRequest(image=photo, box=BOX, audio=AudioOptions(audio=str(tmp_path / "speech.wav")),
+    req = ExpressionRequest(image=photo, box=BOX, audio=AudioOptions(audio=str(tmp_path / "speech.wav"), rest="off"),
                             timeline=[{"start": 0, "end": 0.32, "emotion": "happiness", "strength": 2.0}],
                             edits={"aaa": 30, "smile": 0.5}, steps=2, render_batch=8, seed=3)
     res = run_job("expression", pipeline.run, req)

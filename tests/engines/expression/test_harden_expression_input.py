@@ -72,13 +72,14 @@ def speech(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (b"crossfade: 8\nrows:\n  - {start: 0, end: 1, emotion: happy}\n",
-     "a timeline mapping needs a 'segments' list of {start, end, emotion, strength} rows (found keys: crossfade, rows)"),
+     "a timeline mapping needs a 'segments' list of {start, end, emotion, strength} rows "
+     "(found keys: crossfade, rows)"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00", "timeline file {path} is not a text (YAML) file"),
     (b"- {start: 0, end: soon, emotion: happiness, strength: 1}\n", "timeline row 1: end must be a number, got 'soon'"),
     (b"- {start: 0, end: 1, emotion: happiness, strength: lots}\n",
      "timeline row 1: strength must be a number, got 'lots'"),
     (b"segments:\n  - {start: 0, end: 1, emotion: happiness}\ncrossfade: soon\n",
-     "timeline crossfade (frames) must be a number, got 'soon'"),
+     "Emotion crossfade must be a number, got 'soon'"),  # the parameter spec's own message
     (b"- {start: -2, end: 1, emotion: happiness}\n",
      "timeline segment -2.0-1.0 s: start must be 0 or more and before the end"),
     (b"- just a line\n", "timeline row 1 must be a mapping {start, end, emotion, strength}, got 'just a line'"),

@@ -30,7 +30,8 @@ def test_decode_multiplies_by_the_inverse_scale_like_the_reference():
             return SimpleNamespace(sample=torch.zeros(z.shape[0], 3, 256, 256))
 
     pred = torch.randn(2, 4, 32, 32, generator=torch.Generator().manual_seed(0))
-    unet = lambda lat, t, encoder_hidden_states: SimpleNamespace(sample=pred)
+    def unet(lat, t, encoder_hidden_states):
+        return SimpleNamespace(sample=pred)
     ctx = SimpleNamespace(stage=lambda name: torch.autograd.profiler.record_function(name))
     E.dub_faces(torch.zeros(2, 8, 32, 32), torch.zeros(2, 50, 384), unet, Spy(), ctx)
     assert torch.equal(seen[0], pred * (1 / M.VAE_SCALE))

@@ -35,7 +35,7 @@ def _req(media, ckpt, **kw):
             "checkpoints": str(ckpt), "batch_size": 8}
     values = {**base, **kw}
     audio = {k: values.pop(k) for k in list(values) if k in AudioOptions.__dataclass_fields__}
-    return LipdubRequest(audio=AudioOptions(**audio), **values)
+    return LipdubRequest(audio=AudioOptions(**{"rest": "off", **audio}), **values)  # tones hold no speech
 
 
 def _loaders(root):
@@ -153,13 +153,15 @@ def test_image_input_and_preview(test_checkpoints, media, tmp_path):
     assert np.array_equal(dubbed[:BOX[1]], frame[:BOX[1]])  # above the box: untouched
     assert not np.array_equal(dubbed[BOX[3] - 20:BOX[3]], frame[BOX[3] - 20:BOX[3]])
     mid = (BOX[1] + BOX[3]) // 2  # the overlay is drawn on the original frame, not on the dubbed one
-    assert np.array_equal(overlay[mid + 8:BOX[3] - 4, BOX[0] + 8:BOX[2] - 8], frame[mid + 8:BOX[3] - 4, BOX[0] + 8:BOX[2] - 8])
+    assert np.array_equal(overlay[mid + 8:BOX[3] - 4, BOX[0] + 8:BOX[2] - 8],
+                          frame[mid + 8:BOX[3] - 4, BOX[0] + 8:BOX[2] - 8])
 
 
 def test_bad_inputs_leave_no_output(test_checkpoints, media, tmp_path):
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
-    for kw, pattern in [({"video": str(corrupt)}, "broken.mp4"), ({"box": "10,10,500,90"}, "outside"), ({"audio": str(media["silent"])}, "no audio"),
+    for kw, pattern in [({"video": str(corrupt)}, "broken.mp4"), ({"box": "10,10,500,90"}, "outside"),
+                        ({"audio": str(media["silent"])}, "no audio"),
                         ({"video": str(media["audio"])}, "no picture")]:
         with pytest.raises(BadInputError, match=pattern):
             jobs.run_job("lipdub", run, _req(media, test_checkpoints, **kw))
@@ -167,13 +169,13 @@ def test_bad_inputs_leave_no_output(test_checkpoints, media, tmp_path):
 
 
 def test_cli_preview_and_exit_codes(test_checkpoints, media, tmp_path, capsys):
-    args = ["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]),
+    args = ["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]), "--rest", "off",
             "--checkpoints", str(test_checkpoints)]
     png = tmp_path / "p.png"
     assert cli_main(args + ["--box", "32,24,96,112", "--preview", str(png)]) == 0
     assert png.is_file() and (tmp_path / "p_overlay.png").is_file()
     assert cli_main(args + ["--box", "0,0,999,10", "--out", str(tmp_path / "x.mp4")]) == 2
-    assert cli_main(["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]),
+    assert cli_main(["lipdub", "--video", str(media["video"]), "--audio", str(media["audio"]), "--rest", "off",
                      "--checkpoints", str(tmp_path / "none"), "--out", str(tmp_path / "x.mp4")]) == 3
     assert not (tmp_path / "x.mp4").exists()
 

@@ -146,7 +146,8 @@ class TestMasks:
         p = np.zeros((512, 512), np.uint8)
         p[100:200, :] = 1
         m = mode_mask(p, "jaw", 90, 90) > 0
-        span = lambda x: tuple(np.nonzero(m[:, x])[0][[0, -1]])
+        def span(x):
+            return tuple(np.nonzero(m[:, x])[0][[0, -1]])
         assert span(166) == (86, 203) and span(346) == (86, 203)  # cheeks: two 35x3 erosions, 1 px each way
         assert span(167) == (84, 205) and span(345) == (84, 205)  # centre band keeps the dilation
 

@@ -53,7 +53,8 @@ def test_photo_engine_manifest_lists_modas_own_liveportrait_copies_at_official_p
     by_path = {f.local: f for f in PW.FILES}
     for name in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator"):
         assert by_path[f"decode/v1/first_stage/base_models/{name}.pth"].repo_id == "lixinyizju/moda"
-    assert by_path["decode/v1/first_stage/retargeting_models/stitching_retargeting_module.pth"].repo_id == "lixinyizju/moda"
+    stitching = "decode/v1/first_stage/retargeting_models/stitching_retargeting_module.pth"
+    assert by_path[stitching].repo_id == "lixinyizju/moda"
     assert by_path["decode/v1/first_stage/landmark.onnx"].filename == "decode/v1/first_stage/landmark.onnx"
     assert not any(p.startswith("liveportrait/") for p in by_path)  # KwaiVGI's copies are not the photo engine's
     assert (MW.DIT, MW.HUBERT_DIR) == ("moda/net-200.pth", "audio/chinese-hubert-base")

@@ -51,7 +51,7 @@ def test_animate_photo_end_to_end(portrait_weights, astronaut, speech, tmp_path)
     from core.liveportrait.pasteback import PasteBack
     from core.media import VideoWriter, iter_video_frames, load_image, probe
 
-    result = run_job("portrait", run, PortraitRequest(image=astronaut, audio=AudioOptions(speech), box=BOX,
+    result = run_job("portrait", run, PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"), box=BOX,
                                                       emotion="happiness", steps=3, render_batch=8, crf=0))
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and info.fps == 25 and info.has_audio
@@ -85,7 +85,7 @@ def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, a
     from core.engines.portrait.pipeline import _prepare, render_frames
     from core.jobs import JobContext
 
-    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech), box=BOX, render_batch=2)
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"), box=BOX, render_batch=2)
     ctx = JobContext(Path(paths.outputs_dir()) / "direct")
     prep = _prepare(req, ctx)
     raw = prep.source.motion_vector().repeat(3, 1)
@@ -106,14 +106,16 @@ def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, a
 def test_no_pasteback_trimmed_audio_and_preview(portrait_weights, astronaut, speech):
     from core.media import probe
 
-    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, start=0.1, end=0.5), box=BOX, pasteback=False,
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, start=0.1, end=0.5, rest="off"), box=BOX,
+                          pasteback=False,
                           steps=2, cfg_scale=1.0, head_motion=0.0)
     result = run_job("portrait", run, req)
     info = probe(result.output)
     assert (info.width, info.height) == (512, 512) and result.extra["width"] == 512
     assert result.extra["frames"] == 10 and abs(info.duration - 0.4) <= 0.04  # the trimmed range drives it
 
-    shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=AudioOptions(speech), box=BOX))
+    shot = run_job("portrait", preview, PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"),
+                                                        box=BOX))
     from PIL import Image
 
     overlay = np.asarray(Image.open(shot.extra["images"]["crop"]))
@@ -126,12 +128,12 @@ def test_cli_preview_and_bad_input(portrait_weights, astronaut, speech, tmp_path
     from core.cli import main
 
     png = tmp_path / "first.png"
-    code = main(["portrait", "--image", astronaut, "--audio", speech, "--box", ",".join(map(str, BOX)),
+    code = main(["portrait", "--image", astronaut, "--audio", speech, "--rest", "off", "--box", ",".join(map(str, BOX)),
                  "--preview", str(png), "--checkpoints", str(portrait_weights)])
     assert code == 0 and png.is_file() and (tmp_path / "first_crop.png").is_file()
-    assert main(["portrait", "--image", astronaut, "--audio", speech, "--box", "1,2,3",
+    assert main(["portrait", "--image", astronaut, "--audio", speech, "--rest", "off", "--box", "1,2,3",
                  "--out", str(tmp_path / "x.mp4")]) == 2
-    assert main(["portrait", "--image", astronaut, "--audio", speech, "--box", "0,0,9000,9000",
+    assert main(["portrait", "--image", astronaut, "--audio", speech, "--rest", "off", "--box", "0,0,9000,9000",
                  "--out", str(tmp_path / "x.mp4")]) == 2
     assert "face box" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
@@ -150,7 +152,8 @@ def test_cancel_between_batches_leaves_no_video(portrait_weights, astronaut, spe
         if message.startswith("rendering"):
             cancel.set()
 
-    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, end=0.3), box=BOX, steps=1, render_batch=4)
+    req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, end=0.3, rest="off"), box=BOX, steps=1,
+                          render_batch=4)
     with pytest.raises(JobCancelled):
         run_job("portrait", run, req, progress=progress, cancel_event=cancel)
     assert not list(Path(paths.outputs_dir()).rglob("*.mp4"))

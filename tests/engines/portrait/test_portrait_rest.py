@@ -71,7 +71,7 @@ def test_lips_close_through_lip_retargeting_on_rest_frames(test_checkpoints, voi
     from core.liveportrait.crop.landmarks import lip_close_ratio
 
     on, exp_on, lips_on = _spied_run(test_checkpoints, voice, "on", monkeypatch)
-    off, exp_off, lips_off = _spied_run(test_checkpoints, voice, "off", monkeypatch)
+    _off, exp_off, lips_off = _spied_run(test_checkpoints, voice, "off", monkeypatch)
     n = on.extra["frames"]
     assert exp_on.shape[0] == exp_off.shape[0] == n
 

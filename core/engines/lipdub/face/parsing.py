@@ -1,7 +1,8 @@
 """Face-parsing masks as MuseTalk builds them (``FaceParsing.__call__``): raw, neck and jaw modes on a 512x512 map.
 
 Classes (CelebAMask-HQ): 1 skin, 10 nose, 11 mouth, 12-13 lips, 14 neck. ``jaw`` dilates the skin with a downward cone
-kernel (the jaw may open below the skin line), erodes it in the cheek columns with a flat ellipse, and keeps the nose out.
+kernel (the jaw may open below the skin line), erodes it in the cheek columns with a flat ellipse, and keeps the nose
+out.
 """
 from __future__ import annotations
 
