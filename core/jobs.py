@@ -67,8 +67,9 @@ class JobContext:
 
     Progress: ``with ctx.span(0.1, 0.9): ...`` makes every ``progress(f, ...)`` inside fill only that share of the
     bar (spans nest); ``ctx.count(done, total, "rendering", "frames")`` reports "rendering 40/100 frames · 12 s
-    left" once a rate is known, the time left covering the whole job (the phases after the span by their share). Stages: ``with ctx.stage(name)`` adds wall time to ``timings[name]``; a stage
-    entered inside another pauses the outer one, so per-thread stage times never overlap.
+    left" once a rate is known, the time left covering the whole job (the phases after the span by their share).
+    Stages: ``with ctx.stage(name)`` adds wall time to ``timings[name]``; a stage entered inside another pauses the
+    outer one, so per-thread stage times never overlap.
     """
 
     def __init__(self, job_dir: Path, progress: ProgressFn | None = None,
