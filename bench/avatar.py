@@ -1,4 +1,5 @@
-"""Infinite avatar end to end: time per denoising step per window, real-time factor, peak RAM / VRAM per memory mode.
+"""Infinite avatar end to end: time per denoising step per window, real-time factor, peak VRAM per memory mode (on
+CUDA: every mode by default) or peak RAM (on the CPU, where the modes change nothing: auto alone by default).
 
     flock /tmp/mouthpiece-heavy.lock python bench/avatar.py [--seconds 10 60] [--modes full offload]
         [--size 64x64] [--steps 2] [--weights DIR] [--device cpu|cuda] [--dtype bf16]
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,16 +44,18 @@ def one_run(args: argparse.Namespace) -> dict:
     """Runs in a child process: one job, its timings and peaks."""
     import torch
 
+    from bench import profiles
     from core import jobs
     from core.audio.options import AudioOptions
     from core.engines.avatar import pipeline
     from core.engines.avatar.request import AvatarRequest
 
     image, audio = write_inputs(Path(args.work), args.one)
-    request = AvatarRequest(image=str(image), audio=AudioOptions(audio=str(audio)), size=args.size, steps=args.steps,
-                            memory=args.mode, device=args.device, dtype=args.dtype, checkpoints=args.weights)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
+    speech = AudioOptions(audio=str(audio), rest="off")  # noise, not speech: rest on silence would refuse it
+    request = AvatarRequest(image=str(image), audio=speech, size=args.size, steps=args.steps, memory=args.mode,
+                            device=args.device, dtype=args.dtype, checkpoints=args.weights)
+    cuda = torch.cuda.is_available() and request.device != "cpu"
+    profiles.start(cuda)
     started = time.perf_counter()
     result = jobs.run_job("avatar", pipeline.run, request)
     total = time.perf_counter() - started
@@ -63,8 +65,7 @@ def one_run(args: argparse.Namespace) -> dict:
         "windows": result.extra["windows"], "steps": result.extra["steps"], "total_s": round(total, 2),
         "per_window_step_s": round(result.timings.get("denoise", 0.0) / window_steps, 4),
         "rtf": round(total / result.extra["seconds"], 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "peak_vram_mb": round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0,
+        "peak": profiles.peak(cuda),
         "timings": {k: round(v, 2) for k, v in result.timings.items()},
     }
 
@@ -72,7 +73,7 @@ def one_run(args: argparse.Namespace) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, nargs="+", default=[10, 60])
-    parser.add_argument("--modes", nargs="+", default=["full"])
+    parser.add_argument("--modes", nargs="+", help="memory modes (default: every mode on CUDA, auto on the CPU)")
     parser.add_argument("--size", default="64x64")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--weights", help="checkpoints folder (default: tiny test weights in a temporary folder)")
@@ -85,12 +86,18 @@ def main() -> int:
     if args.one is not None:
         print(json.dumps(one_run(args)))
         return 0
+    import torch
+
+    from bench import profiles
+    from core.engines.avatar.memory import MODES
+
+    modes = profiles.profiles(args.modes, torch.cuda.is_available() and args.device != "cpu", MODES)
     work = Path(tempfile.mkdtemp(prefix="avatar-bench-"))
     if not args.weights:
         from core import weights
 
         args.weights = str(weights.make_test_checkpoints(work / "checkpoints", only=["avatar"]))
-    for mode in args.modes:
+    for mode in modes:
         for seconds in args.seconds:
             cmd = [sys.executable, __file__, "--one", str(seconds), "--mode", mode, "--work", str(work),
                    "--weights", args.weights, "--size", args.size, "--steps", str(args.steps),
@@ -102,7 +109,7 @@ def main() -> int:
             row = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{mode:>10} {row['seconds']:6.1f} s audio: {row['windows']} windows x {row['steps']} steps, "
                   f"{row['per_window_step_s']:.3f} s per window-step, RTF {row['rtf']:.2f}, "
-                  f"peak RSS {row['peak_rss_mb']} MB, peak VRAM {row['peak_vram_mb']} MB")
+                  f"{row['peak'][0]} {row['peak'][1]:.0f} MiB")
             print("           " + json.dumps(row["timings"]))
     return 0
 

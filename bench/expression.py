@@ -1,7 +1,10 @@
 """Expression control speed with full-size random LivePortrait weights: live-preview latency (render only, the
-prepared face cached as in the studio) and video-edit throughput at 512 px.
+prepared face cached as in the studio) and video-edit throughput at 512 px, with the peak memory of each memory
+profile (peak VRAM on CUDA, where each profile runs with freshly placed models; peak RAM on the CPU, where the
+profiles change nothing and ``auto`` alone runs; ``bench/profiles.py``).
 
     flock /tmp/mouthpiece-heavy.lock python bench/expression.py [--device cpu|cuda] [--dtype fp16] [--seconds 1]
+        [--memory full offload low]
 
 Weights: the same full-size random set bench/portrait.py writes (official layouts, KwaiVGI's LivePortrait set; the
 ONNX face models are the tiny test ones, whose detector is skipped with a manual face box). Photo: scikit-image's
@@ -29,11 +32,9 @@ BOX = [185, 70, 275, 185]
 def main() -> None:
     import torch
 
+    from bench import profiles
     from bench.portrait import write_full_weights
-    from core.engines.expression import pipeline
-    from core.engines.expression.request import ExpressionRequest
-    from core.jobs import run_job
-    from tests.samples import portrait_path, talking_clip
+    from core.cache import default_cache
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
@@ -41,6 +42,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="video length (default 4 on CUDA, 0.2 on CPU)")
     ap.add_argument("--previews", type=int, default=3)
     ap.add_argument("--weights", default=str(Path(tempfile.gettempdir()) / "mouthpiece-bench-portrait"))
+    ap.add_argument("--memory", nargs="+", help="memory profiles (default: full offload low on CUDA, auto on CPU)")
     args = ap.parse_args()
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
     dtype = args.dtype or ("fp16" if cuda else "fp32")
@@ -48,8 +50,24 @@ def main() -> None:
     write_full_weights(Path(args.weights))
     print(f"device {'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'} ({os.cpu_count()} cores, "
           f"{torch.get_num_threads()} threads), dtype {dtype}")
+    for memory in profiles.profiles(args.memory, cuda):
+        default_cache().unload_all()   # each profile loads and places its own models
+        profiles.start(cuda)
+        print(f"memory profile {memory}")
+        measure(args, memory, dtype, seconds)
+        what, mib = profiles.peak(cuda)
+        print(f"{what} ({memory}): {mib:.0f} MiB")
+
+
+def measure(args, memory: str, dtype: str, seconds: float) -> None:
+    """The live-preview latency and the video-edit throughput with one memory profile."""
+    from core.engines.expression import pipeline
+    from core.engines.expression.request import ExpressionRequest
+    from core.jobs import run_job
+    from tests.samples import portrait_path, talking_clip
+
     with tempfile.TemporaryDirectory() as tmp:
-        common = {"box": BOX, "device": args.device, "dtype": dtype, "checkpoints": args.weights}
+        common = {"box": BOX, "device": args.device, "dtype": dtype, "checkpoints": args.weights, "memory": memory}
         photo = str(portrait_path())
         first = time.perf_counter()
         run_job("expression", pipeline.preview, ExpressionRequest(image=photo, **common), outputs_root=Path(tmp))

@@ -1,7 +1,7 @@
 """Lip-dub throughput per stage with full-size random weights (the official architectures), plus peak memory.
 
     flock /tmp/mouthpiece-heavy.lock python bench/lipdub.py [--seconds 1] [--audio-seconds 2] [--size 1280x720]
-        [--batch 8] [--device auto] [--dtype auto] [--tiny] [--json out.json]
+        [--batch 8] [--device auto] [--dtype auto] [--tiny] [--json out.json] [--memory full offload low]
     python bench/lipdub.py --blend-only [--size 1920x1080]
 
 Stages: decode, face track (RetinaFace + FAN on the clip's frames), audio features (whisper-tiny), VAE encode,
@@ -9,7 +9,9 @@ parse (BiSeNet), UNet, VAE decode, blend, encode; then end to end for a first ru
 run on the same video (prepared-video cache hit: generation only). Random weights cannot find faces, so the runs use
 a manual box around the portrait's face and the face track is timed on its own. ``--tiny`` uses the tiny test
 weights instead (fast; shows pipeline overheads and memory boundedness on long clips).
-Peak RAM is the process's max RSS; peak GPU memory is torch.cuda.max_memory_allocated.
+Peak RAM is the process's max RSS; peak GPU memory is torch.cuda.max_memory_allocated. ``peak_per_memory_profile``:
+on CUDA, a cached run with each memory profile's freshly placed models (peak VRAM); on the CPU, where profiles change
+nothing, the whole process's peak RAM under ``auto`` (``bench/profiles.py``).
 ``--blend-only`` times the CPU blend per output frame, quiet and with a busy loop pinned to one core, beside the
 engine before issue 12 and the reference's ``get_image`` (mask made per frame) and cached-mask realtime paths.
 """
@@ -29,9 +31,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import profiles
 from bench.busy import print_table, side_by_side
 from core import jobs
 from core.audio.options import AudioOptions
+from core.cache import default_cache
 from core.engines.lipdub import LipdubRequest, run
 from core.engines.lipdub import models as M
 from core.engines.lipdub import weights as W
@@ -130,6 +134,7 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="tiny test weights instead of full-size random ones")
     ap.add_argument("--json", help="write the numbers here")
     ap.add_argument("--blend-only", action="store_true", help="only the CPU blend, quiet and beside a busy core")
+    ap.add_argument("--memory", nargs="+", help="memory profiles (default: full offload low on CUDA, auto on CPU)")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
     if args.blend_only:
@@ -155,10 +160,18 @@ def main() -> None:
               "threads")
         track = face_track_fps(root, video, box, device)
         decode = decode_fps(video)
-        req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio)), box=list(box), checkpoints=str(root),
-                            batch_size=args.batch, device=args.device, dtype=args.dtype)
+        req = LipdubRequest(video=str(video), audio=AudioOptions(str(audio), rest="off"), box=list(box),
+                            checkpoints=str(root), batch_size=args.batch, device=args.device, dtype=args.dtype)
         first = jobs.run_job("lipdub", run, req)
         second = jobs.run_job("lipdub", run, req)
+        peaks = {}
+        for memory in profiles.profiles(args.memory, device.type == "cuda"):
+            default_cache().unload_all()   # each profile loads and places its own models
+            profiles.start(device.type == "cuda")
+            req.memory = memory
+            jobs.run_job("lipdub", run, req)
+            what, mib = profiles.peak(device.type == "cuda")
+            peaks[memory] = f"{what} {mib:.0f} MiB"
     n_src, n_out = first.extra["source_frames"], first.extra["frames"]
     per_frame = {"vae_encode": n_src, "parse": n_src, "audio_features": n_out, "unet": n_out,
                  "vae_decode": n_out, "blend": n_out, "encode": n_out, "latents": n_out}
@@ -175,6 +188,7 @@ def main() -> None:
         "seconds_first_run": {k: round(v, 2) for k, v in first.timings.items()},
         "seconds_cached_run": {k: round(v, 2) for k, v in second.timings.items()},
         "peak_ram_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "peak_per_memory_profile": peaks,
     }
     if device.type == "cuda":
         out["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

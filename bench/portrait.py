@@ -1,11 +1,14 @@
-"""Animate a photo end to end with full-size random weights: time per stage, real-time factor, peak memory.
+"""Animate a photo end to end with full-size random weights: time per stage, real-time factor, peak memory per
+memory profile.
 
     flock /tmp/mouthpiece-heavy.lock python bench/portrait.py [--seconds 2 6] [--device cpu|cuda] [--dtype fp16]
+        [--memory full offload low]
 
 Writes full-size random checkpoints once (official names and layouts: MoDA DiT 373 M, chinese-hubert-base
 95 M, LivePortrait F/M/W/G/S; the ONNX face models are the tiny test ones, unused with a manual face box) to
 --weights, then runs each audio length in its own process so peak RSS / GPU memory are per run: flat memory means
-the peaks do not grow with the length. Photo: scikit-image's astronaut (512x512), face box given.
+the peaks do not grow with the length; on CUDA once per memory profile (peak VRAM), on the CPU once (peak RAM:
+profiles change nothing there; ``bench/profiles.py``). Photo: scikit-image's astronaut (512x512), face box given.
 Goal on an H100 with fp16: real-time factor <= 0.2 for 30 s.
 """
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -73,6 +75,7 @@ def child(args: argparse.Namespace) -> None:
     import soundfile as sf
     import torch
 
+    from bench import profiles
     from core.audio.options import AudioOptions
     from core.engines.portrait import PortraitRequest, run
     from core.jobs import run_job
@@ -83,18 +86,17 @@ def child(args: argparse.Namespace) -> None:
         t = np.arange(n) / sr
         voice = 0.3 * np.sin(2 * np.pi * 170 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3.5 * t))
         sf.write(Path(tmp) / "speech.wav", voice.astype(np.float32), sr)
-        req = PortraitRequest(image=str(skimage_data / "astronaut.png"),
-                              audio=AudioOptions(str(Path(tmp) / "speech.wav")),
-                              box=BOX, device=args.device, dtype=args.dtype, render_batch=args.batch,
-                              checkpoints=str(args.weights))
+        speech = AudioOptions(str(Path(tmp) / "speech.wav"), rest="off")  # a tone, not speech: rest would refuse it
+        req = PortraitRequest(image=str(skimage_data / "astronaut.png"), audio=speech, box=BOX, device=args.device,
+                              dtype=args.dtype, render_batch=args.batch, checkpoints=str(args.weights),
+                              memory=args.memory[0])
+        cuda = torch.cuda.is_available() and req.device != "cpu"
+        profiles.start(cuda)
         start = time.perf_counter()
         result = run_job("portrait", run, req, outputs_root=Path(tmp))
         wall = time.perf_counter() - start
-    gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
     print(json.dumps({"seconds": args.seconds[0], "frames": result.extra["frames"], "wall": wall,
-                      "timings": result.timings,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "gpu_peak_mb": gpu_peak}))
+                      "timings": result.timings, "peak": profiles.peak(cuda)}))
 
 
 def main() -> None:
@@ -104,9 +106,12 @@ def main() -> None:
     ap.add_argument("--dtype", default=None, help="fp32 | fp16 | bf16 (default fp16 on CUDA)")
     ap.add_argument("--batch", type=int, default=0, help="render batch (0 = auto: 25 on CUDA, 4 on CPU)")
     ap.add_argument("--weights", default=str(Path(tempfile.gettempdir()) / "mouthpiece-bench-portrait"))
+    ap.add_argument("--memory", nargs="+", help="memory profiles (default: full offload low on CUDA, auto on CPU)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     import torch
+
+    from bench import profiles
 
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
     args.dtype = args.dtype or ("fp16" if cuda else "fp32")
@@ -119,17 +124,20 @@ def main() -> None:
     print(f"full-size weights ready in {time.perf_counter() - t:.1f} s: {args.weights}")
     print(f"device {'cuda ' + torch.cuda.get_device_name() if cuda else 'cpu'} ({os.cpu_count()} cores), "
           f"dtype {args.dtype}, photo 512x512, render batch {args.batch}")
-    header = f"{'audio s':>7} {'frames':>6} " + " ".join(f"{s:>14}" for s in STAGES) + \
-        f" {'total s':>8} {'RTF':>6} {'peak RSS MB':>11} {'GPU MB':>8}"
+    header = f"{'memory':>7} {'audio s':>7} {'frames':>6} " + " ".join(f"{s:>14}" for s in STAGES) + \
+        f" {'total s':>8} {'RTF':>6} {'peak MiB':>16}"
     print(header)
-    for seconds in args.seconds:
-        cmd = [sys.executable, __file__, "--child", "--seconds", str(seconds), "--device", args.device,
-               "--dtype", args.dtype, "--batch", str(args.batch), "--weights", args.weights]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        r = json.loads(out)
-        total = r["timings"].get("total", r["wall"])
-        print(f"{seconds:7.1f} {r['frames']:6d} " + " ".join(f"{r['timings'].get(s, 0.0):14.2f}" for s in STAGES)
-              + f" {total:8.2f} {total / seconds:6.2f} {r['peak_rss_mb']:11.0f} {r['gpu_peak_mb']:8.0f}")
+    for memory in profiles.profiles(args.memory, cuda):
+        for seconds in args.seconds:
+            cmd = [sys.executable, __file__, "--child", "--seconds", str(seconds), "--device", args.device,
+                   "--dtype", args.dtype, "--batch", str(args.batch), "--weights", args.weights, "--memory", memory]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            r = json.loads(out)
+            total = r["timings"].get("total", r["wall"])
+            what, mib = r["peak"]
+            print(f"{memory:>7} {seconds:7.1f} {r['frames']:6d} "
+                  + " ".join(f"{r['timings'].get(s, 0.0):14.2f}" for s in STAGES)
+                  + f" {total:8.2f} {total / seconds:6.2f} {what:>9} {mib:6.0f}")
 
 
 if __name__ == "__main__":

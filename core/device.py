@@ -44,3 +44,27 @@ def oom_guard(hint: str = "lower the batch size or use fp16"):
     except torch.cuda.OutOfMemoryError as exc:
         torch.cuda.empty_cache()
         raise BadInputError(f"out of GPU memory: {hint}") from exc
+
+
+# ------------------------------------------------------------------------------------------------ memory profiles
+GIB = 2**30
+HEADROOM = 0.9  # a profile fits when its estimated peak is at most this share of the free memory
+
+
+def choose_memory(free_bytes: int, needs: dict[str, float]) -> tuple[str, str]:
+    """The memory profile ``auto`` picks, and why, in one line: the first of ``needs`` (profile -> estimated peak
+    bytes, most resident first, e.g. full, offload, low) whose estimate fits ``HEADROOM`` of ``free_bytes``; the
+    last one (the least memory) when none fits. A pure function of its figures."""
+    usable = free_bytes * HEADROOM
+    for name, need in needs.items():
+        if need <= usable:
+            return name, (f"{name}: needs about {need / GIB:.1f} GiB, {free_bytes / GIB:.1f} GiB free "
+                          f"({HEADROOM:.0%} usable)")
+    name, need = list(needs.items())[-1]
+    return name, (f"{name}: no profile fits {free_bytes / GIB:.1f} GiB free ({HEADROOM:.0%} usable; {name} needs "
+                  f"about {need / GIB:.1f} GiB), so the one with the least memory")
+
+
+def free_memory(device: torch.device) -> int:
+    """Free bytes on a CUDA device now (``torch.cuda.mem_get_info``)."""
+    return int(torch.cuda.mem_get_info(device)[0])

@@ -90,6 +90,25 @@ class JobContext:
         self._spans: list[tuple[float, float]] = [(0.0, 1.0)]
         self._stages = threading.local()
         self._rates: dict[str, tuple[float, int]] = {}
+        # The engine prologue's results (``resolve``); a bare context runs resident with no weights root.
+        self.root: Path | None = None
+        self.device: Any = None
+        self.dtype: Any = None
+        self.memory, self.placement = "full", "resident"
+
+    def resolve(self, engine: str, request: Any, resolved: tuple | None = None) -> JobContext:
+        """The engine prologue (``core.prologue``): validate ``request``, require its weights, resolve the device and
+        dtype (or take them from ``resolved``), choose the memory profile and log why. Sets ``root``, ``device``,
+        ``dtype``, ``memory`` and ``placement``; returns self."""
+        from core import prologue
+        from core.cache import PROFILE_PLACEMENTS
+
+        self.root, self.device, self.dtype = resolved or prologue.resolve_request(engine, request)
+        self.memory, why = prologue.choose_profile(engine, request, self.device, self.dtype, self.root,
+                                                   here=self.gpu_call is run_here)
+        self.placement = getattr(request, "memory_placements", PROFILE_PLACEMENTS)[self.memory]
+        self.log(f"memory profile {self.memory} (models {self.placement}): {why}")
+        return self
 
     def log(self, message: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
@@ -251,8 +270,11 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
     error, or "cancelled"); Ctrl-C counts as a cancel. On success the result is also copied to ``request.output``
     when the request names one (``JobResult.delivered``).
     """
-    from core import weights  # local: weights reads the engine registry lazily
+    from core import prologue, weights  # local: weights reads the engine registry lazily
+    from core.request import EngineRequest
 
+    # The engine prologue's checks run before the folder exists: a bad request leaves nothing behind.
+    resolved = prologue.resolve_request(engine, request) if isinstance(request, EngineRequest) else None
     job_dir = new_job_dir(engine, outputs_root)
     _write_json(job_dir / "request.json", {"engine": engine, "request": request})
     ctx = JobContext(job_dir, progress, cancel_event, gpu_call, gpu_budget_s)
@@ -265,6 +287,8 @@ def run_job(engine: str, fn: Callable[[Any, JobContext], JobResult], request: An
     try:
         with GPU_LOCK:
             ctx.check_cancelled()
+            if resolved is not None:
+                ctx.resolve(engine, request, resolved)
             result = fn(request, ctx)
         output = getattr(request, "output", None)
         if output and result.output is not None:

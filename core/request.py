@@ -45,6 +45,9 @@ class EngineRequest:
                         suggestions=("auto", "cpu", "cuda"), group="advanced")
     dtype: str = param("auto", "Precision", "auto = fp16 on CUDA (bf16 where the engine says so), fp32 on the CPU",
                        choices=DTYPE_CHOICES, group="advanced")
+    memory: str = param("auto", "Memory profile", "where the models wait between uses: full (all on the GPU), "
+                        "offload (moved to the GPU in turn), low (layer by layer, slowest); auto picks from the free "
+                        "VRAM at job start", choices=("auto", "full", "offload", "low"), group="advanced")
     seed: int = param(0, "Seed", "the random seed (the same seed and request give the same result)",
                       group="advanced")
     checkpoints: str | None = param(None, "Checkpoints folder", "weights folder (default ./checkpoints or "

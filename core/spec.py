@@ -269,11 +269,11 @@ def reference_markdown() -> str:
              "batch manifests, the flag shown on the command line, and the label shown in the studio.")
     lines = ["# Parameters", "", intro, ""]
 
-    def table(request_type: type, skip: set[str] = frozenset()) -> None:
+    def table(request_type: type, skip: tuple[Spec, ...] = ()) -> None:
         lines.append("| name | flag | default | range | label | what it does |")
         lines.append("|---|---|---|---|---|---|")
         for s in specs(request_type):
-            if s.name in skip:
+            if s in skip:   # a shared field, unless the engine redeclares it (the avatar's wider memory modes)
                 continue
             p = s.param
             default = "required" if s.required else ("none" if s.default is None else repr(s.default))
@@ -291,7 +291,7 @@ def reference_markdown() -> str:
     table(AudioOptions)
     lines += ["## Shared by every engine", ""]
     table(FaceRequest)
-    shared = {s.name for s in specs(FaceRequest)}
+    shared = tuple(specs(FaceRequest))
     lines += ["`face`, `box` and `point` apply to the engines that work on one face (lip-dub, photo, expression).", ""]
     for engine in ENGINES:
         if not engine.generates:

@@ -24,7 +24,7 @@ def main(photo: str, audio: str, checkpoints: str, frames: int, batch: int) -> N
     request = PortraitRequest(image=photo, audio=AudioOptions(audio, rest="off"), box=[740, 280, 1100, 740],
                               render_batch=batch, device="cpu", dtype="fp32",
                               checkpoints=checkpoints)
-    ctx = JobContext(tempfile.mkdtemp())
+    ctx = JobContext(tempfile.mkdtemp()).resolve("portrait", request)
     prep = P._prepare(request, ctx)
     raw = prep.source.motion_vector().float().cpu().repeat(frames, 1)
     shown = []

@@ -99,13 +99,21 @@ class LivePortraitRenderer(nn.Module):
 
     @classmethod
     def cached(cls, root: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-               cache=None, weights: lpw.WeightSet = lpw.KWAIVGI) -> LivePortraitRenderer:
-        """The renderer for (root, device, dtype, weight set) from the shared model cache, loading it on first use."""
+               cache=None, weights: lpw.WeightSet = lpw.KWAIVGI, placement: str = "resident") -> LivePortraitRenderer:
+        """The renderer for (root, device, dtype, weight set) from the shared model cache, loading it on first use
+        (on the CPU) and placed on ``device`` as ``placement`` says (``core.cache``; the job's ``ctx.placement``).
+        ``renderer.device`` is where it computes, wherever its weights wait."""
         from core.cache import default_cache
 
         device = torch.device(device)
         key = ("liveportrait", weights.name, str(device), str(dtype), str(Path(root).resolve()))
-        return (cache or default_cache()).get(key, lambda: cls.from_checkpoints(root, device, dtype, weights=weights))
+
+        def load() -> LivePortraitRenderer:
+            renderer = cls.from_checkpoints(root, "cpu", dtype, weights=weights)
+            renderer.device = device
+            return renderer
+
+        return (cache or default_cache()).get(key, load, placement, device)
 
     # ------------------------------------------------------------------------------------------- inference
     def _autocast(self):

@@ -54,10 +54,17 @@ class HubertEncoder:
     def __init__(self, model, do_normalize: bool):
         self.model = model.eval()
         self.do_normalize = do_normalize
+        self.compute_on: torch.device | None = None  # set when the model cache keeps the weights elsewhere
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        """Where it computes: ``compute_on`` when set, else where the weights are."""
+        return self.compute_on or next(self.model.parameters()).device
+
+    @property
+    def module(self):
+        """The network the model cache places (``core.cache.module_of``)."""
+        return self.model
 
     @property
     def layers(self) -> int:

@@ -79,6 +79,7 @@ class MotionGenerator:
         self.dit = dit.eval()
         self.null_audio_from_checkpoint = null_audio is not None
         self._null_audio = null_audio
+        self.compute_on: torch.device | None = None  # set when the model cache keeps the weights elsewhere
 
     def null_audio(self, dim: int) -> torch.Tensor:
         """The CFG null audio vector (one per feature layer and frame); seeded when the checkpoint lacks it."""
@@ -91,7 +92,13 @@ class MotionGenerator:
 
     @property
     def device(self) -> torch.device:
-        return next(self.dit.parameters()).device
+        """Where it computes: ``compute_on`` when set, else where the weights are."""
+        return self.compute_on or next(self.dit.parameters()).device
+
+    @property
+    def module(self) -> TalkingHeadDiT:
+        """The network the model cache places (``core.cache.module_of``)."""
+        return self.dit
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, torch.Tensor], name: str = "net-200.pth") -> MotionGenerator:

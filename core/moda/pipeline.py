@@ -21,15 +21,23 @@ NULL_AUDIO_NOTE = ("CFG null-audio vector: net-200.pth holds none (the reference
                    "reproducible")
 
 
-def _models(root, device: torch.device) -> tuple[MotionGenerator, HubertEncoder]:
+def _models(root, device: torch.device, placement: str = "resident") -> tuple[MotionGenerator, HubertEncoder]:
+    """The motion DiT and HuBERT from the shared model cache, loaded on the CPU and placed on ``device`` as the
+    job's memory profile says (``ctx.placement``; each wrapper computes on ``device`` wherever its weights wait)."""
     from core.cache import default_cache
 
     cache = default_cache()
     dit_path, hubert_dir = root / MW.DIT, root / MW.HUBERT_DIR
-    gen = cache.get(("moda-dit", str(device), "fp32", str(dit_path)), lambda: MotionGenerator.load(dit_path, device))
+    gen = cache.get(("moda-dit", str(device), "fp32", str(dit_path)),
+                    lambda: _computing_on(device, MotionGenerator.load(dit_path, "cpu")), placement, device)
     enc = cache.get(("chinese-hubert-base", str(device), "fp32", str(hubert_dir)),
-                    lambda: HubertEncoder.load(hubert_dir, device))
+                    lambda: _computing_on(device, HubertEncoder.load(hubert_dir, "cpu")), placement, device)
     return gen, enc
+
+
+def _computing_on(device: torch.device, wrapper):
+    wrapper.compute_on = torch.device(device)
+    return wrapper
 
 
 def generate_motion(root, source, speech: np.ndarray, frames_out: int, device: torch.device, ctx: JobContext,
@@ -39,7 +47,7 @@ def generate_motion(root, source, speech: np.ndarray, frames_out: int, device: t
     ``timeline`` (optional) gives each 80-frame chunk its own emotion and strength, crossfading changes; without
     it every chunk takes ``settings.emotion`` / ``settings.emotion_scale``. Shared by the portrait and expression
     engines (one DiT and one HuBERT in the model cache)."""
-    gen, enc = _models(root, device)
+    gen, enc = _models(root, device, placement=ctx.placement)
     if not gen.null_audio_from_checkpoint:
         ctx.log(NULL_AUDIO_NOTE)
     features = AudioFeatures(enc, prepare_waveform(speech))

@@ -66,6 +66,11 @@ class Wav2Vec:
         self.normalize = normalize
         self.device = torch.device("cpu")
 
+    @property
+    def module(self) -> torch.nn.Module:
+        """The network the model cache places (``core.cache.module_of``); it computes on ``self.device``."""
+        return self.model
+
     def to(self, device: torch.device) -> Wav2Vec:
         self.model.to(device)
         self.device = device

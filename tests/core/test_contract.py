@@ -92,7 +92,9 @@ def test_a_dummy_engine_added_once_appears_in_cli_weights_and_ui(monkeypatch, tm
 
 
 def test_the_dummy_engine_runs_through_the_cli(monkeypatch, tmp_path, capsys):
-    _dummy_engine(monkeypatch, tmp_path)
+    engine = _dummy_engine(monkeypatch, tmp_path)
+    engine.weights.make_test_checkpoints(tmp_path / "ckpt")  # the job runner checks the engine's weights
+    monkeypatch.setenv("MOUTHPIECE_CHECKPOINTS", str(tmp_path / "ckpt"))
     audio = make_tone(tmp_path / "a.wav", seconds=0.5)
     out = tmp_path / "final" / "result.mp4"
     assert cli_main(["dummy", "--image", "face.png", "--audio", str(audio), "--out", str(out), "--box", "1,2,3,4"]) == 0

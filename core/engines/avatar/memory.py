@@ -10,6 +10,10 @@
 * ``sequential``: weights stream to the device layer by layer at every forward (the reference's
   ``sequential_cpu_offload``); the cache's ``"sequential"`` placement (accelerate hooks).
 
+The studio-wide memory profiles (``core.request.EngineRequest.memory``) map onto these: ``low`` is ``sequential``,
+and ``auto`` picks the first of ``MODES`` whose ``estimate_vram_gb`` fits the free VRAM at job start
+(``AvatarRequest.memory_needs``, ``core.prologue``), fp8 included.
+
 On the CPU every mode computes the same thing (moves are no-ops), which is how the modes are tested without a GPU.
 """
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from torch import nn
 
 MODES = ("full", "offload", "fp8", "sequential")
+CHOICES = ("auto", *MODES, "low")   # what the request accepts: the modes plus the studio-wide auto and low
 LABELS = {"full": "Full (all models on the GPU)", "offload": "Model offload", "fp8": "fp8 weights + offload",
           "sequential": "Sequential offload (slowest)"}
 
@@ -44,14 +49,15 @@ def estimate_vram_gb(mode: str, width: int, height: int, half_bytes: int = 2) ->
         peak = sum(weights.values()) + max(dit_work, vae_work)
     elif mode in ("offload", "fp8"):
         peak = max(weights["t5"], weights["dit"] + dit_work, weights["vae"] + vae_work, weights["clip"])
-    elif mode == "sequential":
+    elif mode in ("sequential", "low"):
         peak = max(weights["dit"] / _BLOCKS["dit"] + dit_work, _T5_EMBEDDING * half_bytes, vae_work)
     else:
         raise ValueError(f"unknown memory mode {mode!r}")
     return round(peak / 2**30, 1)
 
 
-PLACEMENT = {"full": "resident", "offload": "offload", "fp8": "offload", "sequential": "sequential"}
+PLACEMENT = {"full": "resident", "offload": "offload", "fp8": "offload", "sequential": "sequential",
+             "low": "sequential"}
 
 
 def prepare(model: nn.Module, mode: str) -> nn.Module:

@@ -1,7 +1,7 @@
 """Infinite avatar: one photo + speech of any length + a prompt → a talking video exactly as long as the speech.
 
 StableAvatar (Wan2.1-Fun 1.3B + audio adapter), steps:
-1. request, weights, device, the reference image (stretched to the requested size) and the driving audio;
+1. the reference image (stretched to the requested size) and the driving audio;
 2. embeddings once per job: umT5 text [negative, positive], CLIP tokens and the VAE conditioning of the reference,
    and the wav2vec features of every window (the reference recomputes them at every step);
 3. seeded noise for the whole video (CPU generator: the same seed gives the same video on any device);
@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import weights as W
 from core.cache import default_cache
-from core.device import oom_guard, resolve_device, resolve_dtype
+from core.device import oom_guard
 from core.jobs import JobContext, JobResult
 from core.wan import audio as wan_audio
 from core.wan import sampling
@@ -41,7 +40,6 @@ from . import weights as AW
 from .request import AvatarRequest
 from .rest import wav2vec_input
 
-ENGINE = "avatar"
 SR, FPS = wan_audio.SR, wan_audio.FPS
 PREVIEW_STEPS = 10
 
@@ -79,7 +77,8 @@ def load_models(root, device: torch.device, dtype: torch.dtype, mode: str) -> Mo
         tokenizer=cache.get(("avatar-tokenizer", str(root)), lambda: text.load_tokenizer(root / AW.TOKENIZER)),
         clip=get("clip", lambda: image.load(root / AW.CLIP), torch.float32),
         wav2vec=cache.get(("avatar-wav2vec", str(device), str(root)),
-                          lambda: wan_audio.Wav2Vec.load(root / AW.WAV2VEC).to(device)),
+                          lambda: wan_audio.Wav2Vec.load(root / AW.WAV2VEC).to(device),
+                          placement=memory.PLACEMENT[mode], device=device),
         device=device, dtype=dtype)
 
 
@@ -252,11 +251,7 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
     from core.audio.prepare import driving_audio
     from core.media import EncoderThread, VideoWriter, frames_needed
 
-    # 1. Request, weights, device, reference image, driving audio.
-    request.validate()
-    root = W.require(ENGINE, request.checkpoints)
-    device = resolve_device(request.device)
-    dtype = resolve_dtype(request.dtype, device, half=torch.bfloat16)
+    # 1. Reference image, driving audio (the job runner resolved the weights, device, dtype and memory mode).
     width, height = request.width_height
     ctx.progress(0.0, "loading the reference image, audio and models")
     with ctx.stage("load"):
@@ -269,7 +264,7 @@ def _generate(request: AvatarRequest, ctx: JobContext, steps: int, max_latents: 
         frames = sampling.video_frames(latents)
         speech, track = speech[:frames * wan_audio.FRAME], (speech[:frames * wan_audio.FRAME], SR)
     windows = sampling.plan_windows(latents, request.overlap)
-    spec = ModelSpec(str(root), str(device), str(dtype).removeprefix("torch."), request.memory)
+    spec = ModelSpec(str(ctx.root), str(ctx.device), str(ctx.dtype).removeprefix("torch."), ctx.memory)
     with oom_guard("choose a memory mode with offload, or a smaller size"):
         if ctx.for_gpu_call() is ctx:  # in a GPU worker the models load inside its first call instead
             with ctx.stage("load"), ctx.span(0.03, 0.08):

@@ -2,7 +2,9 @@
 
 Defaults follow the reference's ``inference.sh`` (text guidance 3, audio guidance 5, overlap 5, uniform overlap
 weights, Wan's standard negative prompt) except the step count: 25 ("balanced"; the script uses 50, the app 10).
-``dtype`` "auto" is bf16 on CUDA (the reference's precision) and fp32 on the CPU.
+``dtype`` "auto" is bf16 on CUDA (the reference's precision) and fp32 on the CPU (``half_precision``). ``memory``
+takes the avatar's modes (``memory.MODES``) besides the studio-wide profiles: ``low`` is ``sequential``, and ``auto``
+chooses by ``memory.estimate_vram_gb`` (``memory_needs``).
 Rest on silence (default ``rest="on"``, a deviation: the reference feeds wav2vec every sound): rest stretches of
 the driving audio are digital silence, with 80 ms fades, before wav2vec (``rest.py``); ``--rest off`` is the reference.
 """
@@ -16,7 +18,7 @@ from core.request import EngineRequest
 from core.spec import param
 from core.wan.sampling import SCHEMES, WINDOW
 
-from .memory import MODES
+from .memory import CHOICES, MODES, PLACEMENT, estimate_vram_gb
 
 RESOLUTIONS = ("512x512", "480x832", "832x480")       # width x height; the sizes StableAvatar was trained on
 STEP_PRESETS = {"draft": 10, "balanced": 25, "quality": 50}
@@ -80,10 +82,22 @@ class AvatarRequest(EngineRequest):
                          range=(1, WINDOW - 1), step=1, unit="latents", group="advanced")
     overlap_scheme: str = param("uniform", "Overlap weighting", "how overlapping windows are blended",
                                 choices=SCHEMES, group="advanced")
-    memory: str = param("full", "GPU memory mode", "full, offload (models move to the GPU in turn), fp8 (+ "
-                        "offload), sequential (slowest)", choices=MODES, group="advanced")
+    memory: str = param("auto", "GPU memory mode", "auto (from the free VRAM at job start), full, offload (models "
+                        "move to the GPU in turn), fp8 (+ offload), sequential or low (slowest)", choices=CHOICES,
+                        group="advanced")
     colour_correction: float = param(0.0, "Colour correction", "strength of the per-frame colour match to the "
                                      "photo (0 = off)", range=(0, 1), step=0.05, group="advanced")
+
+    half_precision = "bf16"             # dtype auto on CUDA, as the reference
+    memory_placements = PLACEMENT
+
+    def memory_needs(self, dtype) -> dict[str, float]:
+        """Estimated peak bytes per memory mode at this size and precision, most resident first (for auto)."""
+        import torch
+
+        width, height = self.width_height
+        half = max(torch.finfo(dtype).bits // 8, 1)
+        return {mode: estimate_vram_gb(mode, width, height, half) * 2**30 for mode in MODES}
 
     def check(self) -> None:
         if not str(self.image or "").strip():

@@ -2,7 +2,7 @@
 video's expressions, all through LivePortrait keypoint offsets (core.liveportrait.expression).
 
 Steps of `run`:
-1. Request, weights, device; the photo (or the video's first frame) and the transfer photo, cropped.
+1. The photo (or the video's first frame) and the transfer photo, cropped.
 2. One of
    - still photo: the source's own motion + edits, rendered once and pasted back at full resolution (PNG);
    - photo + audio: MoDA motion with per-chunk emotions, edits added per frame, rendered, pasted, encoded;
@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import weights as W
-from core.device import oom_guard, resolve_device, resolve_dtype
+from core.device import oom_guard
 from core.errors import BadInputError
 from core.jobs import JobContext, JobResult
 from core.liveportrait import expression as E
@@ -32,7 +31,6 @@ from .render import PreparedFace, driving_keypoints, prepare_face, still_keypoin
 from .request import ExpressionRequest
 from .weights import AUDIO_WEIGHTS, EDIT_WEIGHTS
 
-ENGINE = "expression"
 # Video edits smooth pose, translation and the expression rows other than these: each frame keeps its own mouth
 # (LivePortrait's lip keypoints) and eyes (blinks), so lip-sync and blinks are never averaged away.
 UNSMOOTHED_ROWS = (6, 12, 14, 17, 19, 20, 11, 13, 15, 16, 18)
@@ -81,14 +79,11 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
     from core.liveportrait.crop import FaceCropper, resize_to_limit
     from core.media import load_image
 
-    request.validate()
-    root = _require_weights(request)
-    device = resolve_device(request.device)
-    dtype = resolve_dtype(request.dtype, device)
+    root, device, dtype = ctx.root, ctx.device, ctx.dtype  # resolved by the job runner
     weights = AUDIO_WEIGHTS if request.audio is not None else EDIT_WEIGHTS
     with ctx.stage("load"):
-        renderer = LivePortraitRenderer.cached(root, device, dtype, weights=weights)
-        cropper = FaceCropper.cached(root, weights=weights)
+        renderer = LivePortraitRenderer.cached(root, device, dtype, weights=weights, placement=ctx.placement)
+        cropper = FaceCropper.cached(root, weights=weights, placement=ctx.placement)
     model_key = (str(root), weights.name, str(device), str(dtype), request.crop_scale)
 
     def photo(path: str) -> tuple[np.ndarray, float]:
@@ -120,21 +115,6 @@ def _setup(request: ExpressionRequest, ctx: JobContext) -> _Setup:
             transfer = E.transfer_delta(ref.source.exp.cpu(), ref.pose.cpu(), request.transfer_parts,
                                         request.transfer_ratio)
     return _Setup(root, renderer, cropper, face, request.plan(*transfer), reused)
-
-
-def _require_weights(request: ExpressionRequest) -> Path:
-    """All files for photo + audio; only KwaiVGI's LivePortrait set for still and video edits."""
-    from core.errors import MissingWeightsError
-
-    from .weights import EDIT_FILES
-
-    if request.audio is not None:
-        return W.require(ENGINE, request.checkpoints)
-    needed = {f.local for f in EDIT_FILES}
-    gone = [f.local for f in W.missing(ENGINE, request.checkpoints) if f.local in needed]
-    if gone:
-        raise MissingWeightsError(ENGINE, gone)
-    return W.root_dir(request.checkpoints)
 
 
 def _batch_size(request: ExpressionRequest, device: torch.device) -> int:

@@ -18,6 +18,7 @@ from core.spec import param
 
 from . import spec
 from .edits import EditPlan
+from .weights import EDIT_FILES
 
 IMAGE_SUFFIXES = (".png",)  # a still edit is written as PNG (lossless)
 
@@ -63,6 +64,11 @@ class ExpressionRequest(FaceRequest):
                               range=(0, 512), step=1, group="advanced", aliases=("--batch",))
 
     needs_audio = False
+
+    def weights_needed(self):
+        """What the job loads (checked by the job runner): every file for photo + audio, only KwaiVGI's
+        LivePortrait set (``EDIT_FILES``) for still-photo and video edits."""
+        return None if self.audio is not None else EDIT_FILES
 
     @property
     def still(self) -> bool:

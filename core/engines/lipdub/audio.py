@@ -50,10 +50,11 @@ def window_rows(k: int, fps: float = 25) -> range:
 
 
 def encoder_states(encoder, mel: torch.Tensor) -> torch.Tensor:
-    """[B, 1500, 5, 384]: the 5 hidden states ``WhisperEncoder(output_hidden_states=True)`` returns."""
+    """[B, 1500, 5, 384]: the 5 hidden states ``WhisperEncoder(output_hidden_states=True)`` returns. Every weight is
+    read through a module call, so the model cache's offload and layer-streaming hooks see it."""
     x = F.gelu(encoder.conv1(mel))
     x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
-    h = x + encoder.embed_positions.weight[: x.shape[1]]
+    h = x + encoder.embed_positions(torch.arange(x.shape[1], device=x.device))
     states = [h]
     for layer in encoder.layers:
         out = layer(h, attention_mask=None)

@@ -2,6 +2,8 @@
 
 Each loader builds the real class from the official config, reads tensors with the safe loader and calls
 ``load_state_dict(strict=True)``: a missing or unexpected key is a corrupt or wrong file, reported in one line.
+Factories build on the CPU; the cache then places each network on ``device`` as the job's memory profile says
+(``placement``: ``ctx.placement``, see ``core.cache``).
 """
 from __future__ import annotations
 
@@ -26,11 +28,12 @@ def _key(name: str, path: Path, device, dtype) -> tuple:
 
 
 def _finish(module: torch.nn.Module, device, dtype) -> torch.nn.Module:
+    """Precision, eval mode, no grads, channels-last for CUDA; the cache moves it to ``device``."""
     quiet = logging.getLogger("diffusers.models.modeling_utils")  # its "keep in float32: []" notice is noise here
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        module = module.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        module = module.to(dtype=dtype).eval().requires_grad_(False)
     finally:
         quiet.setLevel(level)
     if device.type == "cuda":
@@ -43,7 +46,7 @@ def unet_paths(root: Path, version: str) -> tuple[Path, Path]:
     return root / cfg, root / weights
 
 
-def load_unet(root: Path, version: str, device, dtype):
+def load_unet(root: Path, version: str, device, dtype, placement: str = "resident"):
     from diffusers import UNet2DConditionModel
 
     cfg_path, path = unet_paths(root, version)
@@ -54,7 +57,7 @@ def load_unet(root: Path, version: str, device, dtype):
         load_strict(unet, load_state_dict(path), path)
         return _finish(unet, device, dtype)
 
-    return default_cache().get(_key(f"unet-{version}", path, device, dtype), build)
+    return default_cache().get(_key(f"unet-{version}", path, device, dtype), build, placement, device)
 
 
 def _weights_file(folder: Path, stem: str, legacy_stem: str | None = None) -> Path:
@@ -64,7 +67,7 @@ def _weights_file(folder: Path, stem: str, legacy_stem: str | None = None) -> Pa
     return legacy if not path.is_file() and legacy.is_file() else path
 
 
-def load_vae(root: Path, device, dtype):
+def load_vae(root: Path, device, dtype, placement: str = "resident"):
     from diffusers import AutoencoderKL
 
     folder = root / W.VAE_DIR
@@ -75,10 +78,10 @@ def load_vae(root: Path, device, dtype):
         load_strict(vae, W._legacy_vae_keys(load_state_dict(path)), path)
         return _finish(vae, device, dtype)
 
-    return default_cache().get(_key("vae", path, device, dtype), build)
+    return default_cache().get(_key("vae", path, device, dtype), build, placement, device)
 
 
-def load_whisper_encoder(root: Path, device, dtype):
+def load_whisper_encoder(root: Path, device, dtype, placement: str = "resident"):
     """whisper-tiny's encoder only; decoder keys in the file are expected and skipped, anything else fails."""
     from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
@@ -100,9 +103,9 @@ def load_whisper_encoder(root: Path, device, dtype):
         if other:
             raise BadInputError(f"{path} does not match whisper: unexpected key(s) {other[:2]}")
         load_strict(encoder, state, path)
-        return encoder.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        return encoder.to(dtype=dtype).eval().requires_grad_(False)
 
-    return default_cache().get(_key("whisper", path, device, dtype), build)
+    return default_cache().get(_key("whisper", path, device, dtype), build, placement, device)
 
 
 def load_feature_extractor(root: Path):
@@ -113,7 +116,7 @@ def load_feature_extractor(root: Path):
                                lambda: WhisperFeatureExtractor.from_pretrained(str(folder)))
 
 
-def load_parser(root: Path, device, dtype):
+def load_parser(root: Path, device, dtype, placement: str = "resident"):
     from core.engines.lipdub.face.bisenet import BiSeNet
 
     path = root / W.PARSER
@@ -126,10 +129,10 @@ def load_parser(root: Path, device, dtype):
         load_strict(net, state, path)
         return _finish(net, device, dtype)
 
-    return default_cache().get(_key("parser", path, device, dtype), build)
+    return default_cache().get(_key("parser", path, device, dtype), build, placement, device)
 
 
-def load_detector(root: Path, device):
+def load_detector(root: Path, device, placement: str = "resident"):
     from facexlib.detection.retinaface import RetinaFace
 
     path = root / W.DETECTOR
@@ -138,12 +141,12 @@ def load_detector(root: Path, device):
         net = RetinaFace(network_name="mobile0.25", device=device)
         state = {k.removeprefix("module."): v for k, v in load_state_dict(path).items()}
         load_strict(net, state, path)
-        return net.to(device).eval().requires_grad_(False)
+        return net.eval().requires_grad_(False)
 
-    return default_cache().get(_key("detector", path, device, torch.float32), build)
+    return default_cache().get(_key("detector", path, device, torch.float32), build, placement, device)
 
 
-def load_landmarker(root: Path, device):
+def load_landmarker(root: Path, device, placement: str = "resident"):
     from facexlib.alignment.awing_arch import FAN
 
     path = root / W.LANDMARKS
@@ -152,6 +155,6 @@ def load_landmarker(root: Path, device):
         net = FAN(num_modules=4, num_landmarks=98, device=device)
         raw = load_state_dict(path)
         load_strict(net, raw.get("state_dict", raw), path)
-        return net.to(device).float().eval().requires_grad_(False)
+        return net.float().eval().requires_grad_(False)
 
-    return default_cache().get(_key("landmarks", path, device, torch.float32), build)
+    return default_cache().get(_key("landmarks", path, device, torch.float32), build, placement, device)

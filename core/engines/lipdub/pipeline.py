@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from core import weights
 from core.audio.prepare import driving_audio
-from core.device import oom_guard, resolve_device, resolve_dtype
+from core.device import oom_guard
 from core.engines.lipdub.face import crop as C
 from core.engines.lipdub.face import landmarks as L
 from core.engines.lipdub.face.track import left_to_right, pick
@@ -31,13 +30,6 @@ from .request import LipdubRequest
 from .rest import LipRest
 from .rest import plan as rest_plan
 from .source import FPS, FrameSource, pingpong, timed_prefetch
-
-ENGINE = "lipdub"
-
-
-def _device_dtype(req: LipdubRequest):
-    device = resolve_device(req.device)
-    return device, resolve_dtype(req.dtype, device)
 
 
 def frame_seed(seed: int, j: int) -> int:
@@ -135,10 +127,8 @@ def _generate(prep: Prepared, source: FrameSource, feats: WhisperFeatures, n_out
 
 
 def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
-    # 1. Check the request, weights, device and inputs before any work.
-    req.validate()
-    root = weights.require(ENGINE, req.checkpoints)
-    device, dtype = _device_dtype(req)
+    # 1. Inputs (the job runner checked the request and weights and resolved device, dtype and memory profile).
+    root, device, dtype = ctx.root, ctx.device, ctx.dtype
     ctx.progress(0.01, "reading inputs")
     source = FrameSource(req.video, max_side=int(req.max_side))
     samples, out_track = driving_audio(req.audio, ctx, SR, req.checkpoints, span=(0.0, 0.02))
@@ -156,9 +146,9 @@ def run(req: LipdubRequest, ctx: JobContext) -> JobResult:
                          "unchanged")
             # 3. Models and the whisper features of the whole audio.
             with ctx.stage("load_models"):
-                unet = M.load_unet(root, req.version, device, dtype)
-                vae = M.load_vae(root, device, dtype)
-                feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype),
+                unet = M.load_unet(root, req.version, device, dtype, ctx.placement)
+                vae = M.load_vae(root, device, dtype, ctx.placement)
+                feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype, ctx.placement),
                                         M.load_feature_extractor(root), device, dtype, FPS)
                 rest = rest_plan(req, samples, n_out, feats, ctx)
             # 4. Generate batch by batch: UNet, VAE decode, blend, encode on a writer thread.
@@ -204,9 +194,7 @@ def _save_rgb(path: Path, img: np.ndarray) -> Path:
 def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
     """Frame 0: overlay (face, crop box, mask edge, landmarks), the dubbed frame with frame 0's real audio window,
     and the suggested bbox_shift range."""
-    req.validate()
-    root = weights.require(ENGINE, req.checkpoints)
-    device, dtype = _device_dtype(req)
+    root, device, dtype = ctx.root, ctx.device, ctx.dtype
     source = FrameSource(req.video, max_side=int(req.max_side))
     frame = source.frames([0])
     hw = source.hw
@@ -219,21 +207,22 @@ def preview(req: LipdubRequest, ctx: JobContext) -> JobResult:
             box = C.manual_box(source.scaled(req.box), hw, source.name)
         else:
             with ctx.stage("face_track"):
-                dets = L.detect_faces(M.load_detector(root, device), frame, device)[0]
+                dets = L.detect_faces(M.load_detector(root, device, ctx.placement), frame, device)[0]
                 i = pick(dets, req.face, tuple(source.scaled(req.point)) if req.point else None)
                 if i is None:
                     raise BadInputError(f"no face found in frame 0 of {source.name}; draw a face box")
                 chosen = dets[i]
-                lm = L.landmarks68(M.load_landmarker(root, device), frame, chosen[None, :4], device)[0]
+                lm = L.landmarks68(M.load_landmarker(root, device, ctx.placement), frame, chosen[None, :4], device)[0]
                 box = C.landmark_box(lm, req.bbox_shift, req.margin, hw, fallback=chosen)
                 if box is None:
                     raise BadInputError(f"the face in frame 0 of {source.name} is too small to dub")
                 shift_range = C.shift_range(lm[None])
-        vae, parser = M.load_vae(root, device, dtype), M.load_parser(root, device, dtype)
+        vae, parser = M.load_vae(root, device, dtype, ctx.placement), M.load_parser(root, device, dtype, ctx.placement)
         moments, masks = materials(frame, [box], vae, parser, req.mode,
                                    (int(req.left_cheek_width), int(req.right_cheek_width)), device, dtype, ctx)
-        unet = M.load_unet(root, req.version, device, dtype)
-        feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype), M.load_feature_extractor(root),
+        unet = M.load_unet(root, req.version, device, dtype, ctx.placement)
+        feats = WhisperFeatures(samples, M.load_whisper_encoder(root, device, dtype, ctx.placement),
+                                M.load_feature_extractor(root),
                                 device, dtype, FPS)
         rest = rest_plan(req, samples, frames_needed(len(samples) / SR, FPS), feats, ctx)  # frame 0 as Generate has it
         audio = (rest.prompts(feats, [0]) if rest else feats([0])) + positional_encoding(device=device, dtype=dtype)

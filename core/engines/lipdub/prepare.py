@@ -106,8 +106,8 @@ def track(source: FrameSource, req, root: Path, device, ctx, report) -> tuple[np
         box = C.manual_box(source.scaled(req.box), hw, source.name)
         return np.tile(np.array(box, dtype=np.int64), (n, 1)), np.ones(n, dtype=bool), landmarks
     with ctx.stage("load_models"):
-        detector = M.load_detector(root, device)
-        fan = M.load_landmarker(root, device)
+        detector = M.load_detector(root, device, ctx.placement)
+        fan = M.load_landmarker(root, device, ctx.placement)
     tracker = FaceTracker(face=req.face, point=tuple(source.scaled(req.point)) if req.point else None)
     boxes = np.zeros((n, 4), dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
@@ -157,7 +157,7 @@ def materials(frames: np.ndarray, boxes, vae, parser, mode: str, cheeks, device,
         mean, std = dist.mean.float(), dist.std.float()
         moments = torch.stack([mean[:b], std[:b], mean[b:], std[b:]], dim=1).cpu().numpy()
     with ctx.stage("parse"):
-        maps = parse(parser, [B.crop_padded(frame, B.crop_box(box)[0]) for frame, box in zip(frames, boxes)])
+        maps = parse(parser, [B.crop_padded(frame, B.crop_box(box)[0]) for frame, box in zip(frames, boxes)], device)
         masks = np.stack([B.pack_mask(mode_mask(m, mode, *cheeks)) for m in maps])
     return moments, masks
 
@@ -182,8 +182,8 @@ def prepare(source: FrameSource, req, root: Path, device, dtype, ctx, report) ->
         offsets = alpha_offsets(boxes, valid)
         alphas = np.lib.format.open_memmap(tmp / "alphas.npy", mode="w+", dtype=np.uint8, shape=(int(offsets[-1]),))
         with ctx.stage("load_models"):
-            vae = M.load_vae(root, device, dtype)
-            parser = M.load_parser(root, device, dtype)
+            vae = M.load_vae(root, device, dtype, ctx.placement)
+            parser = M.load_parser(root, device, dtype, ctx.placement)
         cheeks = (int(req.left_cheek_width), int(req.right_cheek_width))
         for start, frames in timed_prefetch(source.batches(int(req.batch_size)), ctx):
             rows = [k for k in range(len(frames)) if start + k < n and valid[start + k]]

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import weights as W
-from core.device import oom_guard, resolve_device, resolve_dtype
+from core.device import oom_guard
 from core.engines.portrait import weights as PW
 from core.jobs import JobContext, JobResult
 from core.moda.audio import FPS, SR
@@ -22,8 +21,6 @@ from core.moda.pipeline import generate_motion
 from core.liveportrait.rest import MouthRest, mouth_rest
 
 from .request import PortraitRequest
-
-ENGINE = "portrait"
 
 
 @dataclass
@@ -36,15 +33,13 @@ class _Prepared:
 
 
 def _prepare(request: PortraitRequest, ctx: JobContext) -> _Prepared:
-    """Weights, device, photo, face crop and the LivePortrait source state (shared by run and preview)."""
+    """Photo, face crop and the LivePortrait source state (shared by run and preview), on the weights, device,
+    dtype and placement the job runner resolved (``ctx``)."""
     from core.liveportrait import LivePortraitRenderer, image_to_tensor
     from core.liveportrait.crop import FaceCropper, resize_to_limit
     from core.media import load_image
 
-    request.validate()
-    root = W.require(ENGINE, request.checkpoints)
-    device = resolve_device(request.device)
-    dtype = resolve_dtype(request.dtype, device)
+    root, device, dtype = ctx.root, ctx.device, ctx.dtype
     with ctx.stage("load"):
         original = load_image(request.image)
         photo = resize_to_limit(original, max_dim=request.max_side, division=2)
@@ -53,8 +48,8 @@ def _prepare(request: PortraitRequest, ctx: JobContext) -> _Prepared:
             ctx.warn(f"{Path(request.image).name} is {original.shape[1]}x{original.shape[0]}: animated at "
                      f"{photo.shape[1]}x{photo.shape[0]} (max photo side {request.max_side}; 0 keeps the full size)")
         del original
-        cropper = FaceCropper.cached(root, weights=PW.LIVEPORTRAIT)  # MoDA's own LivePortrait copies
-        renderer = LivePortraitRenderer.cached(root, device, dtype, weights=PW.LIVEPORTRAIT)
+        cropper = FaceCropper.cached(root, weights=PW.LIVEPORTRAIT, placement=ctx.placement)  # MoDA's own copies
+        renderer = LivePortraitRenderer.cached(root, device, dtype, weights=PW.LIVEPORTRAIT, placement=ctx.placement)
     with ctx.stage("crop"):
         crop = cropper.crop_source(photo, face=request.face, box=_scaled(request.box, scale),
                                    point=_scaled(request.point, scale), scale=request.crop_scale)
@@ -111,7 +106,7 @@ def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
     from core.audio.prepare import driving_audio
     from core.media import EncoderThread, VideoWriter, frames_needed
 
-    # 1. Request, weights, photo, face crop and the LivePortrait source state; the driving audio.
+    # 1. Photo, face crop and the LivePortrait source state; the driving audio.
     ctx.progress(0.0, "loading photo, face crop and models")
     prep = _prepare(request, ctx)
     with ctx.stage("load"):
@@ -120,7 +115,7 @@ def run(request: PortraitRequest, ctx: JobContext) -> JobResult:
     with oom_guard():
         # 2. HuBERT features and MoDA motion for the whole audio (a small (T, 70) array).
         with ctx.span(0.05, 0.3):
-            raw = generate_motion(W.require(ENGINE, request.checkpoints), prep.source, speech, frames_out,
+            raw = generate_motion(ctx.root, prep.source, speech, frames_out,
                                   prep.device, ctx, request.motion_settings(), request.emotion_timeline())
         # 3. Render, paste back and encode, a batch at a time (the encoder runs on its own thread); rest frames
         #    close the mouth.

@@ -57,11 +57,16 @@ class FaceCropper:
         self.landmark203 = Landmark203(root / weights.landmark_203, providers)
 
     @classmethod
-    def cached(cls, root: str | Path, cache=None, weights: lpw.WeightSet = lpw.KWAIVGI) -> FaceCropper:
+    def cached(cls, root: str | Path, cache=None, weights: lpw.WeightSet = lpw.KWAIVGI,
+               placement: str = "resident") -> FaceCropper:
+        """The cropper from the shared model cache. Its ONNX sessions cannot move between devices: with the
+        ``resident`` placement they run on CUDA when available, otherwise (memory profiles offload and low) on the
+        CPU, where the three small face models run once per photo and hold no accelerator memory."""
         from core.cache import default_cache
 
-        key = ("face-cropper", weights.name, "onnxruntime", "fp32", str(Path(root).resolve()))
-        return (cache or default_cache()).get(key, lambda: cls(root, weights=weights))
+        providers = None if placement == "resident" else ["CPUExecutionProvider"]
+        key = ("face-cropper", weights.name, "onnxruntime", "fp32", str(Path(root).resolve()), placement == "resident")
+        return (cache or default_cache()).get(key, lambda: cls(root, providers, weights=weights))
 
     def detect_faces(self, img_rgb: np.ndarray) -> Detections:
         """Faces in an RGB uint8 photo, largest first (boxes, scores, 5 keypoints)."""

@@ -35,7 +35,8 @@ def test_null_audio_note_is_logged_not_warned(tmp_path, monkeypatch):
     def stop(*args):
         raise Stop
 
-    monkeypatch.setattr(P, "_models", lambda root, device: (SimpleNamespace(null_audio_from_checkpoint=False), None))
+    no_null_audio = SimpleNamespace(null_audio_from_checkpoint=False)
+    monkeypatch.setattr(P, "_models", lambda root, device, placement: (no_null_audio, None))
     monkeypatch.setattr(P, "AudioFeatures", stop)
     ctx = JobContext(tmp_path)
     with pytest.raises(Stop):

@@ -86,7 +86,7 @@ def test_pasted_frames_keep_the_photo_bytes_outside_the_mask(portrait_weights, a
     from core.jobs import JobContext
 
     req = PortraitRequest(image=astronaut, audio=AudioOptions(speech, rest="off"), box=BOX, render_batch=2)
-    ctx = JobContext(Path(paths.outputs_dir()) / "direct")
+    ctx = JobContext(Path(paths.outputs_dir()) / "direct").resolve("portrait", req)
     prep = _prepare(req, ctx)
     raw = prep.source.motion_vector().repeat(3, 1)
     raw[:, 68] += torch.tensor([0.0, 10.0, -10.0])  # turn the head

@@ -74,10 +74,11 @@ def parser_input(crop: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def parse(net, crops) -> np.ndarray:
-    """Class maps [B, 512, 512] for RGB uint8 crops ([h, w, 3] each, any size), normalised like the reference."""
+def parse(net, crops, device=None) -> np.ndarray:
+    """Class maps [B, 512, 512] for RGB uint8 crops ([h, w, 3] each, any size), normalised like the reference.
+    ``device``: where the net computes (the model cache may keep its weights elsewhere); default: its weights'."""
     param = next(net.parameters())
-    x = torch.from_numpy(np.stack([parser_input(c) for c in crops])).to(param.device).permute(0, 3, 1, 2)
+    x = torch.from_numpy(np.stack([parser_input(c) for c in crops])).to(device or param.device).permute(0, 3, 1, 2)
     x = x.float() / 255.0
     mean = torch.tensor(_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(_STD, device=x.device).view(1, 3, 1, 1)
