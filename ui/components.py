@@ -27,18 +27,23 @@ log = logging.getLogger("mouthpiece.ui")
 class StudioSettings:
     """The studio's defaults, set on the Models & settings tab (and ``app.py --checkpoints``).
 
-    A tab whose Device or Precision is left at "auto" takes these; an explicit choice in a tab is never rewritten.
+    A tab whose Device, Precision or Memory profile is left at "auto" takes these; an explicit choice in a tab is
+    never rewritten.
     "auto" precision is resolved by core's one dtype policy (fp16 on CUDA, fp32 on the CPU).
     """
 
     device: str = "auto"
     dtype: str = "auto"
+    memory: str = "auto"
     checkpoints: str | None = None
 
-    def request_fields(self, device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
-        """device, dtype and checkpoints for a request, a tab's explicit choices winning over the defaults."""
+    def request_fields(self, device: str | None = None, dtype: str | None = None,
+                       memory: str | None = None) -> dict[str, Any]:
+        """device, dtype, memory profile and checkpoints for a request, a tab's explicit choices winning over the
+        defaults."""
         return {"device": device if device not in (None, "", "auto") else self.device,
                 "dtype": dtype if dtype not in (None, "", "auto") else self.dtype,
+                "memory": memory if memory not in (None, "", "auto") else self.memory,
                 "checkpoints": self.checkpoints}
 
 

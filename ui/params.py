@@ -24,7 +24,7 @@ import gradio as gr
 
 from core import spec
 
-SHARED = ("seed", "crf", "device", "dtype")  # EngineRequest's fields every tab shows in its Advanced row
+SHARED = ("seed", "crf", "device", "dtype", "memory")  # EngineRequest's fields every tab shows in its Advanced row
 
 
 def _checked_by_the_request(component: gr.Slider | gr.Number) -> gr.Slider | gr.Number:
@@ -123,9 +123,10 @@ class Form:
         return made
 
     def add_shared(self) -> list[gr.components.Component]:
-        """The Advanced row every engine has (seed, CRF, device, precision), from the shared declarations."""
+        """The Advanced row every engine has (seed, CRF, device, precision, memory profile), from the shared
+        declarations; a tab may have placed some of them itself (the avatar's memory modes)."""
         with gr.Row():
-            return self.add(*SHARED)
+            return self.add(*(name for name in SHARED if name not in self.components))
 
     @property
     def names(self) -> list[str]:

@@ -44,10 +44,10 @@ def audio_options(values: dict[str, Any]) -> AudioOptions:
 
 
 def request_fields(form: Form, values: dict[str, Any]) -> dict[str, Any]:
-    """The form's request fields, device and precision left at "auto" taking the studio's settings (and its
-    checkpoints folder)."""
+    """The form's request fields, device, precision and memory profile left at "auto" taking the studio's settings
+    (and its checkpoints folder)."""
     fields = form.fields(values)
-    return {**fields, **SETTINGS.request_fields(fields.get("device"), fields.get("dtype"))}
+    return {**fields, **SETTINGS.request_fields(fields.get("device"), fields.get("dtype"), fields.get("memory"))}
 
 
 @dataclass

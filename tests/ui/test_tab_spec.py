@@ -13,8 +13,11 @@ TABS = [e for e in registry.ENGINES if e.tab and e.generates]
 def studio(test_checkpoints):
     from ui.app import build_app
 
+    from ui.components import SETTINGS
+
     demo = build_app(test_checkpoints)
-    return demo, demo.get_config_file(), demo.get_api_info()
+    yield demo, demo.get_config_file(), demo.get_api_info()
+    SETTINGS.checkpoints = None  # build_app set the studio's checkpoints folder for the whole process
 
 
 def test_every_engine_has_a_tab_here():

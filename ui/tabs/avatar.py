@@ -34,9 +34,11 @@ def _size_or_default(size: str) -> tuple[int, int]:
 
 
 def memory_choices(size: str) -> list[tuple[str, str]]:
-    """Memory modes labelled with their estimated peak GPU memory at this size (512x512 while it is not valid)."""
+    """Memory modes labelled with their estimated peak GPU memory at this size (512x512 while it is not valid),
+    between the studio-wide auto (the Settings tab's profile) and low (= sequential)."""
     width, height = _size_or_default(size)
-    return [(f"{LABELS[m]} · ~{estimate_vram_gb(m, width, height):g} GB", m) for m in MODES]
+    modes = [(f"{LABELS[m]} · ~{estimate_vram_gb(m, width, height):g} GB", m) for m in MODES]
+    return [("Auto (the studio's memory profile)", "auto"), *modes, ("Low (= sequential)", "low")]
 
 
 def preview_label(steps) -> str:
