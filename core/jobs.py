@@ -68,8 +68,9 @@ class JobContext:
 
     Progress: ``with ctx.span(0.1, 0.9): ...`` makes every ``progress(f, ...)`` inside fill only that share of the
     bar (spans nest); ``ctx.count(done, total, "rendering", "frames")`` reports "rendering 40/100 frames · 12 s
-    left" once a rate is known. Stages: ``with ctx.stage(name)`` adds wall time to ``timings[name]``; a stage
-    entered inside another pauses the outer one, so per-thread stage times never overlap.
+    left" once a rate is known, the time left covering the whole job (the phases after the span by their share).
+    Stages: ``with ctx.stage(name)`` adds wall time to ``timings[name]``; a stage entered inside another pauses the
+    outer one, so per-thread stage times never overlap.
     """
 
     def __init__(self, job_dir: Path, progress: ProgressFn | None = None,
@@ -136,13 +137,17 @@ class JobContext:
             self._spans.pop()
 
     def count(self, done: int, total: int, action: str, unit: str = "frames") -> None:
-        """Progress as "<action> done/total <unit>", with the time left once two reports give a rate."""
+        """Progress as "<action> done/total <unit>", with the time left for the whole job once two reports give a
+        rate: the rest of this action at its measured rate, plus the job's share after the current span at the same
+        cost per share (the spans are the phases' measured costs), refined at every report."""
         now = time.perf_counter()
         first = self._rates.setdefault(action, (now, done))
         message = f"{action} {done}/{total} {unit}"
         if done > first[1] and now > first[0]:
-            left = (total - done) * (now - first[0]) / (done - first[1])
-            message += f" · {format_seconds(left)} left"
+            per_unit = (now - first[0]) / (done - first[1])
+            lo, hi = self._spans[-1]
+            after = (1.0 - hi) / (hi - lo) * total if hi > lo else 0.0  # later phases, in this action's units
+            message += f" · {format_seconds(per_unit * (total - done + after))} left"
         self.progress(done / max(total, 1), message)
 
     @property

@@ -24,9 +24,12 @@ LIVE_TAB = ("Live", "ui.tabs.live")  # after the engine tabs, when an engine str
 # System fonts: the studio must render the same offline as online (no Google Fonts fetch).
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 CSS = (".job-status p { margin: 0; font-variant-numeric: tabular-nums; }"
+       " .job-estimate p { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }"
        # File names wrap instead of being cut to "s..wav" in narrow columns.
        " .file-preview .filename .stem { white-space: normal; overflow-wrap: anywhere; }"
        " .file-preview .download { min-width: 0; width: auto; }"
+       # An empty audio box starts its upload icon below its floating label (up to two lines), not under it.
+       " [id$='-audio'] > .upload-container { height: 160px !important; padding-top: 2.5em; }"
        # Toasts at the bottom left, over the folded options, not over Preview / Generate / Stop at the top right.
        " .toast-wrap { top: auto !important; bottom: var(--size-4); left: var(--size-3) !important;"
        " right: auto !important; align-items: start !important; }")

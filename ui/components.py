@@ -27,18 +27,23 @@ log = logging.getLogger("mouthpiece.ui")
 class StudioSettings:
     """The studio's defaults, set on the Models & settings tab (and ``app.py --checkpoints``).
 
-    A tab whose Device or Precision is left at "auto" takes these; an explicit choice in a tab is never rewritten.
+    A tab whose Device, Precision or Memory profile is left at "auto" takes these; an explicit choice in a tab is
+    never rewritten.
     "auto" precision is resolved by core's one dtype policy (fp16 on CUDA, fp32 on the CPU).
     """
 
     device: str = "auto"
     dtype: str = "auto"
+    memory: str = "auto"
     checkpoints: str | None = None
 
-    def request_fields(self, device: str | None = None, dtype: str | None = None) -> dict[str, Any]:
-        """device, dtype and checkpoints for a request, a tab's explicit choices winning over the defaults."""
+    def request_fields(self, device: str | None = None, dtype: str | None = None,
+                       memory: str | None = None) -> dict[str, Any]:
+        """device, dtype, memory profile and checkpoints for a request, a tab's explicit choices winning over the
+        defaults."""
         return {"device": device if device not in (None, "", "auto") else self.device,
                 "dtype": dtype if dtype not in (None, "", "auto") else self.dtype,
+                "memory": memory if memory not in (None, "", "auto") else self.memory,
                 "checkpoints": self.checkpoints}
 
 
@@ -49,10 +54,13 @@ SETTINGS = StudioSettings()
 # Core's messages name the CLI's flags; in the studio the same advice names the control. The one mapping, applied to
 # every error and warning the studio shows (longest phrases first).
 UI_WORDS: list[tuple[str, str]] = [
-    (r"draw a box with --box x1,y1,x2,y2",
-     "click the face on the preview, or draw a box in Mask and face → Manual box"),
-    (r"draw a face box \(x1,y1,x2,y2\)", "draw a box in Advanced → Manual face box"),  # the photo engine
-    (r"draw a face box$", "click the face on the preview, or draw a box in Mask and face → Manual box"),  # lip-dub
+    # No face detected: a click cannot pick one, so a click on the picture starts a box around it (ui.tabparts).
+    (r"draw a box with --box x1,y1,x2,y2", ("click the face on the preview to put a box around it, or draw one in "
+                                            "Mask and face → Manual box")),
+    (r"draw a face box \(x1,y1,x2,y2\)", ("click the face on the preview picture to put a box around it, or draw "
+                                         "one in Advanced → Manual face box,")),  # photo and expression
+    (r"draw a face box$", ("click the face on the preview to put a box around it, or draw one in Mask and face → "
+                           "Manual box")),  # lip-dub
     (r"--box x1,y1,x2,y2", "Manual box"),
     (r"--box", "Manual box"),
     (r"--point", "a click on the preview"),

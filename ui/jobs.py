@@ -1,10 +1,10 @@
 """Running engine jobs from the studio: Preview / Generate / Stop wiring shared by every tab, with real cancellation.
 
 A Generate handler is a generator: the job runs on a worker thread while the handler yields the progress line
-("rendering 40/100 frames · 12 s left") into the tab's status text, then the result. The job's cancel event is set
-when the creator presses Stop, when an API client cancels (``job.cancel()`` closes the handler), when the browser tab
-closes (``demo.unload``), or when the server is asked to stop; the job then ends within one batch, releases the GPU
-lock, and the next queued job starts.
+("40% · rendering 40/100 frames · 12 s left · 35 s elapsed") into the tab's status text, then the result. The job's
+cancel event is set when the creator presses Stop, when an API client cancels (``job.cancel()`` closes the handler),
+when the browser tab closes (``demo.unload``), or when the server is asked to stop; the job then ends within one
+batch, releases the GPU lock, and the next queued job starts.
 
 Streamed results: a tab whose result is a ``streamed_video(...)`` (a drop-in for ``gr.Video``) shows the video growing
 while the job renders. ``stream_job`` asks the engine for playable segments (``run_job(on_segment=...)``, see
@@ -117,14 +117,15 @@ def stream_job(engine: str, fn: Callable, req: Any, request: gr.Request | None, 
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name=f"job-{engine}", daemon=True)
+    started = time.monotonic()
     worker.start()
     try:
         while worker.is_alive():
             worker.join(POLL_SECONDS)
             if worker.is_alive():  # a yield every poll, changed or not: Gradio can close the handler only there
-                if progress is not None:
+                if progress is not None:  # API clients read it; the tab shows the status line only
                     progress(state["fraction"], desc=state["message"])
-                yield on_progress(state["message"])  # stage, frames done/total, time left; the bar has the share
+                yield on_progress(progress_line(state["fraction"], state["message"], time.monotonic() - started))
         if isinstance(outcome.get("error"), JobCancelled):  # Stop (or the server stopping): not an error to show
             yield on_progress("stopped")
             return
@@ -185,6 +186,11 @@ def streamed_video(**kwargs: Any) -> gr.Video:
     return result
 
 
+def progress_line(fraction: float, message: str, elapsed: float) -> str:
+    """The one progress text a running job shows: "40% · rendering 40/100 frames · 12 s left · 35 s elapsed"."""
+    return f"{fraction:.0%} · {message} · {jobs.format_seconds(elapsed)} elapsed"
+
+
 def run_preview(engine: str, fn: Callable, req: Any, request: gr.Request | None,
                 progress: gr.Progress | None, split_gpu_calls: bool = False) -> JobResult:
     """A preview job (seconds): runs in the handler's thread, and Stop cancels it through the session too."""
@@ -212,7 +218,7 @@ class ActionRow:
 def action_row(preview_label: str = "Preview") -> ActionRow:
     """Preview / Generate / Stop side by side, with the job's status line under them."""
     with gr.Row(equal_height=True):
-        preview = gr.Button(preview_label, scale=1)
+        preview = gr.Button(preview_label, scale=2)  # its label says what it renders
         generate = gr.Button("Generate", variant="primary", scale=2)
         stop = gr.Button("Stop", variant="stop", interactive=False, scale=1)
     status = gr.Markdown(elem_classes=["job-status"])
@@ -238,13 +244,17 @@ def wire(row: ActionRow, engine: str, inputs: list, preview_fn: Callable, previe
                                    api_visibility="private")
         watchers.append(shown.then(watch_stream, None, [stream], api_visibility="private", show_progress="hidden",
                                    concurrency_limit=None))
-    # The progress overlay covers only the result: the status line under the buttons shows the same words, unveiled.
+    # One progress text: the status line under the buttons (share, stage, time left, time elapsed); no overlay,
+    # whose own timer restarts at every streamed line.
     generate_event = row.generate.click(run_action(gpu(generate_fn)), inputs, generate_outputs, api_name=engine,
-                                        show_progress_on=generate_outputs[:1])
-    generate_event.then(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
-    if stream is not None:
-        generate_event.then(lambda: gr.update(visible=False), None, [stream], cancels=watchers, queue=False,
-                            api_visibility="private")
+                                        show_progress="hidden")
+    # Idle again however the job ended: Gradio's .then() does not follow a failed event (a refused input), .failure()
+    # does. The streamed preview hides then too.
+    for ended in (generate_event.then, generate_event.failure):
+        ended(lambda: idle, None, [row.generate, row.stop], queue=False, api_visibility="private")
+        if stream is not None:
+            ended(lambda: gr.update(visible=False), None, [stream], cancels=watchers, queue=False,
+                  api_visibility="private")
 
     # The status says "stopped" only once the cancel has gone through, so no progress line still in flight from
     # the closed handler can overwrite it.

@@ -24,6 +24,8 @@ import gradio as gr
 
 from core import spec
 
+SHARED = ("seed", "crf", "device", "dtype", "memory")  # EngineRequest's fields every tab shows in its Advanced row
+
 
 def _checked_by_the_request(component: gr.Slider | gr.Number) -> gr.Slider | gr.Number:
     """The control with its range left to the request, not Gradio: an API client sending a value past the range reads
@@ -39,7 +41,8 @@ def _checked_by_the_request(component: gr.Slider | gr.Number) -> gr.Slider | gr.
 
 def control(request_type: type, name: str, elem_prefix: str = "", **overrides: Any) -> gr.components.Component:
     """The studio's control for one declared field: a slider for a bounded number with a step, a number box
-    otherwise, a radio or dropdown for choices, a checkbox for a switch, a text box for text."""
+    otherwise, a radio or dropdown for choices, a checkbox for a switch, a text box for text. ``overrides`` are the
+    component's keywords (``choices`` too: (label, value) pairs in place of the declared ones)."""
     s = spec.spec_of(request_type, name)
     p = s.param
     label = f"{p.label} ({p.unit})" if p.unit and p.unit not in p.label else p.label
@@ -50,11 +53,12 @@ def control(request_type: type, name: str, elem_prefix: str = "", **overrides: A
     if p.group == "advanced" and p.help:
         common["info"] = p.help
     widget = p.widget or _default_widget(s)
+    choices = overrides.pop("choices", None)  # a tab may label the choices itself (e.g. with a memory estimate)
     common.update(overrides)
     if widget in ("radio", "dropdown"):
         values = p.choices if p.choices is not None else p.suggestions
         labels = p.choice_labels or tuple(str(v) for v in values)
-        choices = list(zip(labels, values))
+        choices = choices or list(zip(labels, values))
         if widget == "radio":
             return gr.Radio(choices, **common)
         return gr.Dropdown(choices, allow_custom_value=p.choices is None, **common)
@@ -98,16 +102,31 @@ class Form:
         """Controls for these fields, created where the call stands in the layout."""
         made = []
         for name in names:
+            if name in self.components:
+                raise ValueError(f"{self.prefix} tab: {name} is placed twice")
             self.components[name] = control(self.request_type, name, self.prefix, **overrides)
             made.append(self.components[name])
         return made
 
-    def add_group(self, group: str, exclude: Iterable[str] = ()) -> list[gr.components.Component]:
-        """Every declared field of ``group`` shown in the studio and not placed yet (in declaration order)."""
+    def add_group(self, group: str, exclude: Iterable[str] = (), per_row: int = 0) -> list[gr.components.Component]:
+        """Every declared field of ``group`` shown in the studio and not placed yet (in declaration order);
+        ``per_row``: that many controls side by side in each row (0: as the layout around them places them)."""
         skip = set(exclude) | set(self.components)
         names = [s.name for s in spec.specs(self.request_type)
                  if s.param.ui and s.param.group == group and s.name not in skip]
-        return self.add(*names)
+        if not per_row:
+            return self.add(*names)
+        made = []
+        for start in range(0, len(names), per_row):
+            with gr.Row():
+                made += self.add(*names[start:start + per_row])
+        return made
+
+    def add_shared(self) -> list[gr.components.Component]:
+        """The Advanced row every engine has (seed, CRF, device, precision, memory profile), from the shared
+        declarations; a tab may have placed some of them itself (the avatar's memory modes)."""
+        with gr.Row():
+            return self.add(*(name for name in SHARED if name not in self.components))
 
     @property
     def names(self) -> list[str]:

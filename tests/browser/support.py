@@ -1,6 +1,7 @@
 """What the browser tests share: the constants of the test media and the checks a creator's eye makes (sizes, what is
 on screen, job status files). The studio server and the Chromium page are fixtures in conftest.py."""
 import json
+import re
 import time
 from pathlib import Path
 
@@ -71,8 +72,12 @@ def generate_then_stop(page, engine: str, outputs: Path, shots: Path, progress: 
     expect(stop).to_be_enabled(timeout=10_000)
     expect(generate).to_be_disabled()
     status = page.locator(STATUS)
-    expect(status).to_contain_text(progress, timeout=120_000)  # "rendering 4/200 frames · 40 s left"
+    expect(status).to_contain_text(progress, timeout=120_000)  # "12% · rendering 4/200 frames · 40 s left · 3 s ..."
     expect(status).to_be_in_viewport(ratio=1.0)
+    # One progress text: the status line, with the share done and the job's own elapsed time; no overlay on the
+    # result with a second text and a timer that restarts at every line.
+    expect(status).to_contain_text(re.compile(r"\d+% · .+ · [\w ]+ elapsed"))
+    expect(page.locator(f"#{engine}-result")).not_to_contain_text(progress)
     page.screenshot(path=str(shots / f"{engine}-3-progress.png"))
     stop.click()
     expect(status).to_have_text("stopped", timeout=10_000)
@@ -93,5 +98,27 @@ def generate_to_the_end(page, engine: str, shots: Path) -> None:
     page.wait_for_function(f"(() => {{ const v = document.querySelector('#{engine}-result video'); "
                            "return v && v.src; })()", timeout=180_000)
     expect(page.locator(STATUS)).to_contain_text("total", timeout=10_000)
+    # The stage timings are folded under "Timings", the visible line says how long the job took.
+    timings = page.locator(f"{STATUS} details")
+    expect(timings).to_have_count(1)
+    assert timings.evaluate("d => !d.open") and "total" in timings.text_content()
+    expect(page.locator(STATUS)).to_contain_text(re.compile(r"^\s*done in \d+"))
     assert video.bounding_box()["height"] > 100
     page.screenshot(path=str(shots / f"{engine}-4-result.png"))
+
+
+def assert_upload_icon_below_label(page, elem_id: str) -> None:
+    """An empty upload box shows its upload icon, not hidden under its floating label."""
+    label = page.locator(f"#{elem_id} label[data-testid=block-label]").bounding_box()
+    icon = page.locator(f"#{elem_id} [data-testid=upload-icon]").bounding_box()
+    assert icon["y"] >= label["y"] + label["height"], (elem_id, label, icon)
+
+
+def track_colour(page, selector: str, share: float) -> tuple[int, int, int]:
+    """The colour of a slider's track at ``share`` (0..1) of its width, from a screenshot of the element."""
+    import io
+
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
+    return picture.getpixel((round(share * (picture.width - 1)), picture.height // 2))

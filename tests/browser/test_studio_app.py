@@ -16,6 +16,7 @@ from tests.browser.support import (
     VIEWPORT,
     assert_main_path_on_screen,
     assert_name_shown_whole,
+    assert_upload_icon_below_label,
     generate_then_stop,
     generate_to_the_end,
     image_size,
@@ -27,15 +28,27 @@ def test_lipdub_tab(page, studio, tmp_path):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Lip-dub a video").click()
+    assert_upload_icon_below_label(page, "lipdub-audio")
     page.locator("#lipdub-video input[type=file]").set_input_files(str(studio["clip"]))
     page.locator("#lipdub-audio input[type=file]").set_input_files(str(studio["voice"]))
     page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
     assert_name_shown_whole(page, "lipdub-audio", "speech_take_03_final_mix.wav")
+    assert image_size(page, "lipdub-thumb")[2] == 128  # the input's frame 0 as a thumbnail
     page.screenshot(path=str(tmp_path / "lipdub-1-inputs.png"))
     assert_main_path_on_screen(page, ["lipdub-video", "lipdub-audio", "lipdub-overlay", "lipdub-result"])
 
+    # Random weights detect no face: the preview shows frame 0, and a click on the face starts a box around it.
+    page.get_by_role("button", name="Preview first frame").click()
+    expect(page.get_by_text("click the face on the preview to put a box around it")).to_be_visible(timeout=60_000)
+    assert image_size(page, "lipdub-overlay")[2] == 128
+    page.locator("#lipdub-overlay img").click()  # the middle of the 128x128 frame
     page.get_by_text("Mask and face", exact=True).click()
-    page.get_by_label("Manual box x1,y1,x2,y2 (skips detection)").fill(LIPDUB_BOX)
+    box = page.get_by_label("Manual box x1,y1,x2,y2 (skips detection)")
+    expect(box).not_to_have_value("", timeout=10_000)
+    x1, y1, x2, y2 = (float(v) for v in box.input_value().split(","))
+    assert x2 - x1 == y2 - y1 == pytest.approx(0.4 * 128, abs=1) and x1 < 64 < x2 and y1 < 64 < y2, (x1, y1, x2, y2)
+    assert page.get_by_label("Face at point x,y (click the overlay)").input_value() == ""
+    box.fill(LIPDUB_BOX)  # the clip's own face box
     page.get_by_text("Mask and face", exact=True).click()  # folded again: the main path stays on one screen
     page.get_by_role("button", name="Preview first frame").click()
     for elem_id in ("lipdub-overlay", "lipdub-dubbed"):
@@ -52,7 +65,12 @@ def test_lipdub_tab(page, studio, tmp_path):
 
 def test_portrait_tab(page, studio, tmp_path):
 
+    from playwright.sync_api import expect
+
     page.get_by_role("tab", name="Animate a photo").click()
+    emotion = page.locator("#portrait-emotion input")
+    expect(emotion).to_have_value("None (audio only)")
+    assert emotion.evaluate("e => e.scrollWidth <= e.clientWidth"), "the emotion menu's words are cut"
     page.locator("#portrait-image input[type=file]").set_input_files(str(portrait_path()))
     page.locator("#portrait-audio input[type=file]").set_input_files(str(studio["voice"]))
     page.get_by_text("Off: follow every sound").locator("visible=true").click()  # a tone holds no speech
@@ -63,7 +81,7 @@ def test_portrait_tab(page, studio, tmp_path):
     page.get_by_text("Advanced", exact=True).locator("visible=true").click()
     page.get_by_label("Manual face box x1,y1,x2,y2 (skips detection)").fill(PORTRAIT_BOX)
     page.get_by_text("Advanced", exact=True).locator("visible=true").click()
-    page.get_by_role("button", name="Preview", exact=True).locator("visible=true").click()
+    page.get_by_role("button", name="Preview face crop + first frame").click()
     for elem_id in ("portrait-crop", "portrait-first"):
         width, height, natural = image_size(page, elem_id)
         assert width > 50 and height > 50 and natural == 512, (elem_id, width, height, natural)
@@ -113,12 +131,15 @@ def client(studio):
     (bytes(range(256)) * 16, "noise.png: unsupported image format (use PNG, JPEG, WebP or BMP)"),
 ])
 def test_unreadable_photo_through_the_api_is_one_line(client, studio, tmp_path, content, message):
-    """Not Gradio's "upstream app raised an exception": the CLI's line, for the photo box and the lip-dub file."""
+    """Not Gradio's "upstream app raised an exception": the CLI's line, for every tab's photo box and the lip-dub
+    file (issue 16: the avatar and expression tabs answered with a bare "Error")."""
     from gradio_client import handle_file
 
     photo = tmp_path / message.split(" ")[0].rstrip(":")
     photo.write_bytes(content)
-    for endpoint, first in (("/portrait_preview", "image"), ("/portrait", "image"), ("/lipdub_preview", "video")):
+    for endpoint, first in (("/portrait_preview", "image"), ("/portrait", "image"), ("/lipdub_preview", "video"),
+                            ("/avatar_preview", "image"), ("/avatar", "image"), ("/expression_preview", "image"),
+                            ("/expression", "image")):
         with pytest.raises(Exception) as failure:
             client.predict(**{first: handle_file(str(photo))}, audio=handle_file(str(studio["voice"])),
                            api_name=endpoint)
@@ -144,17 +165,19 @@ def test_no_face_preview_shows_the_frame_in_the_studios_words(client, studio):
                                            audio=handle_file(str(studio["voice"])), rest="off",
                                            api_name="/lipdub_preview")
     assert Image.open(overlay).size == (128, 128) and dubbed is None
-    assert hint == ("**no face found in frame 0 of clip.mp4; click the face on the preview, or draw a box in "
-                    "Mask and face → Manual box**")
+    assert hint == ("**no face found in frame 0 of clip.mp4; click the face on the preview to put a box around it, "
+                    "or draw one in Mask and face → Manual box**")
 
 
 def test_ui_language_replaces_cli_flags():
     from ui.components import ui_language
 
     assert ui_language("no face found in c.mp4; draw a box with --box x1,y1,x2,y2") == \
-        "no face found in c.mp4; click the face on the preview, or draw a box in Mask and face → Manual box"
+        "no face found in c.mp4; click the face on the preview to put a box around it, or draw one in Mask and " \
+        "face → Manual box"
     assert ui_language("no face found in the photo; draw a face box (x1,y1,x2,y2) or use a clearer photo") == \
-        "no face found in the photo; draw a box in Advanced → Manual face box or use a clearer photo"
+        "no face found in the photo; click the face on the preview picture to put a box around it, or draw one in " \
+        "Advanced → Manual face box, or use a clearer photo"
     assert ui_language("missing model files for lipdub: a.pth. Fetch them with: python download_weights.py "
                        "--engine lipdub") == ("missing model files for lipdub: a.pth. Use the Download button above "
                                               "the tab (or run python download_weights.py --engine lipdub)")

@@ -22,24 +22,56 @@ def test_memory_modes_show_estimates():
     from ui.tabs.avatar import memory_choices
 
     labels = {v: k for k, v in memory_choices("480x832")}
-    assert set(labels) == {"full", "offload", "fp8", "sequential"}
-    assert all(" GB" in label for label in labels.values())
+    assert list(labels) == ["auto", "full", "offload", "fp8", "sequential", "low"]  # the request's choices
+    assert all(" GB" in labels[mode] for mode in ("full", "offload", "fp8", "sequential"))
 
 
 def test_values_map_onto_the_request(tmp_path):
-    from ui.tabs.avatar import make_request
+    from ui.tabs.avatar import build, make_request
 
+    with gr.Blocks():
+        form = build()
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"x")
-    audio_values = (str(audio), 0.5, 2.0, False, "mix", None, "none")
-    req = make_request("photo.png", audio_values, "a man speaking", "blurry", "480x832", 10, 4.0, 6.0, 3, 7, "fp8",
-                       0.5, 20, "cpu", "fp32")
+    audio_values = {"audio": str(audio), "start": 0.5, "end": 2.0, "separate_vocals": False, "keep_audio": "mix",
+                    "keep_file": None, "normalize": "none"}
+    values = {"image": "photo.png", **audio_values, "prompt": "a man speaking", "negative_prompt": "blurry",
+              "size": "480x832", "steps": 10, "text_guidance": 4.0, "audio_guidance": 6.0, "overlap": 3, "seed": 7,
+              "memory": "fp8", "colour_correction": 0.5, "crf": 20, "device": "cpu", "dtype": "fp32"}
+    req = make_request(form, values)
     assert req == AvatarRequest(image="photo.png", audio=AudioOptions(str(audio), start=0.5, end=2.0),
                                 prompt="a man speaking", negative_prompt="blurry", size="480x832", steps=10,
                                 text_guidance=4.0, audio_guidance=6.0, overlap=3, seed=7, memory="fp8",
                                 colour_correction=0.5, crf=20, device="cpu", dtype="fp32")
+    defaults = make_request(form, {"image": "photo.png", **audio_values})  # an API client leaving the rest out
+    assert defaults == AvatarRequest(image="photo.png", audio=AudioOptions(str(audio), start=0.5, end=2.0))
     with pytest.raises(gr.Error):
-        make_request(None, audio_values, "", "", "512x512", 25, 3, 5, 5, 0, "full", 0, 18, "auto", "auto")
+        make_request(form, {**values, "image": None})
+
+
+def test_preview_label_and_cpu_time_say_what_a_click_costs(test_checkpoints, tmp_path):
+    """The Preview button names what it renders; on the CPU the tab says how long the denoising takes, from the
+    DiT file in use (the tiny test weights here) and this CPU's measured rate."""
+    from core.engines.avatar import cost
+    from tests.samples import make_tone
+    from ui.tabs.avatar import preview_label
+
+    assert (preview_label(25), preview_label(4)) == ("Preview 3.2 s, 10 steps", "Preview 3.2 s, 4 steps")
+    params, width, blocks = cost.dit_shape(test_checkpoints)
+    assert (width, blocks) == (128, 2) and 0 < params < cost.OFFICIAL[0] / 1000
+    small = cost.denoise_flops((params, width, blocks), 512, 512, 3.24, 10, 5, preview=True)
+    tokens = 21 * 32 * 32
+    assert small == pytest.approx(10 * 3 * tokens * (2 * params + 4 * blocks * tokens * width))
+    # a 10 s clip (several windows): twice the steps, twice the time
+    whole = cost.denoise_flops((params, width, blocks), 512, 512, 10.0, 20, 5)
+    assert whole == pytest.approx(2 * cost.denoise_flops((params, width, blocks), 512, 512, 10.0, 10, 5))
+    audio = make_tone(tmp_path / "ten.wav", seconds=10.0)
+    note = cost.cpu_note("cpu", (512, 512), 20, 5, str(audio), 0, None, test_checkpoints)
+    rate = cost.cpu_flops()
+    assert small / rate >= 0.5 and whole / rate >= 0.5  # 21,504 tokens a window: seconds even for tiny weights
+    assert note == (f"On this CPU, denoising only: Preview ≈ {cost.format_seconds(small / rate)} · "
+                    f"Generate ≈ {cost.format_seconds(whole / rate)} (10.0 s, 20 steps)")
+    assert cost.cpu_note("cuda", (512, 512), 20, 5, str(audio), 0, None, test_checkpoints) == ""  # a GPU, or none
 
 
 def test_preview_and_generate_through_the_api(tmp_path_factory, avatar_checkpoints):

@@ -21,47 +21,37 @@ def test_tab_registers_expression_endpoints():
     assert {"Live preview (face crop, render only)", "smile", "head yaw (deg)", "Transfer from photo"} <= labels
 
 
-def _controls(**over):
-    from ui.tabs.expression import CONTROLS
-
-    base = {"timeline": None, "crossfade": 16, "keyframes": None, "blink_rate": 0, "source_ratio": 1.0,
-            "eyes_open_ratio": None, "lip_open_ratio": None, "transfer_image": None, "transfer_parts": "expression",
-            "transfer_ratio": 1.0, "head_motion": 1.0, "cfg_scale": 1.2, "steps": 10, "seed": 0, "smoothing": 3,
-            "crop_scale": 2.3, "face": -1, "box": "", "render_batch": 0, "crf": 18, "device": "cpu",
-            "dtype": "fp32"}
-    assert set(base) == set(CONTROLS)
-    return {**base, **over}
-
-
 def test_values_map_onto_the_request(tmp_path):
     import gradio as gr
     import pandas as pd
 
-    from ui.tabs.expression import make_request
+    from ui.tabs.expression import build, make_request
 
+    with gr.Blocks():
+        form = build()
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"x")
-    audio_values = [str(audio), 0.0, None, False, "mix", None, "none"]
-    sliders = [0.0] * len(SLIDERS)
-    names = [s.name for s in SLIDERS]
-    sliders[names.index("smile")], sliders[names.index("yaw")] = 0.6, 10.0
+    audio_values = {"audio": str(audio), "start": 0.0, "end": None, "separate_vocals": False, "keep_audio": "mix",
+                    "keep_file": None, "normalize": "none"}
+    sliders = {s.name: 0.0 for s in SLIDERS} | {"smile": 0.6, "yaw": 10.0}
     timeline = pd.DataFrame([[0.0, 2.5, "happiness", 2.0], [None, None, None, None]],
                             columns=["start", "end", "emotion", "strength"])
     keyframes = [[0.0, "linear", "smile=0"], [1.5, "ease-in-out", "smile=1, wink=20"]]
-    req = make_request("Photo", "p.png", None, audio_values, sliders,
-                       _controls(timeline=timeline, keyframes=keyframes, eyes_open_ratio=0.3, box="1,2,30,40"))
+    base = {"media": "Photo", "image": "p.png", "video": None, **audio_values, "device": "cpu", "dtype": "fp32"}
+    req = make_request(form, {**base, **sliders, "timeline": timeline, "keyframes": keyframes,
+                              "eyes_open_ratio": 0.3, "box": "1,2,30,40", "face": -1})
     assert req == ExpressionRequest(
         image="p.png", audio=AudioOptions(str(audio)), edits={"smile": 0.6, "yaw": 10.0},
         timeline=[{"start": 0.0, "end": 2.5, "emotion": "happiness", "strength": 2.0}],
         keyframes=[{"time": 0.0, "easing": "linear", "smile": 0.0},
                    {"time": 1.5, "easing": "ease-in-out", "smile": 1.0, "wink": 20.0}],
         eyes_open_ratio=0.3, box=[1.0, 2.0, 30.0, 40.0], device="cpu", dtype="fp32")
-    video = make_request("Video", "p.png", "clip.mp4", audio_values, [0.0] * len(SLIDERS), _controls(face=1))
+    video = make_request(form, {**base, "media": "Video", "video": "clip.mp4", "face": 1})
     assert video.video == "clip.mp4" and video.image is None and video.audio is None and video.face == 1
     with pytest.raises(gr.Error):
-        make_request("Video", "p.png", None, audio_values, sliders, _controls())
+        make_request(form, {**base, "media": "Video"})
     with pytest.raises(BadInputError, match="write name=value"):
-        make_request("Photo", "p.png", None, audio_values, sliders, _controls(keyframes=[[1.0, "linear", "smile"]]))
+        make_request(form, {**base, "keyframes": [[1.0, "linear", "smile"]]})
 
 
 def test_api_preview_and_still_generate_through_the_studio(tmp_path_factory, test_checkpoints):

@@ -17,31 +17,47 @@ def test_tab_registers_portrait_endpoints(test_checkpoints):
 def test_values_map_onto_the_request(tmp_path):
     import gradio as gr
 
-    from ui.tabs.portrait import make_request
+    from ui.tabs.portrait import build, make_request
 
+    with gr.Blocks():
+        form = build()
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"x")
-    audio_values = (str(audio), 0.5, 2.0, False, "mix", None, "none")
-    req = make_request("photo.png", audio_values, "surprise", 1.5, 12, 7, 5, 0.5, 2.5, False, 1, "1,2,30,40", 1920,
-                       16, 20, "cpu", "fp32")
+    audio_values = {"audio": str(audio), "start": 0.5, "end": 2.0, "separate_vocals": False, "keep_audio": "mix",
+                    "keep_file": None, "normalize": "none"}
+    values = {"image": "photo.png", **audio_values, "emotion": "surprise", "cfg_scale": 1.5, "steps": 12, "seed": 7,
+              "smoothing": 5, "head_motion": 0.5, "crop_scale": 2.5, "pasteback": False, "face": 1,
+              "box": "1,2,30,40", "max_side": 1920, "render_batch": 16, "crf": 20, "device": "cpu", "dtype": "fp32"}
+    req = make_request(form, values)
     assert req == PortraitRequest(image="photo.png", audio=AudioOptions(str(audio), start=0.5, end=2.0),
                                   emotion="surprise", cfg_scale=1.5, steps=12, seed=7, smoothing=5, head_motion=0.5,
                                   crop_scale=2.5, pasteback=False, box=[1.0, 2.0, 30.0, 40.0], max_side=1920,
                                   render_batch=16, crf=20, device="cpu", dtype="fp32")
-    face = make_request("photo.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 1, "", 0, 0, 18, "auto",
-                        "auto")
+    face = make_request(form, {**values, "box": ""})
     assert face.face == 1 and face.box is None
-    strong = make_request("photo.png", audio_values, "happiness", 1.2, 10, 0, 3, 1.0, 2.3, True, -1, "", 0, 0, 18,
-                          "auto", "auto", 2.5)
+    strong = make_request(form, {**values, "emotion": "happiness", "emotion_strength": 2.5, "face": -1, "box": ""})
     assert (strong.emotion, strong.emotion_strength, strong.face) == ("happiness", 2.5, None)
-    clicked = make_request("photo.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 0, 18,
-                           "auto", "auto", 0.0, "230,131")
+    clicked = make_request(form, {**values, "face": 0, "box": "", "point": "230,131"})
     assert (clicked.point, clicked.face, clicked.box) == ([230.0, 131.0], None, None)  # a click beats the number
+    defaults = make_request(form, {"image": "photo.png", **audio_values})  # an API client leaving the rest out
+    assert defaults == PortraitRequest(image="photo.png", audio=AudioOptions(str(audio), start=0.5, end=2.0))
     with pytest.raises(gr.Error):
-        make_request(None, audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "", 0, 25, 18, "auto", "auto")
+        make_request(form, {**values, "image": None})
     # shown by run_action
     with pytest.raises(BadInputError, match="bad face box '1,2': expected 4 numbers x1,y1,x2,y2"):
-        make_request("p.png", audio_values, "none", 1.2, 10, 0, 3, 1.0, 2.3, True, 0, "1,2", 0, 25, 18, "cpu", "fp32")
+        make_request(form, {**values, "box": "1,2"})
+
+
+def test_a_click_picks_a_face_or_starts_a_box():
+    """Where faces were detected a click is the point under it; where none was, a click cannot pick one, so it
+    starts a box around it (in the file's pixels, inside the picture)."""
+    from ui.tabparts import BOX_SHARE, click_to_face
+
+    assert click_to_face((100, 50), (1024, 512), (512, 256), True) == ("200,100", "")
+    half = BOX_SHARE * 512 / 2
+    assert click_to_face((256, 128), (1024, 512), (512, 256), False) == \
+        ("", f"{round(512 - half)},{round(256 - half)},{round(512 + half)},{round(256 + half)}")
+    assert click_to_face((0, 0), (1024, 512), (512, 256), False) == ("", f"0,0,{round(2 * half)},{round(2 * half)}")
 
 
 def test_cli_emotion_strength_and_timeline_reach_the_motion_settings(tmp_path):

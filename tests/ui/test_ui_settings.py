@@ -67,3 +67,26 @@ def test_weights_rows_report_presence_and_size(tmp_path):
     assert [row[1:3] for row in rows[1:]] == [[f.local, "MISSING"] for f in rest]
     assert all(row[3] == (round(f.size / 1e6, 1) if f.size else None) for row, f in zip(rows[1:], rest))
     assert f"Checkpoints folder: `{tmp_path}`" in settings.status_markdown()
+
+
+def test_memory_profile_is_a_studio_default_that_a_tab_left_at_auto_takes():
+    """The Settings tab's Memory profile (issue 15): checked before it applies, then every tab whose own memory
+    control says "auto" sends it; a tab's explicit choice wins."""
+    assert settings.apply_settings("cpu", "fp32", 0, "offload").count("memory profile: offload") == 1
+    assert components.SETTINGS.memory == "offload"
+    assert components.SETTINGS.request_fields("auto", "auto", "auto")["memory"] == "offload"
+    assert components.SETTINGS.request_fields("auto", "auto", "low")["memory"] == "low"
+    with pytest.raises(BadInputError, match="^Memory profile must be one of auto | full | offload | low, got 'huge'$"):
+        settings.apply_settings("cpu", "fp32", 0, "huge")
+    assert components.SETTINGS.memory == "offload"  # nothing changed
+
+
+def test_the_settings_tab_offers_the_declared_memory_profiles():
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        settings.build()
+    config = demo.get_config_file()
+    memory = [c["props"] for c in config["components"] if c["props"].get("elem_id") == "settings-memory"]
+    assert len(memory) == 1 and memory[0]["value"] == "auto" and memory[0]["label"] == "Memory profile"
+    assert [c[1] for c in memory[0]["choices"]] == ["auto", "full", "offload", "low"]

@@ -1,4 +1,9 @@
-"""Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub through the shared job wiring."""
+"""Tab "Lip-dub a video": lays out the controls and calls core.engines.lipdub through the shared job wiring.
+
+The parameters come from ``LipdubRequest``'s declarations (``ui.params.Form``); hand-written here: the input file
+and its thumbnail, the audio panel, the face pickers (a click on the overlay), the overlay and dubbed-frame previews
+with the suggested bbox_shift range.
+"""
 from __future__ import annotations
 
 import uuid
@@ -10,34 +15,29 @@ from core.engines.lipdub import LipdubRequest
 from core.engines.lipdub import preview as engine_preview
 from core.engines.lipdub import run as engine_run
 from core.errors import BadInputError
-from core.request import parse_box, parse_point
-from ui.audio_panel import audio_panel, options_from_values
-from ui.components import SETTINGS, preset_panel, ui_language
+from ui.audio_panel import audio_panel
+from ui.components import preset_panel, ui_language
 from ui.jobs import action_row, run_preview, stream_job, streamed_video, wire
+from ui.params import SHARED, Form
+from ui.tabparts import (
+    audio_inputs,
+    audio_options,
+    click_to_face,
+    face_fields,
+    face_picker,
+    finished,
+    path_of,
+    request_fields,
+)
 
 
-def _path(value) -> str | None:
-    if value in (None, ""):
-        return None
-    return str(getattr(value, "name", value))
-
-
-def make_request(video, audio_values, version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face,
-                 point, box, smooth, crf, use_cache, device, dtype,
-                 max_side=LipdubRequest.max_side) -> LipdubRequest:
+def make_request(form: Form, values: dict) -> LipdubRequest:
     """The request the tab's values describe, through the same parsers and validation as the CLI."""
-    audio = options_from_values(*audio_values)
-    if not _path(video):
+    video = path_of(values.get("video"))
+    if not video:
         raise gr.Error("drop a video or a photo to dub", print_exception=False)
-    return LipdubRequest(
-        video=_path(video), audio=audio, version=version, bbox_shift=int(bbox_shift or 0),
-        extra_margin=int(extra_margin), parsing_mode=parsing, left_cheek_width=int(left), right_cheek_width=int(right),
-        batch_size=int(batch), seed=int(seed or 0),
-        face=int(face) if face not in (None, "") and int(face) >= 0 and not (point or box) else None,
-        point=parse_point(point) if point and not box else None, box=parse_box(box) if box else None,
-        smooth=bool(smooth), crf=int(crf), use_cache=bool(use_cache),
-        max_side=int(LipdubRequest.max_side if max_side is None else max_side),
-        **SETTINGS.request_fields(device, dtype))
+    return LipdubRequest(video=video, audio=audio_options(values), **face_fields(values, "face_point"),
+                         **request_fields(form, values))
 
 
 def _hint(extra: dict) -> str:
@@ -49,65 +49,49 @@ def _hint(extra: dict) -> str:
     return text
 
 
-def _in_file_pixels(xy, video, picture) -> tuple[int, int]:
-    """A pixel of the overlay ``picture`` (drawn at the working size) as a pixel of the ``video`` file's frame."""
-    from PIL import Image
-
-    from core.media import probe
-
-    with Image.open(picture) as shown:
-        scale = probe(_path(video)).width / shown.width if picture and _path(video) else 1.0
-    return round(xy[0] * scale), round(xy[1] * scale)
-
-
-def _no_face(video: str, exc: BadInputError) -> tuple[str, None, str]:
-    """No face in frame 0: show the frame itself, so the creator can click the face (or draw a box)."""
+def first_frame(video) -> str | None:
+    """Frame 0 of the video (or the photo) as a PNG in the cache, for the thumbnail and the no-face preview."""
     from PIL import Image
 
     from core import paths
     from core.engines.lipdub.source import FrameSource
 
-    frame = FrameSource(video).frames([0])[0]
-    folder = paths.cache_dir() / "no-face"
+    if not path_of(video):
+        return None
+    frame = FrameSource(path_of(video)).frames([0])[0]
+    folder = paths.cache_dir() / "frames"
     folder.mkdir(parents=True, exist_ok=True)
     picture = folder / f"{uuid.uuid4().hex[:12]}.png"
     Image.fromarray(frame).save(picture)
-    return str(picture), None, f"**{ui_language(str(exc))}**"
+    return str(picture)
 
 
-def build() -> None:
+def _thumbnail(video) -> str | None:
+    try:
+        return first_frame(video)
+    except BadInputError:  # no thumbnail: Preview and Generate say why, in one line
+        return None
+
+
+def build() -> Form:
+    form = Form("lipdub", LipdubRequest)
     with gr.Row():
         with gr.Column(scale=5):
-            video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"], height=110,
-                            elem_id="lipdub-video")
+            with gr.Row(equal_height=True):
+                video = gr.File(label="Video or photo to dub", type="filepath", file_types=["video", "image"],
+                                height=110, scale=3, elem_id="lipdub-video")
+                thumb = gr.Image(label="Frame 0", type="filepath", interactive=False, height=110, scale=1,
+                                 min_width=100, show_label=False, buttons=[], elem_id="lipdub-thumb")
             panel = audio_panel("lipdub")
             with gr.Row():
-                version = gr.Radio([("MuseTalk 1.5", "v15"), ("MuseTalk 1.0", "v1")], value="v15", label="Model")
-                bbox_shift = gr.Number(value=0, precision=0, label="bbox_shift (px)",
-                                       info="+ moves the mask's top edge down (mouth opens more)")
+                form.add_group("main")
             with gr.Accordion("Mask and face", open=False):
-                with gr.Row():
-                    extra_margin = gr.Slider(0, 40, value=10, step=1, label="Extra margin below the chin (v1.5)")
-                    parsing = gr.Radio(["jaw", "raw"], value="jaw", label="Blend mask (v1.5)")
-                with gr.Row():
-                    left = gr.Slider(20, 160, value=90, step=5, label="Left cheek width")
-                    right = gr.Slider(20, 160, value=90, step=5, label="Right cheek width")
-                with gr.Row():
-                    face = gr.Number(value=-1, precision=0, label="Face number from the left (-1 = largest)")
-                    point = gr.Textbox(label="Face at point x,y (click the overlay)", placeholder="e.g. 320,180")
-                    box = gr.Textbox(label="Manual box x1,y1,x2,y2 (skips detection)", placeholder="x1,y1,x2,y2")
+                form.add_group("mask", per_row=2)
+                faces = face_picker("Manual box x1,y1,x2,y2 (skips detection)",
+                                    "Face at point x,y (click the overlay)", point_name="face_point")
             with gr.Accordion("Advanced", open=False):
-                with gr.Row():
-                    batch = gr.Slider(1, 64, value=16, step=1, label="Batch size")
-                    seed = gr.Number(value=0, precision=0, label="Seed")
-                    crf = gr.Slider(0, 35, value=18, step=1, label="Quality (CRF, lower = better)")
-                with gr.Row():
-                    smooth = gr.Checkbox(value=True, label="Smooth face boxes over time")
-                    use_cache = gr.Checkbox(value=True, label="Reuse the prepared video (cache)")
-                    device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
-                    dtype = gr.Dropdown(["auto", "fp32", "fp16", "bf16"], value="auto", label="Precision")
-                    max_side = gr.Number(value=LipdubRequest.max_side, precision=0,
-                                         label="Max video side (px, 0 = keep size)")
+                form.add_group("advanced", exclude=SHARED, per_row=3)
+                form.add_shared()
         with gr.Column(scale=4):
             row = action_row("Preview first frame")
             hint = gr.Markdown()
@@ -117,60 +101,49 @@ def build() -> None:
                 dubbed = gr.Image(label="Frame 0 dubbed", type="filepath", interactive=False, height=200,
                                   elem_id="lipdub-dubbed")
             result = streamed_video(label="Result", interactive=False, height=280, elem_id="lipdub-result")
+    found = gr.State(True)  # whether the last preview detected a face (a click picks one) or not (it starts a box)
 
-    controls = [version, bbox_shift, extra_margin, parsing, left, right, batch, seed, face, point, box, smooth, crf,
-                use_cache, device, dtype, max_side]
-    inputs = [video, *panel.inputs, *controls]
+    audio_names, audio_components = audio_inputs(panel)
+    leading = ["video", *audio_names, *faces.names]
+    inputs = [video, *audio_components, *faces.inputs, *form.inputs]
 
-    # Named parameters (not *values) so the API endpoints document each input by name. The None defaults only tell
-    # Gradio that inputs without a starting value (end, keep_file, face_point, box) are optional for API clients;
-    # every other input's default is its component's value.
-    def do_preview(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                   normalize=None, rest=None, rest_min_pause=None,
-                   version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
-                   left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
-                   face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
-                   max_side=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008 - injected
+    def do_preview(values, request=None, progress=None):
         """First-frame preview: overlay, dubbed frame 0 (real audio window), suggested bbox_shift range."""
-        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
-                            rest_min_pause], version,
-                           bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
-                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype, max_side)
+        req = make_request(form, values)
         try:
             res = run_preview("lipdub", engine_preview, req, request, progress)
         except BadInputError as exc:
             if not str(exc).startswith("no face found"):
                 raise
-            return _no_face(req.video, exc)
-        return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra)
+            return first_frame(req.video), None, f"**{ui_language(str(exc))}**", False  # frame 0, to click on
+        return str(res.extra["images"]["overlay"]), str(res.output), _hint(res.extra), True
 
-    def do_generate(video, audio, start, end=None, separate_vocals=None, keep_audio=None, keep_file=None,
-                    normalize=None, rest=None, rest_min_pause=None,
-                    version=None, bbox_shift=None, extra_margin=None, parsing_mode=None,
-                    left_cheek_width=None, right_cheek_width=None, batch_size=None, seed=None, face=None,
-                    face_point=None, box=None, smooth=None, crf=None, use_cache=None, device=None, dtype=None,
-                    max_side=None, request: gr.Request = None, progress=gr.Progress()):  # noqa: B008
+    def do_generate(values, request=None, progress=None):
         """Dub the whole video: result video, timings, suggested bbox_shift range."""
-        req = make_request(video, [audio, start, end, separate_vocals, keep_audio, keep_file, normalize, rest,
-                            rest_min_pause], version,
-                           bbox_shift, extra_margin, parsing_mode, left_cheek_width, right_cheek_width, batch_size,
-                           seed, face, face_point, box, smooth, crf, use_cache, device, dtype, max_side)
+        req = make_request(form, values)
 
         def done(res):
-            cached = "prepared video reused from the cache · " if res.extra.get("cache_hit") else ""
-            return str(res.output), cached + res.summary(), _hint(res.extra)
+            return str(res.output), finished(res, *(["prepared video reused from the cache"]
+                                                    if res.extra.get("cache_hit") else [])), _hint(res.extra)
 
         yield from stream_job("lipdub", engine_run, req, request, progress,
                               lambda line: (gr.skip(), line, gr.skip()), done)
 
-    def pick_point(video, picture, evt: gr.SelectData):
-        """The clicked point in the file's pixels (the overlay shows the working size)."""
-        x, y = _in_file_pixels(evt.index, video, picture)
-        return f"{x},{y}", -1
+    def pick(video, picture, faces_found, evt: gr.SelectData):
+        """A click on the overlay (drawn at the working size), in the file's pixels: the face under it, or, where
+        no face was detected, a box around it."""
+        from PIL import Image
 
-    wire(row, "lipdub", inputs, do_preview, [overlay, dubbed, hint], do_generate, [result, row.status, hint])
-    overlay.select(pick_point, [video, overlay], [point, face], api_visibility="private")
-    fields = {"version": version, "bbox_shift": bbox_shift, "extra_margin": extra_margin, "parsing_mode": parsing,
-              "left_cheek_width": left, "right_cheek_width": right, "batch_size": batch, "seed": seed,
-              "smooth": smooth, "crf": crf}
-    preset_panel("lipdub", (LipdubRequest, AudioOptions), {**fields, **panel.fields})
+        from core.media import probe
+
+        info = probe(path_of(video))
+        with Image.open(picture) as shown:
+            point, box = click_to_face(evt.index, (info.width, info.height), shown.size, faces_found)
+        return point, -1, box
+
+    wire(row, "lipdub", inputs, form.handler(do_preview, leading), [overlay, dubbed, hint, found],
+         form.handler(do_generate, leading), [result, row.status, hint])
+    video.change(_thumbnail, video, thumb, api_visibility="private")
+    overlay.select(pick, [video, overlay, found], [faces.point, faces.face, faces.box], api_visibility="private")
+    preset_panel("lipdub", (LipdubRequest, AudioOptions), {**form.components, **panel.fields})
+    return form

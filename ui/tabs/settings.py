@@ -1,4 +1,5 @@
-"""Models & settings: which model files are present (with downloads), device, dtype, memory budget, unload."""
+"""Models & settings: which model files are present (with downloads), device, dtype, memory profile and budget,
+unload."""
 from __future__ import annotations
 
 import gradio as gr
@@ -8,7 +9,10 @@ from core import runs, weights
 from core.cache import default_cache
 from core.device import resolve_device, resolve_dtype
 from core.errors import BadInputError
+from core.request import EngineRequest
+from core.spec import check_value, spec_of
 from ui.components import SETTINGS, download_queue, download_weights, engine_title, run_action
+from ui.params import control
 
 GIB = 2**30
 TABLE_HEADERS = ["engine", "file", "present", "size (MB)", "source"]
@@ -41,7 +45,7 @@ def status_markdown() -> str:
     root = weights.root_dir(SETTINGS.checkpoints)
     test = " — **tiny random TEST weights: output is noise**" if weights.is_test_checkpoints(root) else ""
     return (f"- Checkpoints folder: `{root}`{test}\n"
-            f"- Device: {_device_line(SETTINGS.device)}; dtype: {SETTINGS.dtype}\n"
+            f"- Device: {_device_line(SETTINGS.device)}; dtype: {SETTINGS.dtype}; memory profile: {SETTINGS.memory}\n"
             f"- Loaded models: {len(cache.keys())} using {cache.total_bytes() / GIB:.2f} GiB; memory budget {budget}"
             + _placement_line(cache))
 
@@ -54,13 +58,18 @@ def _placement_line(cache) -> str:
     return "".join(f"\n  - {where}: {size / GIB:.2f} GiB" for where, size in sorted(places.items()))
 
 
-def apply_settings(device: str, dtype: str, budget_gb: float | None) -> str:
-    """Validate before applying, so a bad choice (cuda without a GPU, bf16 on a GPU without it) changes nothing."""
+def apply_settings(device: str, dtype: str, budget_gb: float | None, memory: str | None = None) -> str:
+    """Validate before applying, so a bad choice (cuda without a GPU, bf16 on a GPU without it, an unknown memory
+    profile) changes nothing. ``memory``: the studio-wide profile a tab left at "auto" takes (None: unchanged)."""
     resolve_dtype(dtype, resolve_device(device))
     if budget_gb is None or budget_gb < 0:
         raise BadInputError("memory budget must be 0 (unlimited) or a positive number of GB")
+    if memory is not None:
+        check_value(spec_of(EngineRequest, "memory"), memory)
     default_cache().set_budget(int(budget_gb * GIB) if budget_gb else None)
     SETTINGS.device, SETTINGS.dtype = device, dtype
+    if memory is not None:
+        SETTINGS.memory = memory
     return status_markdown()
 
 
@@ -149,10 +158,11 @@ def build() -> None:
                             info="auto = fp16 on a GPU, fp32 on the CPU (half precision on the CPU is slow)")
         budget = gr.Number(value=(default_cache().budget_bytes or 0) / GIB, minimum=0, label="Model memory budget (GB)",
                            info="0 = unlimited; least recently used models are unloaded past it")
+        memory = control(EngineRequest, "memory", "settings", value=SETTINGS.memory)
     with gr.Row():
         apply = gr.Button("Apply settings", variant="primary")
         unload = gr.Button("Unload all models")
-    apply.click(run_action(apply_settings), [device, dtype, budget], status, api_name="apply_settings")
+    apply.click(run_action(apply_settings), [device, dtype, budget, memory], status, api_name="apply_settings")
     unload.click(run_action(unload_models), None, status, api_name="unload_models")
 
     gr.Markdown("### Model files")

@@ -181,14 +181,20 @@ def test_cli_preview_and_exit_codes(test_checkpoints, media, tmp_path, capsys):
 
 
 def test_ui_tab_endpoints_and_request(media):
+    import gradio as gr
+
     from ui.app import build_app
-    from ui.tabs.lipdub import make_request
+    from ui.tabs.lipdub import build, make_request
 
     demo = build_app()
     names = {d.get("api_name") for d in demo.config["dependencies"]}
     assert {"lipdub", "lipdub_preview"} <= names
-    req = make_request(str(media["video"]), [str(media["audio"]), 0.5, 0, False, "mix", None, "none"], "v1", 3, 12,
-                       "raw", 40, 50, 4, 7, -1, "10,20", "", True, 20, True, "cpu", "fp32")
+    with gr.Blocks():
+        form = build()
+    req = make_request(form, {"video": str(media["video"]), "audio": str(media["audio"]), "start": 0.5, "end": 0,
+                              "version": "v1", "bbox_shift": 3, "extra_margin": 12, "parsing_mode": "raw",
+                              "left_cheek_width": 40, "right_cheek_width": 50, "batch_size": 4, "seed": 7, "face": -1,
+                              "face_point": "10,20", "box": "", "device": "cpu", "dtype": "fp32"})
     assert (req.audio.start, req.audio.end, req.version, req.bbox_shift, req.extra_margin) == (0.5, None, "v1", 3, 12)
     assert (req.face, req.point, req.box, req.left_cheek_width, req.batch_size) == (None, [10.0, 20.0], None, 40, 4)
     assert req.margin == 0 and req.mode == "raw"  # MuseTalk 1.0: no extra margin, raw parsing
