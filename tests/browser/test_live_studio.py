@@ -2,6 +2,7 @@
 first segment plays before the job ends), and the Live tab lip-dubs a fake microphone (a speech file) onto an idle
 video, stops on Stop and frees the GPU."""
 import json
+import re
 import time
 from pathlib import Path
 
@@ -117,8 +118,9 @@ def test_live_tab_speaks_with_a_fake_microphone(studio, tmp_path):
             assert mouth.min() > 5, mouth  # dubbed in every frame
             assert np.abs(np.diff(mouth)).max() > 0.5  # and changing with the sound
 
-            page.locator("#live-start").click()  # the GPU lock was released
-            expect(status).to_contain_text("press Record", timeout=60_000)
+            page.locator("#live-start").click()  # the GPU lock was released: a new session opens (the fake
+            # microphone may already be feeding it, so its first line or its running count, not a refusal)
+            expect(status).to_contain_text(re.compile(r"press Record|live · \d+ frames"), timeout=60_000)
             page.locator("#live-stop").click()
             expect(status).to_contain_text("stopped", timeout=30_000)
         finally:

@@ -45,7 +45,7 @@ def test_serves_page_and_config_lists_api_names(server):
     assert expected <= public
     labels = {c.get("props", {}).get("label") for c in config["components"] if c.get("type") == "tabitem"}
     assert set(TABS) <= labels
-    assert TABS == ["Lip-dub a video", "Animate a photo", "Infinite avatar", "Expression control", "Batch",
+    assert TABS == ["Lip-dub a video", "Animate a photo", "Infinite avatar", "Expression control", "Live", "Batch",
                     "Models & settings"]
 
 
