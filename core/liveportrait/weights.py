@@ -192,5 +192,6 @@ def make_test_moda_copies(root: str | Path) -> None:
     make_test_checkpoints(root)
     for name, path in MODA.paths().items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).unlink(missing_ok=True)  # a second run: the copy may be a hard link to the file just rewritten
         shutil.copyfile(root / KWAIVGI.paths()[name], root / path)
     store_once(root, KWAIVGI, MODA)

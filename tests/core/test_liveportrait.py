@@ -236,3 +236,14 @@ def test_renderer_comes_from_the_model_cache(lp_root):
     cache = ModelCache()
     first = LivePortraitRenderer.cached(lp_root, cache=cache)
     assert LivePortraitRenderer.cached(lp_root, cache=cache) is first and cache.loads == 1
+
+
+def test_test_checkpoints_can_be_written_twice_into_one_folder(tmp_path):
+    """`weights --make-test-checkpoints DIR` run again over the same folder: MoDA's copies are hard links to KwaiVGI's
+    files after the first run, and the second run must not copy a file onto itself."""
+    from core import weights
+    from core.engines.portrait import weights as PW
+
+    PW.make_test_checkpoints(tmp_path)
+    PW.make_test_checkpoints(tmp_path)
+    assert weights.missing("portrait", tmp_path) == []
